@@ -1,0 +1,129 @@
+"""Repositories: the only code that writes SQL for the bot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from storage.db import Database
+from storage.models import PostedMessage, UserLink, utcnow
+
+
+@dataclass(frozen=True)
+class LinkedUser:
+    slack_user_id: str
+    email: str | None
+    sys_user_id: str | None
+    display_name: str
+    resolved_at: datetime
+
+
+class UserLinks:
+    """Slack user ↔ sys_user, with the time each answer was found (callers decide freshness)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, slack_user_id: str) -> LinkedUser | None:
+        async with self._db.session() as session:
+            row = await session.get(UserLink, slack_user_id)
+            return _linked(row) if row else None
+
+    async def get_fresh(
+        self, slack_user_id: str, *, found_ttl: timedelta, missing_ttl: timedelta
+    ) -> LinkedUser | None:
+        """The stored answer if still fresh: a match lives `found_ttl`, a "no match" `missing_ttl`."""
+        link = await self.get(slack_user_id)
+        if link is None:
+            return None
+        ttl = found_ttl if link.sys_user_id else missing_ttl
+        return link if utcnow() - _aware(link.resolved_at) < ttl else None
+
+    async def save(
+        self, slack_user_id: str, *, email: str | None, sys_user_id: str | None, display_name: str
+    ) -> LinkedUser:
+        async with self._db.session() as session:
+            row = await session.get(UserLink, slack_user_id)
+            if row is None:
+                row = UserLink(slack_user_id=slack_user_id)
+                session.add(row)
+            row.email = email
+            row.sys_user_id = sys_user_id
+            row.display_name = display_name
+            row.resolved_at = utcnow()
+            await session.flush()
+            return _linked(row)
+
+
+@dataclass(frozen=True)
+class Posted:
+    id: int
+    table_name: str
+    sys_id: str
+    channel: str
+    ts: str
+    rendered_hash: str
+
+
+class PostedMessages:
+    """Which Slack messages render which ServiceNow record, and what each last showed."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(
+        self, *, table_name: str, sys_id: str, channel: str, ts: str, rendered: str, rendered_hash: str
+    ) -> Posted:
+        async with self._db.session() as session:
+            row = PostedMessage(
+                table_name=table_name,
+                sys_id=sys_id,
+                channel=channel,
+                ts=ts,
+                rendered=rendered,
+                rendered_hash=rendered_hash,
+            )
+            session.add(row)
+            await session.flush()
+            return _posted(row)
+
+    async def for_record(self, table_name: str, sys_id: str) -> Sequence[Posted]:
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(PostedMessage)
+                .where(PostedMessage.table_name == table_name, PostedMessage.sys_id == sys_id)
+                .order_by(PostedMessage.id)
+            )
+            return [_posted(row) for row in rows]
+
+    async def mark_rendered(self, posted_id: int, *, rendered: str, rendered_hash: str) -> None:
+        async with self._db.session() as session:
+            row = await session.get(PostedMessage, posted_id)
+            if row is not None:
+                row.rendered = rendered
+                row.rendered_hash = rendered_hash
+                row.updated_at = utcnow()
+
+    async def forget(self, channel: str, ts: str) -> None:
+        async with self._db.session() as session:
+            await session.execute(
+                delete(PostedMessage).where(PostedMessage.channel == channel, PostedMessage.ts == ts)
+            )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone=True columns; they were stored as UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def _linked(row: UserLink) -> LinkedUser:
+    return LinkedUser(
+        row.slack_user_id, row.email, row.sys_user_id, row.display_name, _aware(row.resolved_at)
+    )
+
+
+def _posted(row: PostedMessage) -> Posted:
+    return Posted(row.id, row.table_name, row.sys_id, row.channel, row.ts, row.rendered_hash)

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from storage import Database, PostedMessages, UserLinks
+
+ALICE_SYS_ID = "a" * 32
+
+
+async def test_migration_reaches_the_newest_revision(db: Database) -> None:
+    assert await db.revision() == "0001"
+    await db.migrate()  # a second run is a no-op
+    assert await db.revision() == "0001"
+
+
+async def test_user_link_round_trips_and_updates(db: Database) -> None:
+    links = UserLinks(db)
+    assert await links.get("U1") is None
+    await links.save("U1", email="alice@example.com", sys_user_id=ALICE_SYS_ID, display_name="Alice")
+    saved = await links.get("U1")
+    assert saved is not None
+    assert (saved.email, saved.sys_user_id, saved.display_name) == (
+        "alice@example.com",
+        ALICE_SYS_ID,
+        "Alice",
+    )
+    await links.save("U1", email="alice@example.com", sys_user_id=None, display_name="Alice")
+    updated = await links.get("U1")
+    assert updated is not None and updated.sys_user_id is None
+
+
+async def test_a_no_match_expires_sooner_than_a_match(db: Database) -> None:
+    links = UserLinks(db)
+    await links.save("U1", email="a@example.com", sys_user_id=ALICE_SYS_ID, display_name="A")
+    await links.save("U2", email="d@example.com", sys_user_id=None, display_name="D")
+    fresh = {"found_ttl": timedelta(hours=1), "missing_ttl": timedelta(0)}
+    assert await links.get_fresh("U1", **fresh) is not None
+    assert await links.get_fresh("U2", **fresh) is None
+    assert await links.get_fresh("U3", **fresh) is None
+
+
+async def test_posted_messages_are_found_by_record_and_forgotten(db: Database) -> None:
+    posted = PostedMessages(db)
+    sys_id = "b" * 32
+    first = await posted.add(
+        table_name="incident", sys_id=sys_id, channel="C1", ts="1.1", rendered="[]", rendered_hash="h1"
+    )
+    await posted.add(
+        table_name="incident", sys_id=sys_id, channel="C2", ts="2.2", rendered="[]", rendered_hash="h1"
+    )
+    await posted.add(
+        table_name="incident", sys_id="c" * 32, channel="C1", ts="3.3", rendered="[]", rendered_hash="x"
+    )
+    assert [(p.channel, p.ts) for p in await posted.for_record("incident", sys_id)] == [
+        ("C1", "1.1"),
+        ("C2", "2.2"),
+    ]
+    await posted.mark_rendered(first.id, rendered="[1]", rendered_hash="h2")
+    assert (await posted.for_record("incident", sys_id))[0].rendered_hash == "h2"
+    await posted.forget("C1", "1.1")
+    assert [p.ts for p in await posted.for_record("incident", sys_id)] == ["2.2"]
+
+
+async def test_the_same_slack_message_cannot_be_recorded_twice(db: Database) -> None:
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    posted = PostedMessages(db)
+    args = {"table_name": "incident", "sys_id": "b" * 32, "channel": "C1", "ts": "1.1"}
+    await posted.add(**args, rendered="[]", rendered_hash="h")
+    with pytest.raises(IntegrityError):
+        await posted.add(**args, rendered="[]", rendered_hash="h")
