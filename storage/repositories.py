@@ -75,7 +75,14 @@ class PostedMessages:
         self._db = db
 
     async def add(
-        self, *, table_name: str, sys_id: str, channel: str, ts: str, rendered: str, rendered_hash: str
+        self,
+        *,
+        table_name: str,
+        sys_id: str,
+        channel: str,
+        ts: str,
+        rendered: str,
+        rendered_hash: str,
     ) -> Posted:
         async with self._db.session() as session:
             row = PostedMessage(
@@ -110,7 +117,9 @@ class PostedMessages:
     async def forget(self, channel: str, ts: str) -> None:
         async with self._db.session() as session:
             await session.execute(
-                delete(PostedMessage).where(PostedMessage.channel == channel, PostedMessage.ts == ts)
+                delete(PostedMessage).where(
+                    PostedMessage.channel == channel, PostedMessage.ts == ts
+                )
             )
 
 

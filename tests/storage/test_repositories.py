@@ -16,7 +16,9 @@ async def test_migration_reaches_the_newest_revision(db: Database) -> None:
 async def test_user_link_round_trips_and_updates(db: Database) -> None:
     links = UserLinks(db)
     assert await links.get("U1") is None
-    await links.save("U1", email="alice@example.com", sys_user_id=ALICE_SYS_ID, display_name="Alice")
+    await links.save(
+        "U1", email="alice@example.com", sys_user_id=ALICE_SYS_ID, display_name="Alice"
+    )
     saved = await links.get("U1")
     assert saved is not None
     assert (saved.email, saved.sys_user_id, saved.display_name) == (
@@ -43,13 +45,28 @@ async def test_posted_messages_are_found_by_record_and_forgotten(db: Database) -
     posted = PostedMessages(db)
     sys_id = "b" * 32
     first = await posted.add(
-        table_name="incident", sys_id=sys_id, channel="C1", ts="1.1", rendered="[]", rendered_hash="h1"
+        table_name="incident",
+        sys_id=sys_id,
+        channel="C1",
+        ts="1.1",
+        rendered="[]",
+        rendered_hash="h1",
     )
     await posted.add(
-        table_name="incident", sys_id=sys_id, channel="C2", ts="2.2", rendered="[]", rendered_hash="h1"
+        table_name="incident",
+        sys_id=sys_id,
+        channel="C2",
+        ts="2.2",
+        rendered="[]",
+        rendered_hash="h1",
     )
     await posted.add(
-        table_name="incident", sys_id="c" * 32, channel="C1", ts="3.3", rendered="[]", rendered_hash="x"
+        table_name="incident",
+        sys_id="c" * 32,
+        channel="C1",
+        ts="3.3",
+        rendered="[]",
+        rendered_hash="x",
     )
     assert [(p.channel, p.ts) for p in await posted.for_record("incident", sys_id)] == [
         ("C1", "1.1"),

@@ -1,0 +1,95 @@
+"""Who is this Slack user in ServiceNow? Slack profile e-mail → active sys_user, cached in storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from servicenow.client import ServiceNowClient
+from servicenow.query import Query, UnsafeQueryValue, validate_email
+from servicenow.records import User
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from storage import UserLinks
+
+
+@dataclass(frozen=True)
+class Person:
+    slack_user_id: str
+    sys_user_id: str
+    name: str
+    email: str
+
+
+class NoServiceNowAccount(Exception):
+    """The Slack user has no usable ServiceNow account; the message says why, naming the e-mail."""
+
+    def __init__(self, email: str | None) -> None:
+        self.email = email
+        if email:
+            text = (
+                f"I couldn't find an active ServiceNow user with the e-mail *{email}* "
+                "(the one on your Slack profile). Ask your ServiceNow admin to add it to your "
+                "ServiceNow account, then try again."
+            )
+        else:
+            text = (
+                "I couldn't read an e-mail address from your Slack profile, so I can't tell who "
+                "you are in ServiceNow."
+            )
+        super().__init__(text)
+
+
+class Identity:
+    def __init__(
+        self,
+        slack: AsyncWebClient,
+        servicenow: ServiceNowClient,
+        links: UserLinks,
+        *,
+        found_ttl: timedelta = timedelta(hours=12),
+        missing_ttl: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._slack = slack
+        self._servicenow = servicenow
+        self._links = links
+        self._found_ttl = found_ttl
+        self._missing_ttl = missing_ttl
+
+    async def person(self, slack_user_id: str) -> Person:
+        """The ServiceNow user behind `slack_user_id`, or NoServiceNowAccount."""
+        link = await self._links.get_fresh(
+            slack_user_id, found_ttl=self._found_ttl, missing_ttl=self._missing_ttl
+        )
+        if link is None:
+            email = await self._slack_email(slack_user_id)
+            user = await self._find_user(email) if email else None
+            link = await self._links.save(
+                slack_user_id,
+                email=email,
+                sys_user_id=user.sys_id if user else None,
+                display_name=user.name if user else "",
+            )
+        if link.sys_user_id is None or link.email is None:
+            raise NoServiceNowAccount(link.email)
+        return Person(slack_user_id, link.sys_user_id, link.display_name, link.email)
+
+    async def _slack_email(self, slack_user_id: str) -> str | None:
+        try:
+            response = await self._slack.users_info(user=slack_user_id)
+        except SlackApiError as exc:
+            if exc.response.get("error") == "user_not_found":
+                return None
+            raise
+        profile = (response.get("user") or {}).get("profile") or {}
+        email = profile.get("email")
+        return email.strip().lower() if isinstance(email, str) and email.strip() else None
+
+    async def _find_user(self, email: str) -> User | None:
+        try:
+            query = Query().eq("email", validate_email(email)).eq("active", "true")
+        except UnsafeQueryValue:
+            return None
+        page = await self._servicenow.list("sys_user", query, fields=User.FIELDS, limit=1)
+        return User.from_record(page.records[0]) if page.records else None

@@ -1,0 +1,157 @@
+"""Configuration from the environment or `.env`, as the design's table names it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, ValidationError, create_model, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["serve", "socket", "check", "migrate"]
+
+
+class SettingsError(Exception):
+    """Start-up must stop: one line per problem, each naming the variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    servicenow_instance_url: str
+    servicenow_username: str | None = None
+    servicenow_password: str | None = None
+    servicenow_client_id: str | None = None
+    servicenow_client_secret: str | None = None
+    servicenow_webhook_secret: str | None = None
+    servicenow_poll_seconds: float = Field(default=30, ge=0)
+
+    database_url: str = "sqlite+aiosqlite:///./incident-bot.db"
+    incident_channel: str | None = None
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=1, le=65535)
+
+    @field_validator("slack_api_url", "servicenow_instance_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("servicenow_instance_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                f"(got {value.split('://')[0]}://)"
+            )
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "serve": ("slack_bot_token", "slack_signing_secret"),
+    "socket": ("slack_bot_token", "slack_app_token"),
+    "check": ("slack_bot_token",),
+    "migrate": (),
+}
+
+
+def load_settings(mode: Mode, **overrides: object) -> Settings:
+    """Read and check settings for `mode`; raise SettingsError listing every problem at once."""
+    raw = _raw(overrides)
+    problems = [
+        f"{name.upper()}: required for `incident-bot {mode}` but not set"
+        for name in _REQUIRED[mode]
+        if not raw.get(name)
+    ]
+    if mode != "migrate":
+        problems += _auth_problems(raw)
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = _describe(exc) + problems
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def _raw(overrides: dict[str, object]) -> dict[str, object]:
+    """Every setting as found in the environment/.env, unvalidated, to tell set from unset."""
+    fields: dict[str, Any] = {name: (str | None, None) for name in Settings.model_fields}
+    model = create_model("RawSettings", __base__=BaseSettings, **fields)
+    model.model_config = Settings.model_config
+    values: dict[str, object] = model().model_dump()
+    return {**values, **overrides}
+
+
+def _auth_problems(raw: dict[str, object]) -> list[str]:
+    has_user = bool(raw.get("servicenow_username"))
+    has_password = bool(raw.get("servicenow_password"))
+    has_client = bool(raw.get("servicenow_client_id"))
+    has_secret = bool(raw.get("servicenow_client_secret"))
+    problems: list[str] = []
+    if has_client != has_secret:
+        missing = "SERVICENOW_CLIENT_SECRET" if has_client else "SERVICENOW_CLIENT_ID"
+        problems.append(f"{missing}: required when the other OAuth client setting is set")
+    if has_user != has_password:
+        missing = "SERVICENOW_PASSWORD" if has_user else "SERVICENOW_USERNAME"
+        problems.append(f"{missing}: required when the other one is set")
+    if not has_user and not has_client:
+        problems.append(
+            "SERVICENOW_USERNAME: set it with SERVICENOW_PASSWORD (basic auth or OAuth password "
+            "grant), or set SERVICENOW_CLIENT_ID and SERVICENOW_CLIENT_SECRET (client credentials)"
+        )
+    return problems
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        name = str(error["loc"][0]).upper() if error["loc"] else "SETTINGS"
+        if error["type"] == "missing":
+            problems.append(f"{name}: required but not set")
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{name}: {message}")
+    return problems

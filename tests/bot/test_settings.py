@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+BASE = {
+    "SLACK_BOT_TOKEN": "xoxb-1",
+    "SLACK_SIGNING_SECRET": "s",
+    "SERVICENOW_INSTANCE_URL": "https://dev1.service-now.com/",
+    "SERVICENOW_USERNAME": "u",
+    "SERVICENOW_PASSWORD": "p",
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for name in [*BASE, "SLACK_APP_TOKEN", "DATABASE_URL", "PORT", "SLACK_API_URL"]:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in BASE.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def test_design_defaults_apply(env: pytest.MonkeyPatch) -> None:
+    settings = load_settings("serve")
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.servicenow_instance_url == "https://dev1.service-now.com"
+    assert settings.servicenow_poll_seconds == 30
+    assert settings.database_url == "sqlite+aiosqlite:///./incident-bot.db"
+    assert (settings.host, settings.port) == ("0.0.0.0", 3000)
+    assert settings.incident_channel is None and settings.servicenow_webhook_secret is None
+
+
+def test_every_problem_is_one_line_naming_the_variable(env: pytest.MonkeyPatch) -> None:
+    env.delenv("SLACK_SIGNING_SECRET")
+    env.setenv("PORT", "eighty")
+    env.setenv("DATABASE_URL", "mysql://x")
+    env.setenv("SERVICENOW_INSTANCE_URL", "dev1.service-now.com")
+    with pytest.raises(SettingsError) as caught:
+        load_settings("serve")
+    problems = caught.value.problems
+    assert any(p.startswith("PORT:") for p in problems)
+    assert any(p.startswith("DATABASE_URL:") for p in problems)
+    assert any(p.startswith("SERVICENOW_INSTANCE_URL:") for p in problems)
+    assert all("\n" not in p for p in problems)
+
+
+def test_mode_decides_what_is_required(env: pytest.MonkeyPatch) -> None:
+    env.delenv("SLACK_SIGNING_SECRET")
+    with pytest.raises(SettingsError) as caught:
+        load_settings("serve")
+    assert caught.value.problems == [
+        "SLACK_SIGNING_SECRET: required for `incident-bot serve` but not set"
+    ]
+    with pytest.raises(SettingsError) as socket:
+        load_settings("socket")
+    assert socket.value.problems == [
+        "SLACK_APP_TOKEN: required for `incident-bot socket` but not set"
+    ]
+    env.setenv("SLACK_APP_TOKEN", "xapp-1")
+    assert load_settings("socket").slack_app_token == "xapp-1"
+
+
+def test_servicenow_credentials_must_be_complete(env: pytest.MonkeyPatch) -> None:
+    env.delenv("SERVICENOW_PASSWORD")
+    env.setenv("SERVICENOW_CLIENT_ID", "id")
+    with pytest.raises(SettingsError) as caught:
+        load_settings("serve")
+    assert sorted(caught.value.problems) == [
+        "SERVICENOW_CLIENT_SECRET: required when the other OAuth client setting is set",
+        "SERVICENOW_PASSWORD: required when the other one is set",
+    ]
+
+
+def test_tokens_of_the_wrong_kind_are_refused(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SLACK_BOT_TOKEN", "xoxp-user-token")
+    with pytest.raises(SettingsError) as caught:
+        load_settings("serve")
+    assert caught.value.problems == ["SLACK_BOT_TOKEN: must be a bot token starting with xoxb-"]
+
+
+def test_cli_prints_one_line_per_problem_and_no_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "SERVICENOW_INSTANCE_URL": "nope"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr
+    assert lines and all(line.startswith("incident-bot: ") for line in lines)
+    assert any("SLACK_BOT_TOKEN" in line for line in lines)
+    assert any("SERVICENOW_INSTANCE_URL" in line for line in lines)
