@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from servicenow.auth import auth_from_credentials
-from servicenow.client import ServiceNowClient
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -26,6 +24,8 @@ from bot.incidents import Incidents
 from bot.listeners import actions, commands
 from bot.messenger import Messenger
 from bot.settings import Settings
+from servicenow.auth import auth_from_credentials
+from servicenow.client import ServiceNowClient
 from storage import Database, PostedMessages, UserLinks
 
 log = logging.getLogger(__name__)

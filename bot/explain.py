@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from servicenow.query import UnsafeQueryValue
 from slack_sdk.errors import SlackApiError
 
 from bot.identity import NoServiceNowAccount
@@ -15,6 +14,7 @@ from servicenow.errors import (
     ServiceNowError,
     UnavailableError,
 )
+from servicenow.query import UnsafeQueryValue
 
 
 def explain(exc: Exception) -> str:

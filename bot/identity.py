@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from servicenow.client import ServiceNowClient
-from servicenow.query import Query, UnsafeQueryValue, validate_email
-from servicenow.records import User
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from servicenow.client import ServiceNowClient
+from servicenow.query import Query, UnsafeQueryValue, validate_email
+from servicenow.records import User
 from storage import UserLinks
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servicenow.client import ServiceNowClient
-from servicenow.records import Incident
-
 from bot import blocks
 from bot.identity import Identity
 from bot.messenger import Messenger
+from servicenow.client import ServiceNowClient
+from servicenow.records import Incident
 
 SHORT_DESCRIPTION_MAX = 160
 
