@@ -21,12 +21,13 @@ from starlette.routing import Route
 
 from bot.identity import Identity
 from bot.incidents import Incidents
-from bot.listeners import actions, commands
+from bot.listeners import actions, commands, options, views
 from bot.messenger import Messenger
 from bot.settings import Settings
 from servicenow.auth import auth_from_credentials
 from servicenow.client import ServiceNowClient
-from storage import Database, PostedMessages, UserLinks
+from servicenow.records import ChoiceCache
+from storage import Database, IdempotencyKeys, PostedMessages, UserLinks
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ class Services:
     slack: AsyncWebClient
     identity: Identity
     incidents: Incidents
+    messenger: Messenger
+    keys: IdempotencyKeys
 
     async def aclose(self) -> None:
         await self.servicenow.aclose()
@@ -73,23 +76,25 @@ def build_services(settings: Settings) -> Services:
     slack = slack_client(settings)
     identity = Identity(slack, servicenow, UserLinks(db))
     messenger = Messenger(slack, PostedMessages(db))
-    incidents = Incidents(servicenow, identity, messenger)
-    return Services(settings, db, servicenow, slack, identity, incidents)
+    incidents = Incidents(servicenow, identity, messenger, ChoiceCache(servicenow))
+    keys = IdempotencyKeys(db)
+    return Services(settings, db, servicenow, slack, identity, incidents, messenger, keys)
 
 
 def build_bolt(services: Services) -> AsyncApp:
     settings = services.settings
-    # Tokens are passed explicitly: Bolt would switch to OAuth mode if SLACK_CLIENT_ID and
-    # SLACK_CLIENT_SECRET happened to be in the environment.
+    # The token travels in `client`, and OAuth is switched off explicitly: Bolt would otherwise go
+    # into OAuth mode if SLACK_CLIENT_ID and SLACK_CLIENT_SECRET happened to be in the environment.
     app = AsyncApp(
-        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret,
         client=services.slack,
         oauth_settings=None,
         oauth_flow=None,
     )
-    commands.register(app, services.incidents)
-    actions.register(app)
+    commands.register(app, services.incidents, services.keys)
+    actions.register(app, services.incidents, services.keys)
+    views.register(app, services.incidents, services.keys, services.messenger)
+    options.register(app, services.incidents)
     return app
 
 

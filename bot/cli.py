@@ -70,11 +70,11 @@ async def _socket(settings: Settings) -> int:
     bolt = build_bolt(app.state.services)
     handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port))
-    await handler.connect_async()
+    await handler.connect_async()  # type: ignore[no-untyped-call]
     try:
         await server.serve()
     finally:
-        await handler.close_async()
+        await handler.close_async()  # type: ignore[no-untyped-call]
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 
 from bot.identity import NoServiceNowAccount
+from bot.incidents import IncidentProblem
 from servicenow.errors import (
     AuthError,
     BadRequestError,
@@ -18,7 +19,7 @@ from servicenow.query import UnsafeQueryValue
 
 
 def explain(exc: Exception) -> str:
-    if isinstance(exc, NoServiceNowAccount):
+    if isinstance(exc, NoServiceNowAccount | IncidentProblem):
         return str(exc)
     if isinstance(exc, UnsafeQueryValue):
         return f":warning: {exc}"

@@ -12,6 +12,7 @@ from servicenow.client import ServiceNowClient
 from servicenow.query import Query, UnsafeQueryValue, validate_email
 from servicenow.records import User
 from storage import UserLinks
+from storage.models import utcnow
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,17 @@ class Person:
 class NoServiceNowAccount(Exception):
     """The Slack user has no usable ServiceNow account; the message says why, naming the e-mail."""
 
-    def __init__(self, email: str | None) -> None:
+    def __init__(self, email: str | None, slack_user_id: str | None = None) -> None:
         self.email = email
-        if email:
+        self.slack_user_id = slack_user_id
+        if slack_user_id:  # about someone else
+            who = f"<@{slack_user_id}>"
+            text = (
+                f"{who} has no active ServiceNow account with the e-mail *{email}*."
+                if email
+                else f"I couldn't read an e-mail address from {who}'s Slack profile."
+            )
+        elif email:
             text = (
                 f"I couldn't find an active ServiceNow user with the e-mail *{email}* "
                 "(the one on your Slack profile). Ask your ServiceNow admin to add it to your "
@@ -57,8 +66,11 @@ class Identity:
         self._found_ttl = found_ttl
         self._missing_ttl = missing_ttl
 
-    async def person(self, slack_user_id: str) -> Person:
-        """The ServiceNow user behind `slack_user_id`, or NoServiceNowAccount."""
+    async def person(self, slack_user_id: str, *, for_someone_else: bool = False) -> Person:
+        """The ServiceNow user behind `slack_user_id`, or NoServiceNowAccount.
+
+        `for_someone_else` words the refusal about that person rather than about "you".
+        """
         link = await self._links.get_fresh(
             slack_user_id, found_ttl=self._found_ttl, missing_ttl=self._missing_ttl
         )
@@ -72,8 +84,27 @@ class Identity:
                 display_name=user.name if user else "",
             )
         if link.sys_user_id is None or link.email is None:
-            raise NoServiceNowAccount(link.email)
+            raise NoServiceNowAccount(link.email, slack_user_id if for_someone_else else None)
         return Person(slack_user_id, link.sys_user_id, link.display_name, link.email)
+
+    async def slack_user(self, sys_user_id: str, email: str, name: str = "") -> str | None:
+        """The Slack user for a ServiceNow user (by e-mail), for mentions and DMs; None if none."""
+        link = await self._links.by_sys_user(sys_user_id)
+        if link is not None and utcnow() - link.resolved_at < self._found_ttl:
+            return link.slack_user_id
+        if not email:
+            return None
+        try:
+            response = await self._slack.users_lookupByEmail(email=email)
+        except SlackApiError as exc:
+            if exc.response.get("error") == "users_not_found":
+                return None
+            raise
+        slack_user_id = str(response["user"]["id"])
+        await self._links.save(
+            slack_user_id, email=email.lower(), sys_user_id=sys_user_id, display_name=name
+        )
+        return slack_user_id
 
     async def _slack_email(self, slack_user_id: str) -> str | None:
         try:

@@ -1,22 +1,53 @@
-"""Incident use cases: tie the Slack user, ServiceNow and the posted cards together."""
+"""Incident use cases: tie the Slack user, ServiceNow and the posted cards together.
+
+Everything here acts for a person: writes carry their identity (`caller_id`, or a work note
+"via Slack by <name>" where the integration user acts for them), and nothing knows about Bolt.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot import blocks
-from bot.identity import Identity
+from bot.identity import Identity, Person
 from bot.messenger import Messenger
 from servicenow.client import ServiceNowClient
-from servicenow.records import Incident
+from servicenow.query import Query, validate_number, validate_sys_id
+from servicenow.records import (
+    Choice,
+    ChoiceCache,
+    Group,
+    Incident,
+    IncidentState,
+    parse_datetime,
+)
 
-SHORT_DESCRIPTION_MAX = 160
+SHORT_DESCRIPTION_MAX = blocks.SHORT_DESCRIPTION_MAX
+TABLE = "incident"
+
+
+class IncidentProblem(Exception):
+    """Something the person asked for can't be done; the message says why, for them."""
 
 
 @dataclass(frozen=True)
 class Created:
     incident: Incident
     card: blocks.Card
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """What the create modal (or one line of text) asks for."""
+
+    short_description: str
+    description: str = ""
+    impact: str = "3"
+    urgency: str = "3"
+    category: str = ""
+    assignment_group: str = ""
 
 
 def split_description(text: str) -> tuple[str, str]:
@@ -33,40 +64,308 @@ def split_description(text: str) -> tuple[str, str]:
     return short, text
 
 
+def via_slack(person: Person) -> str:
+    return f"via Slack by {person.name or person.email} ({person.email})"
+
+
 class Incidents:
     def __init__(
-        self, servicenow: ServiceNowClient, identity: Identity, messenger: Messenger
+        self,
+        servicenow: ServiceNowClient,
+        identity: Identity,
+        messenger: Messenger,
+        choices: ChoiceCache,
     ) -> None:
         self._servicenow = servicenow
         self._identity = identity
         self._messenger = messenger
+        self._choices = choices
 
-    def card(self, incident: Incident) -> blocks.Card:
-        return blocks.incident_card(
-            incident, self._servicenow.record_url("incident", incident.sys_id)
+    # -- reading ---------------------------------------------------------------------------------
+
+    def url(self, sys_id: str) -> str:
+        return self._servicenow.record_url(TABLE, sys_id)
+
+    def card(self, incident: Incident, latest: blocks.Comment | None = None) -> blocks.Card:
+        return blocks.incident_card(incident, self.url(incident.sys_id), latest)
+
+    async def get(self, sys_id: str) -> Incident:
+        record = await self._servicenow.get(TABLE, validate_sys_id(sys_id), fields=Incident.FIELDS)
+        return Incident.from_record(record)
+
+    async def find(self, number: str) -> Incident:
+        query = Query().eq("number", validate_number(number))
+        page = await self._servicenow.list(TABLE, query, fields=Incident.FIELDS, limit=1)
+        if not page.records:
+            raise IncidentProblem(
+                f"I can't find {number.upper()} in ServiceNow (or you can't see it)."
+            )
+        return Incident.from_record(page.records[0])
+
+    async def latest_comment(self, sys_id: str) -> blocks.Comment | None:
+        query = (
+            Query()
+            .eq("element_id", validate_sys_id(sys_id))
+            .eq("element", "comments")
+            .order_by_desc("sys_created_on")
+        )
+        page = await self._servicenow.list(
+            "sys_journal_field",
+            query,
+            fields=("value", "sys_created_on", "sys_created_by"),
+            limit=1,
+        )
+        if not page.records:
+            return None
+        row = page.records[0]
+        return blocks.Comment(
+            text=row.get("value", ""),
+            author=row.get("sys_created_by", ""),
+            created_on=parse_datetime(row.get("sys_created_on")),
         )
 
+    async def render(
+        self, sys_id: str, incident: Incident | None = None
+    ) -> tuple[Incident, blocks.Card]:
+        """The incident's current card (the record, unless given, and its newest comment)."""
+        if incident is None:
+            current, latest = await asyncio.gather(self.get(sys_id), self.latest_comment(sys_id))
+        else:
+            current, latest = incident, await self.latest_comment(sys_id)
+        return current, self.card(current, latest)
+
+    async def close_codes(self) -> list[Choice]:
+        return await self._choices.get(TABLE, "close_code")
+
+    async def categories(self) -> list[Choice]:
+        return await self._choices.get(TABLE, "category")
+
+    async def groups_matching(self, text: str, limit: int = 20) -> list[Group]:
+        query = Query().eq("active", "true")
+        if text.strip():
+            query = query.like("name", text.strip()[:80])
+        page = await self._servicenow.list(
+            "sys_user_group", query.order_by("name"), fields=Group.FIELDS, limit=limit
+        )
+        return [Group.from_record(row) for row in page.records]
+
+    async def list_for(
+        self, slack_user_id: str, scope: str, page: int
+    ) -> tuple[list[Incident], int]:
+        """One page of open incidents, newest first: mine (caller), assigned to me, or my groups'."""
+        person = await self._identity.person(slack_user_id)
+        query = Query().eq("active", "true")
+        if scope == "assigned":
+            query = query.eq("assigned_to", person.sys_user_id)
+        elif scope == "group":
+            groups = await self._servicenow.list(
+                "sys_user_grmember",
+                Query().eq("user", person.sys_user_id),
+                fields=("group",),
+                limit=100,
+            )
+            group_ids = [row["group"] for row in groups.records if row.get("group")]
+            if not group_ids:
+                return [], 0
+            query = query.in_("assignment_group", [validate_sys_id(g) for g in group_ids])
+        else:
+            query = query.eq("caller_id", person.sys_user_id)
+        query = query.order_by_desc("sys_created_on").order_by("sys_id")
+        result = await self._servicenow.list(
+            TABLE,
+            query,
+            fields=Incident.FIELDS,
+            limit=blocks.PAGE_SIZE,
+            offset=(page - 1) * blocks.PAGE_SIZE,
+        )
+        incidents = [Incident.from_record(row) for row in result.records]
+        return incidents, result.total if result.total is not None else len(incidents)
+
+    # -- writing ---------------------------------------------------------------------------------
+
     async def create(
-        self, slack_user_id: str, text: str, *, correlation_id: str | None = None
+        self, slack_user_id: str, new: NewIncident | str, *, correlation_id: str | None = None
     ) -> Created:
         """Open an incident for the person behind `slack_user_id` (one Table API call when known)."""
         person = await self._identity.person(slack_user_id)
-        short, description = split_description(text)
+        if isinstance(new, str):
+            short, description = split_description(new)
+            new = NewIncident(short, description)
         values = {
             "caller_id": person.sys_user_id,
-            "short_description": short,
-            "description": description,
+            "short_description": new.short_description,
+            "description": new.description,
+            "impact": new.impact,
+            "urgency": new.urgency,
             "contact_type": "chat",
         }
+        if new.category:
+            values["category"] = new.category
+        if new.assignment_group:
+            values["assignment_group"] = validate_sys_id(new.assignment_group)
+        if correlation_id:
+            values["correlation_id"] = correlation_id[:100]
         record = await self._servicenow.create(
-            "incident", values, fields=Incident.FIELDS, correlation_id=correlation_id
+            TABLE, values, fields=Incident.FIELDS, correlation_id=correlation_id
         )
         incident = Incident.from_record(record)
         if not incident.caller_name:
             incident = incident.model_copy(update={"caller_name": person.name})
         return Created(incident, self.card(incident))
 
-    async def post(self, channel: str, created: Created) -> str:
-        return await self._messenger.post_card(
-            channel, created.card, table="incident", sys_id=created.incident.sys_id
+    async def post(self, channel: str, incident: Incident, card: blocks.Card) -> str:
+        return await self._messenger.post_card(channel, card, table=TABLE, sys_id=incident.sys_id)
+
+    async def assign(self, actor: str, sys_id: str, assignee: str) -> Incident:
+        person = await self._identity.person(actor)
+        target = person if assignee in ("me", actor) else await self._assignee(assignee)
+        incident = await self.get(sys_id)
+        self._require_open(incident, "assign")
+        note = via_slack(person)
+        if target is not person:
+            note = f"Assigned to {target.name} {note}"
+        return await self._patch(incident, {"assigned_to": target.sys_user_id, "work_notes": note})
+
+    async def comment(self, actor: str, sys_id: str, text: str, *, public: bool) -> Incident:
+        person = await self._identity.person(actor)
+        text = text.strip()
+        if not text:
+            raise IncidentProblem("There's nothing to add: the text is empty.")
+        incident = await self.get(sys_id)
+        if incident.state in (IncidentState.CLOSED, IncidentState.CANCELED):
+            raise IncidentProblem(
+                f"{incident.number} is {incident.state.label.lower()}: it takes no more comments."
+            )
+        if public:
+            values = {"comments": f"{text}\n\n— {person.name or person.email} (via Slack)"}
+        else:
+            values = {"work_notes": f"{text}\n\n— {via_slack(person)}"}
+        return await self._patch(incident, values)
+
+    async def resolve(self, actor: str, sys_id: str, close_code: str, close_notes: str) -> Incident:
+        person = await self._identity.person(actor)
+        incident = await self.get(sys_id)
+        self._require_open(incident, "resolve")
+        codes = {choice.value for choice in await self.close_codes()}
+        if close_code not in codes:
+            raise IncidentProblem(f"“{close_code}” is not a resolution code this instance knows.")
+        if not close_notes.strip():
+            raise IncidentProblem("Resolution notes are required.")
+        return await self._patch(
+            incident,
+            {
+                "state": str(int(IncidentState.RESOLVED)),
+                "close_code": close_code,
+                "close_notes": close_notes.strip(),
+                "work_notes": f"Resolved {via_slack(person)}",
+            },
         )
+
+    async def close(self, actor: str, sys_id: str) -> Incident:
+        person = await self._identity.person(actor)
+        incident = await self.get(sys_id)
+        if incident.state != IncidentState.RESOLVED:
+            raise IncidentProblem(
+                f"{incident.number} is {incident.state.label}: resolve it first "
+                f"(`/incident resolve {incident.number}`), then close it."
+            )
+        return await self._patch(
+            incident,
+            {"state": str(int(IncidentState.CLOSED)), "work_notes": f"Closed {via_slack(person)}"},
+        )
+
+    async def reopen(self, actor: str, sys_id: str) -> Incident:
+        person = await self._identity.person(actor)
+        incident = await self.get(sys_id)
+        if incident.state != IncidentState.RESOLVED:
+            reason = (
+                "still open"
+                if incident.state.is_open
+                else f"{incident.state.label.lower()} for good"
+            )
+            raise IncidentProblem(
+                f"{incident.number} is {reason}: only a resolved incident can be reopened."
+            )
+        return await self._patch(
+            incident,
+            {
+                "state": str(int(IncidentState.IN_PROGRESS)),
+                "work_notes": f"Reopened {via_slack(person)}",
+            },
+        )
+
+    async def hold(self, actor: str, sys_id: str, reason: str, text: str) -> Incident:
+        person = await self._identity.person(actor)
+        incident = await self.get(sys_id)
+        self._require_open(incident, "put on hold")
+        if reason not in blocks.HOLD_LABELS:
+            raise IncidentProblem(
+                "Choose why the incident waits: caller, problem, vendor or change."
+            )
+        if reason == "1" and not text.strip():
+            raise IncidentProblem(
+                "Waiting for the caller needs a comment telling them what you need."
+            )
+        values = {
+            "state": str(int(IncidentState.ON_HOLD)),
+            "hold_reason": reason,
+            "work_notes": f"Put on hold ({blocks.HOLD_LABELS[reason]}) {via_slack(person)}",
+        }
+        if text.strip():
+            values["comments"] = f"{text.strip()}\n\n— {person.name or person.email} (via Slack)"
+        return await self._patch(incident, values)
+
+    async def start_work(self, actor: str, sys_id: str) -> Incident:
+        person = await self._identity.person(actor)
+        incident = await self.get(sys_id)
+        self._require_open(incident, "move to In Progress")
+        if incident.state == IncidentState.IN_PROGRESS:
+            return incident
+        return await self._patch(
+            incident,
+            {
+                "state": str(int(IncidentState.IN_PROGRESS)),
+                "work_notes": f"In Progress {via_slack(person)}",
+            },
+        )
+
+    async def cancel(self, actor: str, sys_id: str) -> Incident:
+        person = await self._identity.person(actor)
+        incident = await self.get(sys_id)
+        if incident.state != IncidentState.NEW:
+            raise IncidentProblem(
+                f"Only a new incident can be canceled; {incident.number} is {incident.state.label}."
+            )
+        return await self._patch(
+            incident,
+            {
+                "state": str(int(IncidentState.CANCELED)),
+                "work_notes": f"Canceled {via_slack(person)}",
+            },
+        )
+
+    async def refresh_cards(self, sys_id: str, incident: Incident | None = None) -> int:
+        """Rewrite every posted copy whose rendered card changed; returns how many were updated."""
+        _, card = await self.render(sys_id, incident)
+        return await self._messenger.update_cards(TABLE, sys_id, card)
+
+    async def _assignee(self, slack_user_id: str) -> Person:
+        return await self._identity.person(slack_user_id, for_someone_else=True)
+
+    async def _patch(self, incident: Incident, values: Mapping[str, str]) -> Incident:
+        record = await self._servicenow.patch(
+            TABLE, incident.sys_id, values, fields=Incident.FIELDS
+        )
+        return Incident.from_record(record)
+
+    @staticmethod
+    def _require_open(incident: Incident, verb: str) -> None:
+        if not incident.state.is_open:
+            raise IncidentProblem(
+                f"{incident.number} is {incident.state.label.lower()}, so I can't {verb} it"
+                + (
+                    f" (reopen it first: `/incident reopen {incident.number}`)."
+                    if incident.state == IncidentState.RESOLVED
+                    else "."
+                )
+            )

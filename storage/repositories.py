@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
-from storage.models import PostedMessage, UserLink, utcnow
+from storage.models import IdempotencyKey, PostedMessage, UserLink, utcnow
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,17 @@ class UserLinks:
             return None
         ttl = found_ttl if link.sys_user_id else missing_ttl
         return link if utcnow() - _aware(link.resolved_at) < ttl else None
+
+    async def by_sys_user(self, sys_user_id: str) -> LinkedUser | None:
+        """The newest link to a ServiceNow user (the reverse direction: for mentions and DMs)."""
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(UserLink)
+                .where(UserLink.sys_user_id == sys_user_id)
+                .order_by(UserLink.resolved_at.desc())
+                .limit(1)
+            )
+            return _linked(row) if row else None
 
     async def save(
         self, slack_user_id: str, *, email: str | None, sys_user_id: str | None, display_name: str
@@ -121,6 +133,33 @@ class PostedMessages:
                     PostedMessage.channel == channel, PostedMessage.ts == ts
                 )
             )
+
+
+class IdempotencyKeys:
+    """Claim a key once: the first claim wins, every later one (a retry, a double click) loses."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim(self, key: str) -> bool:
+        try:
+            async with self._db.session() as session:
+                session.add(IdempotencyKey(key=key[:255], result=""))
+        except IntegrityError:
+            return False
+        return True
+
+    async def release(self, key: str) -> None:
+        """Forget a claim whose work failed, so the user can try again."""
+        async with self._db.session() as session:
+            await session.execute(delete(IdempotencyKey).where(IdempotencyKey.key == key[:255]))
+
+    async def prune(self, older_than: timedelta) -> int:
+        async with self._db.session() as session:
+            result = await session.execute(
+                delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - older_than)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _aware(moment: datetime) -> datetime:

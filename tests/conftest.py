@@ -11,10 +11,7 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage import Database, create_engine
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-FIXTURES = SHARED / "fixtures"
+from storage import Database
 
 
 def postgres_url() -> str:
@@ -66,6 +63,3 @@ class _PostgresDatabase:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
-__all__ = ["FIXTURES", "SHARED", "create_engine", "isolated_postgres_url", "postgres_url"]

@@ -6,53 +6,146 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, grammar
 from bot.explain import explain
 from bot.incidents import Incidents, split_description
+from bot.listeners.modals import open_modal
+from bot.listeners.posting import post_card
+from servicenow.records import Incident
+from storage import IdempotencyKeys
 
 log = logging.getLogger(__name__)
 
-CANT_POST = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 
-
-def register(app: AsyncApp, incidents: Incidents) -> None:
+def register(app: AsyncApp, incidents: Incidents, keys: IdempotencyKeys) -> None:
     @app.command("/incident")
     async def incident_command(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         request = grammar.parse(command.get("text", ""))
         if isinstance(request, grammar.Help):
-            card = blocks.usage(request.unknown)
+            card = blocks.usage(request.problem)
             await ack(text=card.text, blocks=list(card.blocks), response_type="ephemeral")
             return
-        short, _ = split_description(request.text)
-        await ack(text=f"Opening an incident: {blocks.escape(short)}…", response_type="ephemeral")
-        await _create(incidents, command, request, respond)
+        if isinstance(request, grammar.Create):
+            short, _ = split_description(request.text)
+            await ack(
+                text=f"Opening an incident: {blocks.escape(short)}…", response_type="ephemeral"
+            )
+        else:
+            await ack()
+        try:
+            await Handler(incidents, keys, command, respond, client).handle(request)
+        except Exception as exc:
+            log.info(
+                "/incident %r failed for %s: %r", command.get("text"), command.get("user_id"), exc
+            )
+            await respond(text=explain(exc), response_type="ephemeral")
 
 
-async def _create(
-    incidents: Incidents, command: dict[str, Any], request: grammar.Create, respond: AsyncRespond
-) -> None:
-    user, channel = command["user_id"], command["channel_id"]
-    try:
-        created = await incidents.create(
-            user, request.text, correlation_id=f"slack:{command.get('trigger_id', '')}"[:100]
-        )
-    except Exception as exc:
-        log.info("create failed for %s: %r", user, exc)
-        await respond(text=explain(exc), response_type="ephemeral")
-        return
-    try:
-        await incidents.post(channel, created)
-    except SlackApiError as exc:
-        if exc.response.get("error") not in CANT_POST:
+class Handler:
+    """One slash command, after the ack."""
+
+    def __init__(
+        self,
+        incidents: Incidents,
+        keys: IdempotencyKeys,
+        command: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
+        self.incidents = incidents
+        self.keys = keys
+        self.user: str = command["user_id"]
+        self.channel: str = command["channel_id"]
+        self.trigger_id: str = command.get("trigger_id", "")
+        self.respond = respond
+        self.client = client
+
+    async def tell(self, text: str) -> None:
+        await self.respond(text=text, response_type="ephemeral")
+
+    async def handle(self, request: grammar.Request) -> None:
+        match request:
+            case grammar.Bare():
+                await open_modal(self.client, self.trigger_id, "New incident", self._create_form())
+            case grammar.Create(text):
+                await self.create(text)
+            case grammar.Show(number):
+                incident = await self.incidents.find(number)
+                incident, card = await self.incidents.render(incident.sys_id, incident)
+                await post_card(self.incidents, self.channel, incident, card, self.tell)
+            case grammar.ListIncidents(scope, page):
+                found, total = await self.incidents.list_for(self.user, scope, page)
+                card = blocks.incident_list(
+                    scope,
+                    found,
+                    [self.incidents.url(i.sys_id) for i in found],
+                    page=page,
+                    total=total,
+                )
+                await self.respond(
+                    text=card.text, blocks=list(card.blocks), response_type="ephemeral"
+                )
+            case grammar.Assign(number, assignee):
+                incident = await self.incidents.find(number)
+                changed = await self.incidents.assign(self.user, incident.sys_id, assignee)
+                who = "you" if assignee in ("me", self.user) else f"<@{assignee}>"
+                await self.done(changed, f"Assigned {changed.number} to {who}.")
+            case grammar.Comment(number, text, public):
+                incident = await self.incidents.find(number)
+                changed = await self.incidents.comment(
+                    self.user, incident.sys_id, text, public=public
+                )
+                kind = "comment" if public else "work note"
+                await self.done(changed, f"Added your {kind} to {changed.number}.")
+            case grammar.Resolve(number):
+                await open_modal(
+                    self.client, self.trigger_id, f"Resolve {number}", self._resolve_form(number)
+                )
+            case grammar.Close(number):
+                incident = await self.incidents.find(number)
+                changed = await self.incidents.close(self.user, incident.sys_id)
+                await self.done(changed, f"Closed {changed.number}.")
+            case grammar.Reopen(number):
+                incident = await self.incidents.find(number)
+                changed = await self.incidents.reopen(self.user, incident.sys_id)
+                await self.done(changed, f"Reopened {changed.number}; it is In Progress again.")
+            case grammar.Hold(number, reason, text):
+                incident = await self.incidents.find(number)
+                changed = await self.incidents.hold(self.user, incident.sys_id, reason, text)
+                await self.done(
+                    changed, f"{changed.number} is on hold ({blocks.HOLD_LABELS[reason]})."
+                )
+            case grammar.Notify() | grammar.Approvals():
+                await self.tell(
+                    blocks.usage("That part of `/incident` isn't switched on yet.").text
+                )
+
+    async def create(self, text: str) -> None:
+        # A Slack retry of the same command carries the same trigger_id: open one incident only.
+        key = f"command:{self.trigger_id}"
+        if self.trigger_id and not await self.keys.claim(key):
+            log.info("ignoring a repeat of command %s", self.trigger_id)
+            return
+        try:
+            created = await self.incidents.create(
+                self.user, text, correlation_id=f"slack:{self.trigger_id}"
+            )
+        except Exception:
+            await self.keys.release(key)
             raise
-        number = created.incident.number
-        await respond(
-            text=f"I opened {number}, but I can't post in this channel. "
-            "Invite me with `/invite @incident-bot` to get live cards here.",
-            blocks=list(created.card.blocks),
-            response_type="ephemeral",
-        )
+        await post_card(self.incidents, self.channel, created.incident, created.card, self.tell)
+
+    async def done(self, incident: Incident, confirmation: str) -> None:
+        await self.incidents.refresh_cards(incident.sys_id, incident)
+        await self.tell(f":white_check_mark: {confirmation}")
+
+    async def _create_form(self) -> dict[str, Any]:
+        return blocks.create_modal(self.channel, await self.incidents.categories())
+
+    async def _resolve_form(self, number: str) -> dict[str, Any]:
+        incident = await self.incidents.find(number)
+        return blocks.resolve_modal(incident, await self.incidents.close_codes(), self.channel)

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storage import Database, PostedMessages, UserLinks
+from storage import Database, IdempotencyKeys, PostedMessages, UserLinks
 
 ALICE_SYS_ID = "a" * 32
 
 
 async def test_migration_reaches_the_newest_revision(db: Database) -> None:
-    assert await db.revision() == "0001"
+    assert await db.revision() == "0002"
     await db.migrate()  # a second run is a no-op
-    assert await db.revision() == "0001"
+    assert await db.revision() == "0002"
 
 
 async def test_user_link_round_trips_and_updates(db: Database) -> None:
@@ -87,3 +87,14 @@ async def test_the_same_slack_message_cannot_be_recorded_twice(db: Database) -> 
     await posted.add(**args, rendered="[]", rendered_hash="h")
     with pytest.raises(IntegrityError):
         await posted.add(**args, rendered="[]", rendered_hash="h")
+
+
+async def test_an_idempotency_key_is_claimed_once_even_concurrently(db: Database) -> None:
+    import asyncio
+
+    keys = IdempotencyKeys(db)
+    results = await asyncio.gather(*(keys.claim("view:V1") for _ in range(5)))
+    assert sorted(results) == [False, False, False, False, True]
+    await keys.release("view:V1")
+    assert await keys.claim("view:V1") is True
+    assert await keys.prune(timedelta(0)) == 1

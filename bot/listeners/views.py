@@ -1,0 +1,149 @@
+"""Modal submissions: validate on the field, ack, then write to ServiceNow and answer."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot import blocks
+from bot.explain import explain
+from bot.incidents import Incidents, NewIncident
+from bot.listeners.posting import post_card
+from bot.messenger import Messenger
+from storage import IdempotencyKeys
+
+log = logging.getLogger(__name__)
+
+Values = dict[str, dict[str, dict[str, Any]]]
+
+
+def register(
+    app: AsyncApp, incidents: Incidents, keys: IdempotencyKeys, messenger: Messenger
+) -> None:
+    async def once(body: dict[str, Any], work: Callable[[], Awaitable[None]]) -> None:
+        """Run a submission's work once per view (a double submit or a retry is one), telling errors."""
+        view = body["view"]
+        key = f"view:{view['id']}"
+        if not await keys.claim(key):
+            log.info("ignoring a repeated submission of %s", view["id"])
+            return
+        try:
+            await work()
+        except Exception as exc:
+            await keys.release(key)
+            log.info("%s failed for %s: %r", view.get("callback_id"), body["user"]["id"], exc)
+            await messenger.ephemeral(
+                _metadata(body).get("channel"), body["user"]["id"], blocks.notice(explain(exc))
+            )
+
+    @app.view("incident_create")
+    async def create(ack: AsyncAck, body: dict[str, Any]) -> None:
+        values: Values = body["view"]["state"]["values"]
+        short = _text(values, "short_description")
+        if not short:
+            await ack(
+                response_action="errors",
+                errors={"short_description": "Say in a line what is wrong."},
+            )
+            return
+        await ack()
+        user, channel = body["user"]["id"], _metadata(body).get("channel", "")
+        new = NewIncident(
+            short_description=short,
+            description=_text(values, "description"),
+            impact=_selected(values, "impact") or "3",
+            urgency=_selected(values, "urgency") or "3",
+            category=_selected(values, "category"),
+            assignment_group=_selected(values, "assignment_group", "group"),
+        )
+
+        async def work() -> None:
+            created = await incidents.create(
+                user, new, correlation_id=f"slack-view:{body['view']['id']}"
+            )
+
+            async def tell(text: str) -> None:
+                await messenger.ephemeral(channel, user, blocks.notice(text))
+
+            await post_card(incidents, channel or user, created.incident, created.card, tell)
+
+        await once(body, work)
+
+    @app.view("incident_comment")
+    async def comment(ack: AsyncAck, body: dict[str, Any]) -> None:
+        values: Values = body["view"]["state"]["values"]
+        text = _text(values, "text")
+        if not text:
+            await ack(response_action="errors", errors={"text": "Write something first."})
+            return
+        await ack()
+        meta = _metadata(body)
+
+        async def work() -> None:
+            changed = await incidents.comment(
+                body["user"]["id"], meta["sys_id"], text, public=bool(meta.get("public"))
+            )
+            await incidents.refresh_cards(changed.sys_id, changed)
+
+        await once(body, work)
+
+    @app.view("incident_resolve")
+    async def resolve(ack: AsyncAck, body: dict[str, Any]) -> None:
+        values: Values = body["view"]["state"]["values"]
+        code, notes = _selected(values, "close_code"), _text(values, "close_notes")
+        errors = {}
+        if not code:
+            errors["close_code"] = "Choose a resolution code."
+        if not notes:
+            errors["close_notes"] = "Say how it was resolved."
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        meta = _metadata(body)
+
+        async def work() -> None:
+            changed = await incidents.resolve(body["user"]["id"], meta["sys_id"], code, notes)
+            await incidents.refresh_cards(changed.sys_id, changed)
+
+        await once(body, work)
+
+    @app.view("incident_hold")
+    async def hold(ack: AsyncAck, body: dict[str, Any]) -> None:
+        values: Values = body["view"]["state"]["values"]
+        reason, text = _selected(values, "hold_reason"), _text(values, "text")
+        if reason == "1" and not text:
+            await ack(
+                response_action="errors",
+                errors={"text": "Tell the caller what you need from them."},
+            )
+            return
+        await ack()
+        meta = _metadata(body)
+
+        async def work() -> None:
+            changed = await incidents.hold(body["user"]["id"], meta["sys_id"], reason, text)
+            await incidents.refresh_cards(changed.sys_id, changed)
+
+        await once(body, work)
+
+
+def _metadata(body: dict[str, Any]) -> dict[str, str]:
+    try:
+        data = json.loads(body["view"].get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _text(values: Values, block_id: str, action_id: str = "value") -> str:
+    return str((values.get(block_id, {}).get(action_id) or {}).get("value") or "").strip()
+
+
+def _selected(values: Values, block_id: str, action_id: str = "value") -> str:
+    selected = (values.get(block_id, {}).get(action_id) or {}).get("selected_option") or {}
+    return str(selected.get("value") or "")

@@ -1,0 +1,73 @@
+"""The whole product on loopback: the ServiceNow emulator, the Slack stand-in and the bot, wired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+
+from bot.app import Services, create_app
+from bot.settings import Settings, load_settings
+from sandbox.server import serve
+from sandbox.servicenow import Emulator, run_emulator
+from sandbox.slack import SlackStandIn, run_slack
+
+SIGNING_SECRET = "sandbox-signing-secret"
+BOT_TOKEN = "xoxb-sandbox-token"
+SERVICENOW_USER = "incident.bot"
+SERVICENOW_PASSWORD = "incident-bot"
+
+
+@dataclass
+class Stack:
+    emulator: Emulator
+    slack: SlackStandIn
+    settings: Settings
+    app: Starlette
+    bot_url: str
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
+
+@asynccontextmanager
+async def run_stack(
+    *,
+    database_url: str,
+    host: str = "127.0.0.1",
+    bot_port: int = 0,
+    slack_port: int = 0,
+    servicenow_port: int = 0,
+    emulator: Emulator | None = None,
+    slack: SlackStandIn | None = None,
+    **settings: Any,
+) -> AsyncIterator[Stack]:
+    """Start the stand-ins, then the bot configured against them; stop all three on exit."""
+    emulator = emulator or Emulator()
+    slack = slack or SlackStandIn(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
+    async with (
+        run_emulator(emulator, host=host, port=servicenow_port) as emu,
+        run_slack(slack, host=host, port=slack_port) as standin,
+    ):
+        config = load_settings(
+            "serve",
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=f"{standin.url}/api/",
+            servicenow_instance_url=emu.instance_url,
+            servicenow_username=SERVICENOW_USER,
+            servicenow_password=SERVICENOW_PASSWORD,
+            database_url=database_url,
+            host=host,
+            port=bot_port or 3000,
+            **settings,
+        )
+        app = create_app(config)
+        async with serve(app, host=host, port=bot_port) as bot:
+            standin.bot_url = bot.url
+            yield Stack(emu, standin, config, app, bot.url)

@@ -1,0 +1,107 @@
+"""`/incident <text>` end to end: signed request in, incident in ServiceNow, card in Slack, row stored."""
+
+from __future__ import annotations
+
+import httpx
+
+from sandbox.servicenow import Fault
+from sandbox.stack import Stack
+from storage import PostedMessages
+from tests.support import eventually
+
+ALICE, DAVE = "U0ALICE000", "U0DAVE0000"
+GENERAL = "C0GENERAL0"
+
+
+def table_calls(stack: Stack) -> int:
+    return sum(1 for r in stack.emulator.requests if r.path.startswith("/api/now/table/"))
+
+
+async def test_text_opens_an_incident_for_the_caller_and_posts_a_live_card(stack: Stack) -> None:
+    reply = await stack.slack.send_command(ALICE, "printer on fire", channel_id=GENERAL)
+    assert reply.status == 200
+    assert reply.elapsed < 1.0
+
+    card = await stack.slack.wait_for(lambda: stack.slack.messages_in(GENERAL))
+    [incident] = stack.emulator.query("incident", "short_description=printer on fire")
+    [alice] = stack.emulator.query("sys_user", "email=alice@example.com")
+    assert incident["caller_id"] == alice["sys_id"]
+    assert incident["number"].startswith("INC001")
+
+    message = card[0]
+    rendered = str(message.blocks)
+    assert incident["number"] in message.text and "printer on fire" in message.text
+    for shown in ("New", "Alice Chen", "5 - Planning", incident["sys_id"]):
+        assert shown in rendered
+
+    posted = await eventually(
+        lambda: PostedMessages(stack.services.db).for_record("incident", incident["sys_id"])
+    )
+    assert [(p.channel, p.ts) for p in posted] == [(GENERAL, message.ts)]
+
+
+async def test_long_text_keeps_a_short_description_and_the_full_description(stack: Stack) -> None:
+    text = "The third-floor printer " + "keeps jamming and smoking " * 10
+    await stack.slack.send_command(ALICE, text, channel_id=GENERAL)
+    await stack.slack.wait_for(lambda: stack.slack.messages_in(GENERAL))
+    [incident] = stack.emulator.query("incident", "short_descriptionSTARTSWITHThe third-floor")
+    assert len(incident["short_description"]) <= 160
+    assert incident["description"] == text.strip()
+
+
+async def test_a_known_user_costs_one_table_api_call(stack: Stack) -> None:
+    await stack.slack.send_command(ALICE, "first", channel_id=GENERAL)
+    await stack.slack.wait_for(lambda: len(stack.slack.messages_in(GENERAL)) == 1)
+    before = table_calls(stack)
+    await stack.slack.send_command(ALICE, "second", channel_id=GENERAL)
+    await stack.slack.wait_for(lambda: len(stack.slack.messages_in(GENERAL)) == 2)
+    assert table_calls(stack) - before == 1
+
+
+async def test_help_answers_with_usage_only_to_the_user(stack: Stack) -> None:
+    for text in ("help", "HELP", "resolve"):
+        reply = await stack.slack.send_command(ALICE, text, channel_id=GENERAL)
+        assert reply.status == 200
+        assert reply.json["response_type"] == "ephemeral"
+        assert "/incident <what is wrong>" in reply.json["text"]
+    assert stack.slack.messages_in(GENERAL) == []
+    assert stack.emulator.query("incident", "sys_created_by=incident.bot") == []
+
+
+async def test_user_without_servicenow_account_is_told_which_email_was_tried(stack: Stack) -> None:
+    await stack.slack.send_command(DAVE, "my laptop is slow", channel_id=GENERAL)
+    answers = await stack.slack.wait_for(
+        lambda: [e for e in stack.slack.ephemerals if e.source == "response_url"]
+    )
+    assert "dave@example.com" in answers[0].text
+    assert stack.slack.messages_in(GENERAL) == []
+    assert stack.emulator.query("incident", "short_description=my laptop is slow") == []
+
+
+async def test_servicenow_down_gets_a_clear_message_and_creates_nothing(stack: Stack) -> None:
+    stack.emulator.faults.add(Fault(status=503, times=100))
+    await stack.slack.send_command(ALICE, "printer on fire", channel_id=GENERAL)
+    answers = await stack.slack.wait_for(
+        lambda: [e for e in stack.slack.ephemerals if e.source == "response_url"], timeout=30
+    )
+    assert "ServiceNow isn't answering" in answers[0].text
+    stack.emulator.faults.clear()
+    assert stack.slack.messages_in(GENERAL) == []
+    assert stack.emulator.query("incident", "short_description=printer on fire") == []
+
+
+async def test_bad_or_stale_slack_signatures_get_401(stack: Stack) -> None:
+    unsigned = await stack.slack.send_command(ALICE, "printer on fire", sign=False)
+    stale = await stack.slack.send_command(ALICE, "printer on fire", timestamp=1_000_000_000)
+    assert (unsigned.status, stale.status) == (401, 401)
+    assert stack.emulator.query("incident", "short_description=printer on fire") == []
+
+
+async def test_healthz_reports_database_and_servicenow(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.bot_url) as http:
+        healthy = await http.get("/healthz")
+        assert healthy.status_code == 200 and healthy.json()["ok"] is True
+        stack.emulator.faults.add(Fault(status=401, times=1))
+        sick = await http.get("/healthz")
+    assert sick.status_code == 503
+    assert "servicenow" in sick.json()
