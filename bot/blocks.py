@@ -159,7 +159,7 @@ def incident_card(incident: Incident, record_url: str, latest: Comment | None = 
         }
     )
     text = clip(
-        f"{incident.number}: {incident.short_description} ({state.label})", MESSAGE_TEXT_MAX
+        f"{incident.number}: {escape(incident.short_description)} ({state.label})", MESSAGE_TEXT_MAX
     )
     return Card(text=text, blocks=tuple(blocks))
 

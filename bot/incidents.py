@@ -170,7 +170,7 @@ class Incidents:
             query = query.in_("assignment_group", [validate_sys_id(g) for g in group_ids])
         else:
             query = query.eq("caller_id", person.sys_user_id)
-        query = query.order_by_desc("sys_created_on").order_by("sys_id")
+        query = query.order_by_desc("sys_created_on").order_by_desc("number")
         result = await self._servicenow.list(
             TABLE,
             query,

@@ -53,7 +53,10 @@ def test_free_text_and_new_create_an_incident() -> None:
         ("assign INC0010001 me", Assign("INC0010001", "me")),
         ("assign INC0010001 <@U0BOB00000|bob>", Assign("INC0010001", "U0BOB00000")),
         ("assign INC0010001 <@U0BOB00000>", Assign("INC0010001", "U0BOB00000")),
-        ("comment INC0010001 rebooted,  still broken", Comment("INC0010001", "rebooted,  still broken", True)),
+        (
+            "comment INC0010001 rebooted,  still broken",
+            Comment("INC0010001", "rebooted,  still broken", True),
+        ),
         ("note inc0010001 checked the logs", Comment("INC0010001", "checked the logs", False)),
         ("hold INC0010001 vendor parts ordered", Hold("INC0010001", "4", "parts ordered")),
         ("hold INC0010001 awaiting caller call me back", Hold("INC0010001", "1", "call me back")),

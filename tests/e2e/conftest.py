@@ -10,6 +10,11 @@ from sandbox.stack import Stack, run_stack
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    """The bot (SQLite), the ServiceNow emulator and the Slack stand-in, over loopback HTTP."""
+    """The bot (SQLite), the ServiceNow emulator and the Slack stand-in, over loopback HTTP.
+
+    Afterwards, nothing the bot sent may have been something real Slack refuses (bad blocks, views
+    over the limits, acks too late…): the stand-in records those as problems.
+    """
     async with run_stack(database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}") as running:
         yield running
+        assert running.slack.problems == []
