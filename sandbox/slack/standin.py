@@ -1,0 +1,819 @@
+"""The Slack stand-in's state, what it records, and the signed requests it sends to the bot.
+
+One `SlackStandIn` is one workspace: users, channels, the bot's messages and views, every Web API call.
+`create_app` (sandbox/slack/app.py) serves it over HTTP; the `send_*` methods play Slack's part of the
+conversation, signing each request as Slack does (slack-notes.md §2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar, cast
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+from sandbox.slack import payloads
+from sandbox.slack.blockkit import message_problems, view_problems
+from sandbox.slack.records import (
+    BOT_USER,
+    DEFAULT_CHANNELS,
+    DEFAULT_USERS,
+    ApiCall,
+    ApiError,
+    ApiFault,
+    Block,
+    Channel,
+    Ephemeral,
+    EphemeralSource,
+    Message,
+    MessageSource,
+    ResponseUrl,
+    SlackReply,
+    SlackUser,
+    Trigger,
+    View,
+)
+
+T = TypeVar("T")
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
+RETRY_REASON = "http_timeout"
+MODAL_STACK_MAX = 3
+
+
+class SlackStandIn:
+    """A fake Slack workspace; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        signing_secret: str = "sandbox-signing-secret",
+        bot_token: str = "xoxb-sandbox-token",
+        team_id: str = "T0SANDBOX",
+        users: Sequence[SlackUser] | None = None,
+    ) -> None:
+        self.signing_secret = signing_secret
+        self.bot_token = bot_token
+        self.team_id = team_id
+        self.bot: SlackUser = replace(BOT_USER)
+        seeded = [replace(u) for u in (DEFAULT_USERS if users is None else users)]
+        self.users: dict[str, SlackUser] = {u.id: u for u in [*seeded, self.bot]}
+        self.channels: dict[str, Channel] = {c.id: c for c in DEFAULT_CHANNELS}
+
+        self.url: str = ""
+        self.bot_url: str | None = None
+        self.calls: list[ApiCall] = []
+        self.messages: dict[str, list[Message]] = {}
+        self.deleted: list[Message] = []
+        self.ephemerals: list[Ephemeral] = []
+        self.views: dict[str, View] = {}
+        self.faults: list[ApiFault] = []
+        self.problems: list[str] = []  # things real Slack would have refused or ignored
+        self.triggers: dict[str, Trigger] = {}
+        self.response_urls: dict[str, ResponseUrl] = {}
+
+        # Slack's clocks and limits; tests may move `clock` forward instead of sleeping.
+        self.clock: Callable[[], float] = time.monotonic
+        self.trigger_ttl = 3.0
+        self.ack_deadline = 3.0
+        self.response_url_ttl = 30 * 60.0
+        self.response_url_uses = 5
+        self.request_timeout = 10.0
+
+        self._stacks: dict[str, list[str]] = {}  # user id -> open modal view ids, root first
+        self._homes: dict[str, str] = {}  # user id -> Home tab view id
+        self._ids = itertools.count(1)
+        self._last_ts_us = 0
+        self._waiters: list[asyncio.Future[None]] = []
+        self._sent: dict[str, str] = {}  # retry key -> the body first sent, so a retry repeats it
+        self._events: dict[str, dict[str, Any]] = {}
+        self._http: httpx.AsyncClient | None = None
+
+    # ---- lookups ---------------------------------------------------------------------------
+
+    def user(self, ref: str) -> SlackUser:
+        """A user by id, name or @name."""
+        key = ref.removeprefix("@")
+        if key in self.users:
+            return self.users[key]
+        for user in self.users.values():
+            if user.name == key:
+                return user
+        raise KeyError(
+            f"no Slack user {ref!r} (known: {', '.join(u.name for u in self.users.values())})"
+        )
+
+    def dm_channel(self, user_id: str) -> str:
+        """The D… id conversations.open gives for `user_id` (stable per user)."""
+        user = self.user(user_id)
+        return "D" + user.id[1:]
+
+    def channel(self, ref: str) -> Channel:
+        """A channel by id, name or #name; D… ids of known users are their DMs."""
+        key = ref.removeprefix("#")
+        if key in self.channels:
+            return self.channels[key]
+        for channel in self.channels.values():
+            if channel.name == key and not channel.is_im:
+                return channel
+        if key.startswith("D"):
+            for user in self.users.values():
+                if not user.is_bot and "D" + user.id[1:] == key:
+                    return self.open_dm(user.id)
+        raise KeyError(f"no Slack channel {ref!r}")
+
+    def open_dm(self, user_id: str) -> Channel:
+        user = self.user(user_id)
+        channel_id = self.dm_channel(user.id)
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            channel = Channel(channel_id, user.name, is_im=True, user=user.id)
+            self.channels[channel_id] = channel
+        return channel
+
+    def messages_in(self, channel: str) -> list[Message]:
+        try:
+            channel = self.channel(channel).id
+        except KeyError:
+            return []
+        return list(self.messages.get(channel, []))
+
+    def find_message(self, channel: str, ts: str) -> Message | None:
+        for message in self.messages.get(channel, []):
+            if message.ts == ts:
+                return message
+        return None
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [call for call in self.calls if call.method == method]
+
+    def ephemerals_for(self, user_id: str) -> list[Ephemeral]:
+        return [e for e in self.ephemerals if e.user == user_id]
+
+    def view_stack(self, user_id: str) -> list[View]:
+        """The user's open modals, root first."""
+        return [self.views[v] for v in self._stacks.get(user_id, [])]
+
+    def current_modal(self, user_id: str) -> View | None:
+        stack = self._stacks.get(user_id)
+        return self.views[stack[-1]] if stack else None
+
+    def home_view(self, user_id: str) -> View | None:
+        view_id = self._homes.get(user_id)
+        return self.views[view_id] if view_id else None
+
+    # ---- ids and clocks --------------------------------------------------------------------
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):010d}"
+
+    def next_ts(self) -> str:
+        """A message ts ("seconds.micros"), strictly increasing."""
+        now_us = max(int(time.time() * 1_000_000), self._last_ts_us + 1)
+        self._last_ts_us = now_us
+        return f"{now_us // 1_000_000}.{now_us % 1_000_000:06d}"
+
+    @staticmethod
+    def new_hash() -> str:
+        return f"{int(time.time())}.{secrets.token_hex(4)}"
+
+    # ---- recording (every change wakes wait_for) --------------------------------------------
+
+    def changed(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def record_call(self, call: ApiCall) -> None:
+        self.calls.append(call)
+        self.changed()
+
+    def problem(self, text: str) -> None:
+        self.problems.append(text)
+        self.changed()
+
+    def post_message(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[Block] | None = None,
+        *,
+        user: str | None = None,
+        thread_ts: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        source: MessageSource = "api",
+    ) -> Message:
+        message = Message(
+            channel=channel,
+            ts=self.next_ts(),
+            text=text,
+            blocks=list(blocks or []),
+            user=user or self.bot.id,
+            thread_ts=thread_ts,
+            attachments=list(attachments or []),
+            source=source,
+        )
+        self.messages.setdefault(channel, []).append(message)
+        self.changed()
+        return message
+
+    def post_as_user(self, user_id: str, channel: str, text: str) -> Message:
+        """A message a person wrote (the bot may not chat.update it)."""
+        user = self.user(user_id)
+        return self.post_message(self.channel(channel).id, text, user=user.id, source="user")
+
+    def update_message(
+        self,
+        message: Message,
+        *,
+        text: str,
+        blocks: list[Block],
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> Message:
+        snapshot = replace(message, history=[], blocks=list(message.blocks))
+        message.history.append(snapshot)
+        message.text = text
+        message.blocks = list(blocks)
+        if attachments is not None:
+            message.attachments = list(attachments)
+        message.edited += 1
+        self.changed()
+        return message
+
+    def delete_message(self, message: Message) -> None:
+        kept = self.messages.get(message.channel, [])
+        self.messages[message.channel] = [m for m in kept if m.ts != message.ts]
+        self.deleted.append(message)
+        self.changed()
+
+    def add_ephemeral(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        blocks: list[Block] | None,
+        source: EphemeralSource,
+        *,
+        ts: str | None = None,
+    ) -> Ephemeral:
+        ephemeral = Ephemeral(channel, user, text, list(blocks or []), source, ts or self.next_ts())
+        self.ephemerals.append(ephemeral)
+        self.changed()
+        return ephemeral
+
+    # ---- triggers, views, response_urls -----------------------------------------------------
+
+    def issue_trigger(self, user_id: str, *, view_id: str | None = None) -> str:
+        trigger_id = f"{int(time.time())}.{next(self._ids)}.{secrets.token_hex(16)}"
+        self.triggers[trigger_id] = Trigger(trigger_id, user_id, self.clock(), view_id)
+        return trigger_id
+
+    def take_trigger(self, trigger_id: str | None) -> Trigger:
+        """Use a trigger_id once, within `trigger_ttl` seconds, as views.open/push must."""
+        trigger = self.triggers.get(trigger_id or "")
+        if trigger is None:
+            raise ApiError("invalid_trigger_id")
+        if trigger.used:
+            raise ApiError("exchanged_trigger_id")
+        if self.clock() - trigger.issued_at > self.trigger_ttl:
+            raise ApiError("expired_trigger_id")
+        trigger.used = True
+        return trigger
+
+    def add_view(self, user_id: str, spec: dict[str, Any], *, previous: View | None = None) -> View:
+        view_id = self.new_id("V")
+        view = View(
+            id=view_id,
+            type=str(spec.get("type", "modal")),
+            user=user_id,
+            view=spec,
+            hash=self.new_hash(),
+            external_id=str(spec.get("external_id", "")),
+            root_view_id=previous.root_view_id if previous else view_id,
+            previous_view_id=previous.id if previous else None,
+        )
+        self.views[view_id] = view
+        if view.type == "home":
+            self._homes[user_id] = view_id
+        elif previous is None:
+            for old in self.view_stack(user_id):
+                old.closed = True
+            self._stacks[user_id] = [view_id]
+        else:
+            self._stacks.setdefault(user_id, []).append(view_id)
+        self.changed()
+        return view
+
+    def replace_view(self, view: View, spec: dict[str, Any]) -> View:
+        view.history.append(view.view)
+        view.view = spec
+        view.hash = self.new_hash()
+        view.errors = None
+        if spec.get("external_id"):
+            view.external_id = str(spec["external_id"])
+        self.changed()
+        return view
+
+    def close_view(self, view: View, *, clear: bool = False) -> None:
+        """Close one modal (and whatever was pushed on top of it), or the whole stack."""
+        stack = self._stacks.get(view.user, [])
+        keep = [] if clear or view.id not in stack else stack[: stack.index(view.id)]
+        for view_id in stack:
+            if view_id not in keep:
+                self.views[view_id].closed = True
+        self._stacks[view.user] = keep
+        view.closed = True
+        self.changed()
+
+    def view_by_external_id(self, external_id: str) -> View | None:
+        for view in self.views.values():
+            if view.external_id == external_id and not view.closed:
+                return view
+        return None
+
+    def issue_response_url(
+        self, channel: str, user: str, *, message_ts: str | None = None, ephemeral: bool = False
+    ) -> str:
+        hook_id = f"{next(self._ids)}-{secrets.token_urlsafe(12)}"
+        self.response_urls[hook_id] = ResponseUrl(
+            hook_id, channel, user, self.clock(), message_ts, ephemeral
+        )
+        return f"{self.url}/response/{hook_id}"
+
+    def respond(self, hook_id: str, body: Any) -> tuple[int, dict[str, Any]]:
+        """Apply a POST to a response_url as Slack does; (HTTP status, JSON answer)."""
+        hook = self.response_urls.get(hook_id)
+        if hook is None:
+            return 404, {"ok": False, "error": "no_service"}
+        age = self.clock() - hook.issued_at
+        if hook.uses >= self.response_url_uses or age > self.response_url_ttl:
+            self.problem(
+                f"response_url used after it expired (use {hook.uses + 1}, {age:.0f}s old; "
+                f"Slack allows {self.response_url_uses} uses in {self.response_url_ttl:.0f}s)"
+            )
+            return 404, {"ok": False, "error": "expired_url"}
+        if not isinstance(body, dict):
+            return 400, {"ok": False, "error": "invalid_payload"}
+        text = str(body.get("text") or "")
+        blocks = body.get("blocks") or []
+        if message_problems(blocks):
+            return 400, {"ok": False, "error": "invalid_blocks"}
+        deleting = bool(body.get("delete_original"))
+        if not (text or blocks or deleting):
+            return 400, {"ok": False, "error": "no_text"}
+        hook.uses += 1
+        original = self.find_message(hook.channel, hook.message_ts) if hook.message_ts else None
+        if deleting:
+            if original is not None:
+                self.delete_message(original)
+            return 200, {"ok": True}
+        if body.get("replace_original") and hook.message_ts:
+            if hook.ephemeral:
+                self.add_ephemeral(
+                    hook.channel, hook.user, text, blocks, "response_url", ts=hook.message_ts
+                )
+                return 200, {"ok": True}
+            if original is not None:
+                self.update_message(original, text=text, blocks=blocks)
+                return 200, {"ok": True}
+        if body.get("response_type") == "in_channel":
+            thread_ts = body.get("thread_ts")
+            self.post_message(
+                hook.channel,
+                text,
+                blocks,
+                thread_ts=str(thread_ts) if thread_ts else None,
+                source="response_url",
+            )
+        else:
+            self.add_ephemeral(hook.channel, hook.user, text, blocks, "response_url")
+        return 200, {"ok": True}
+
+    # ---- waiting ---------------------------------------------------------------------------
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], T | bool | None],
+        timeout: float = 5.0,
+    ) -> T:
+        """Re-check `predicate` whenever something is recorded; return its first truthy value."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            result = predicate()
+            if result:
+                return cast(T, result)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(self.describe(f"wait_for: condition not met within {timeout}s"))
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            await asyncio.wait({waiter}, timeout=remaining)
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def describe(self, headline: str, last: int = 12) -> str:
+        """A summary of recent activity, for failure messages."""
+        lines = [headline]
+        recent = self.calls[-last:]
+        lines.append(f"last {len(recent)} of {len(self.calls)} Web API calls:")
+        for call in recent:
+            outcome = f" -> {call.error}" if call.error else ""
+            args = ", ".join(f"{k}={_short(v)}" for k, v in call.args.items())
+            lines.append(f"  {call.method}({args}){outcome}")
+        for channel, messages in self.messages.items():
+            lines.append(f"{channel}: {len(messages)} message(s)")
+            for message in messages[-3:]:
+                lines.append(f"  {message.ts} {_short(message.text)} (edited {message.edited})")
+        lines.append(f"ephemerals: {len(self.ephemerals)}")
+        for ephemeral in self.ephemerals[-3:]:
+            lines.append(f"  to {ephemeral.user} [{ephemeral.source}] {_short(ephemeral.text)}")
+        if self.problems:
+            lines.append("problems: " + "; ".join(self.problems[-5:]))
+        return "\n".join(lines)
+
+    # ---- requests to the bot ---------------------------------------------------------------
+
+    def attach_http(self, client: httpx.AsyncClient | None) -> None:
+        """Share one HTTP client for requests to the bot (run_slack does this)."""
+        self._http = client
+
+    async def send_command(
+        self,
+        user_id: str,
+        text: str,
+        *,
+        channel_id: str = "C0GENERAL0",
+        command: str = "/incident",
+        retry_num: int | None = None,
+        sign: bool = True,
+        timestamp: int | None = None,
+        tamper: bool = False,
+    ) -> SlackReply:
+        """Type `command text` as `user_id` in `channel_id`; records the ack as Slack shows it."""
+        user = self.user(user_id)
+        channel = self.channel(channel_id)
+        key = f"command|{user.id}|{channel.id}|{command}|{text}"
+        body = self._sent.get(key) if retry_num is not None else None
+        if body is None:
+            body = payloads.slash_command_form(
+                team_id=self.team_id,
+                channel=channel,
+                user=user,
+                command=command,
+                text=text,
+                response_url=self.issue_response_url(channel.id, user.id),
+                trigger_id=self.issue_trigger(user.id),
+            )
+            self._sent[key] = body
+        reply = await self._deliver(
+            body, FORM, retry_num=retry_num, sign=sign, timestamp=timestamp, tamper=tamper
+        )
+        honest = sign and not tamper and (timestamp is None or abs(time.time() - timestamp) < 300)
+        what = f"{command} {text}".strip()
+        if honest or reply.status == 200:
+            self._record_ack(reply, channel.id, user.id, what)
+        return reply
+
+    async def send_block_action(
+        self,
+        user_id: str,
+        *,
+        action_id: str,
+        value: str | None = None,
+        block_id: str = "",
+        message: Message | None = None,
+        view: View | None = None,
+        selected_option: dict[str, Any] | None = None,
+        channel_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> SlackReply:
+        """Click `action_id` on a message, a view, or (channel_id only) the user's latest
+        ephemeral in that channel showing it."""
+        user = self.user(user_id)
+        if view is not None:
+            where = f"view|{view.id}"
+        elif message is not None:
+            where = f"message|{message.channel}|{message.ts}"
+        elif channel_id is not None:
+            where = f"channel|{self.channel(channel_id).id}"
+        else:
+            raise ValueError("send_block_action needs a message, a view or a channel_id")
+        key = f"action|{user.id}|{where}|{action_id}|{value}|{json.dumps(selected_option)}"
+        body = self._sent.get(key) if retry_num is not None else None
+        if body is None:
+            if view is not None:
+                payload = self._view_action(user, view, action_id, value, block_id, selected_option)
+            else:
+                payload = self._message_action(
+                    user, message, channel_id, action_id, value, block_id, selected_option
+                )
+            body = payloads.interaction_form(payload)
+            self._sent[key] = body
+        reply = await self._deliver(body, FORM, retry_num=retry_num)
+        self._check_ack(reply, f"block_actions {action_id}")
+        return reply
+
+    def _view_action(
+        self,
+        user: SlackUser,
+        view: View,
+        action_id: str,
+        value: str | None,
+        block_id: str,
+        selected_option: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        current = self.views.get(view.id, view)
+        found = payloads.find_element(current.view.get("blocks", []), action_id)
+        trigger_id = self.issue_trigger(
+            user.id, view_id=current.id if current.type == "modal" else None
+        )
+        return {
+            "type": "block_actions",
+            "team": payloads.team(self.team_id),
+            "user": payloads.user_ref(user, self.team_id),
+            "api_app_id": payloads.API_APP_ID,
+            "token": payloads.VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": current.id},
+            "trigger_id": trigger_id,
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "view": payloads.view_object(current, self.team_id, self.bot.bot_id or ""),
+            "actions": [
+                payloads.action(
+                    action_id=action_id,
+                    block_id=block_id or (found[0] if found else ""),
+                    value=value,
+                    selected_option=selected_option,
+                    element=found[1] if found else None,
+                    action_ts=self.next_ts(),
+                )
+            ],
+        }
+
+    def _message_action(
+        self,
+        user: SlackUser,
+        message: Message | None,
+        channel_id: str | None,
+        action_id: str,
+        value: str | None,
+        block_id: str,
+        selected_option: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        ephemeral: Ephemeral | None = None
+        if message is not None:
+            current = self.find_message(message.channel, message.ts) or message
+            channel = self.channel(current.channel)
+            blocks, message_ts = current.blocks, current.ts
+        else:
+            channel = self.channel(channel_id or "")
+            current = None
+            for candidate in reversed(self.ephemerals):
+                mine = candidate.channel == channel.id and candidate.user == user.id
+                if mine and payloads.find_element(candidate.blocks, action_id):
+                    ephemeral = candidate
+                    break
+            blocks = ephemeral.blocks if ephemeral else []
+            message_ts = ephemeral.ts if ephemeral else self.next_ts()
+        found = payloads.find_element(blocks, action_id)
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "team": payloads.team(self.team_id),
+            "user": payloads.user_ref(user, self.team_id),
+            "api_app_id": payloads.API_APP_ID,
+            "token": payloads.VERIFICATION_TOKEN,
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel.id,
+                "is_ephemeral": current is None,
+            },
+            "trigger_id": self.issue_trigger(user.id),
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "channel": payloads.channel_ref(channel),
+        }
+        if current is not None:
+            payload["message"] = payloads.message_object(current, self.bot)
+        payload["state"] = {"values": {}}
+        payload["response_url"] = self.issue_response_url(
+            channel.id, user.id, message_ts=message_ts, ephemeral=current is None
+        )
+        payload["actions"] = [
+            payloads.action(
+                action_id=action_id,
+                block_id=block_id or (found[0] if found else ""),
+                value=value,
+                selected_option=selected_option,
+                element=found[1] if found else None,
+                action_ts=self.next_ts(),
+            )
+        ]
+        return payload
+
+    async def send_view_submission(
+        self, user_id: str, view_id: str, values: dict[str, dict[str, dict[str, Any]]]
+    ) -> SlackReply:
+        """Press Submit on a modal with these `state.values`; applies the bot's response_action."""
+        user = self.user(user_id)
+        view = self.views.get(view_id)
+        if view is None or view.closed:
+            raise ValueError(f"no open view {view_id!r}")
+        view.state = values
+        payload = {
+            "type": "view_submission",
+            "team": payloads.team(self.team_id),
+            "user": payloads.user_ref(user, self.team_id),
+            "api_app_id": payloads.API_APP_ID,
+            "token": payloads.VERIFICATION_TOKEN,
+            "trigger_id": self.issue_trigger(user.id, view_id=view.id),
+            # the docs sample carries response_urls inside the view; Bolt reads the top-level one
+            "view": {
+                **payloads.view_object(view, self.team_id, self.bot.bot_id or ""),
+                "response_urls": [],
+            },
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        reply = await self._deliver(payloads.interaction_form(payload), FORM)
+        if self._check_ack(reply, f"view_submission {view.view.get('callback_id', '')}"):
+            self._apply_view_answer(view, reply)
+        return reply
+
+    def _apply_view_answer(self, view: View, reply: SlackReply) -> None:
+        answer = reply.json if isinstance(reply.json, dict) else {}
+        action = answer.get("response_action")
+        if action is None:
+            self.close_view(view)
+        elif action == "errors":
+            view.errors = dict(answer.get("errors") or {})
+            self.changed()
+        elif action in ("update", "push"):
+            spec = answer.get("view")
+            problems = view_problems(spec)
+            if problems:
+                self.problem(
+                    f"response_action={action} with an invalid view: {'; '.join(problems)}"
+                )
+            elif action == "update":
+                self.replace_view(view, cast(dict[str, Any], spec))
+            elif len(self._stacks.get(view.user, [])) >= MODAL_STACK_MAX:
+                self.problem("response_action=push beyond the 3-view stack limit")
+            else:
+                self.add_view(view.user, cast(dict[str, Any], spec), previous=view)
+        elif action == "clear":
+            self.close_view(view, clear=True)
+        else:
+            self.problem(f"unknown response_action {action!r}")
+
+    async def send_options(
+        self, user_id: str, *, action_id: str, block_id: str, value: str, view_id: str | None = None
+    ) -> SlackReply:
+        """A block_suggestion request (external select typing `value`); the options are in the reply."""
+        user = self.user(user_id)
+        payload: dict[str, Any] = {
+            "type": "block_suggestion",
+            "user": payloads.user_ref(user, self.team_id),
+            "api_app_id": payloads.API_APP_ID,
+            "token": payloads.VERIFICATION_TOKEN,
+            "action_id": action_id,
+            "block_id": block_id,
+            "value": value,
+            "team": payloads.team(self.team_id),
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+        view = self.views.get(view_id) if view_id else None
+        if view is not None:
+            payload["container"] = {"type": "view", "view_id": view.id}
+            payload["view"] = payloads.view_object(view, self.team_id, self.bot.bot_id or "")
+        else:
+            payload["container"] = {"type": "message", "channel_id": "C0GENERAL0"}
+        reply = await self._deliver(payloads.interaction_form(payload), FORM)
+        self._check_ack(reply, f"block_suggestion {action_id}")
+        return reply
+
+    async def send_event(
+        self, event: dict[str, Any], *, retry_num: int | None = None, event_id: str | None = None
+    ) -> SlackReply:
+        """Deliver an Events API event; a retry (retry_num) repeats the same envelope and event_id."""
+        key = json.dumps(event, sort_keys=True)
+        envelope = self._events.get(key) if retry_num is not None else None
+        if envelope is None:
+            inner = dict(event)
+            inner.setdefault("event_ts", self.next_ts())
+            envelope = payloads.event_envelope(
+                inner,
+                team_id=self.team_id,
+                bot_user_id=self.bot.id,
+                event_id=event_id or self.new_id("Ev"),
+                event_time=int(time.time()),
+            )
+            self._events[key] = envelope
+        reply = await self._deliver(json.dumps(envelope), JSON, retry_num=retry_num)
+        self._check_ack(reply, f"event {event.get('type')}")
+        return reply
+
+    def app_home_opened(self, user_id: str) -> dict[str, Any]:
+        """The app_home_opened event Slack sends when `user_id` opens the Home tab."""
+        user = self.user(user_id)
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": user.id,
+            "channel": self.dm_channel(user.id),
+            "event_ts": self.next_ts(),
+            "tab": "home",
+        }
+        home = self.home_view(user.id)
+        if home is not None:
+            event["view"] = payloads.view_object(home, self.team_id, self.bot.bot_id or "")
+        return event
+
+    async def _deliver(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        retry_num: int | None = None,
+        sign: bool = True,
+        timestamp: int | None = None,
+        tamper: bool = False,
+    ) -> SlackReply:
+        if not self.bot_url:
+            raise RuntimeError("SlackStandIn.bot_url is not set: nowhere to send Slack's requests")
+        headers = {"content-type": content_type, "user-agent": USER_AGENT}
+        if sign:
+            ts = str(timestamp if timestamp is not None else int(time.time()))
+            signed = body + "&tampered" if tamper else body
+            verifier = SignatureVerifier(self.signing_secret)
+            headers["x-slack-request-timestamp"] = ts
+            headers["x-slack-signature"] = (
+                verifier.generate_signature(timestamp=ts, body=signed) or ""
+            )
+        if retry_num is not None:
+            headers["x-slack-retry-num"] = str(retry_num)
+            headers["x-slack-retry-reason"] = RETRY_REASON
+        url = self.bot_url.rstrip("/") + "/slack/events"
+        started = time.perf_counter()
+        if self._http is not None:
+            response = await self._http.post(url, content=body.encode(), headers=headers)
+        else:
+            async with httpx.AsyncClient(timeout=self.request_timeout) as client:
+                response = await client.post(url, content=body.encode(), headers=headers)
+        elapsed = time.perf_counter() - started
+        text = response.text
+        parsed: Any | None = None
+        if text.strip().startswith(("{", "[")):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+        return SlackReply(response.status_code, text, parsed, elapsed, dict(response.headers))
+
+    def _check_ack(self, reply: SlackReply, what: str) -> bool:
+        """Would Slack accept this ack? Notes a problem (and returns False) when not.
+
+        Requests sent unsigned, tampered or stale on purpose skip this: refusing them is right.
+        """
+        if reply.status != 200:
+            self.problem(f"{what}: the bot answered HTTP {reply.status}")
+            return False
+        if reply.elapsed > self.ack_deadline:
+            self.problem(
+                f"{what}: ack took {reply.elapsed:.2f}s; Slack gives up after {self.ack_deadline:.0f}s"
+            )
+            return False
+        return True
+
+    def _record_ack(self, reply: SlackReply, channel: str, user: str, what: str) -> None:
+        if not self._check_ack(reply, what) or not reply.body.strip():
+            return
+        if isinstance(reply.json, dict):
+            text = str(reply.json.get("text") or "")
+            blocks = reply.json.get("blocks") or []
+            in_channel = reply.json.get("response_type") == "in_channel"
+        else:
+            text, blocks, in_channel = reply.body, [], False
+        if not (text or blocks):
+            return
+        if in_channel:
+            self.post_message(channel, text, blocks, source="ack")
+        else:
+            self.add_ephemeral(channel, user, text, blocks, "ack")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

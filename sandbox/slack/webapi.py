@@ -1,0 +1,338 @@
+"""The Web API methods the bot uses, answering with the bodies and errors Slack gives.
+
+`call(standin, method, args, token)` is the whole pipeline: faults first, then the method name, then
+the token, then the method itself; every call is recorded in `standin.calls`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.slack import payloads
+from sandbox.slack.blockkit import message_problems, view_problems
+from sandbox.slack.records import ApiCall, ApiError, Channel, SlackUser, View
+from sandbox.slack.standin import MODAL_STACK_MAX, SlackStandIn
+
+MESSAGE_TEXT_MAX = 40_000  # chat.postMessage: msg_too_long beyond this
+UPDATE_TEXT_MAX = 4_000  # chat.update: msg_too_long beyond this
+
+Args = dict[str, Any]
+Handler = Callable[[SlackStandIn, Args], dict[str, Any]]
+
+
+def call(
+    standin: SlackStandIn, method: str, args: Args, token: str | None
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Run one Web API call: (HTTP status, JSON body, extra headers)."""
+    try:
+        apply_faults(standin, method)
+        handler = METHODS.get(method)
+        if handler is None:
+            raise ApiError("unknown_method")
+        if not token:
+            raise ApiError("not_authed")
+        if token != standin.bot_token:
+            raise ApiError("invalid_auth")
+        body = handler(standin, args)
+    except ApiError as error:
+        standin.record_call(ApiCall(method, args, token, time.time(), error.status, error.code))
+        return error.status, error.body(), error.headers
+    standin.record_call(ApiCall(method, args, token, time.time()))
+    return 200, body, {}
+
+
+def apply_faults(standin: SlackStandIn, method: str) -> None:
+    for fault in standin.faults:
+        if fault.times > 0 and fault.method in (method, "*"):
+            fault.times -= 1
+            if fault.times <= 0:
+                standin.faults.remove(fault)
+            headers = {}
+            if fault.http_status == 429:
+                headers["Retry-After"] = str(fault.retry_after)
+            raise ApiError(fault.error, status=fault.http_status, headers=headers)
+
+
+# ---- argument helpers ---------------------------------------------------------------------
+
+
+def text_arg(args: Args, key: str) -> str | None:
+    value = args.get(key)
+    return None if value is None else str(value)
+
+
+def required(args: Args, key: str, error: str = "invalid_arguments") -> str:
+    value = text_arg(args, key)
+    if not value:
+        raise ApiError(error)
+    return value
+
+
+def blocks_arg(args: Args, key: str = "blocks") -> list[dict[str, Any]]:
+    blocks = args.get(key)
+    if blocks is None:
+        return []
+    problems = message_problems(blocks)
+    if problems:
+        raise ApiError("invalid_blocks", extra={"response_metadata": {"messages": problems}})
+    return list(blocks)
+
+
+def attachments_arg(args: Args) -> list[dict[str, Any]] | None:
+    attachments = args.get("attachments")
+    if attachments is None:
+        return None
+    if not isinstance(attachments, list):
+        raise ApiError("invalid_attachments")
+    return attachments
+
+
+def view_arg(args: Args, *, kind: str | None = None) -> dict[str, Any]:
+    view = args.get("view")
+    problems = view_problems(view)
+    if isinstance(view, dict) and not problems and kind and view.get("type") != kind:
+        problems = [f"[ERROR] must be {kind} [json-pointer:/view/type]"]
+    if problems or not isinstance(view, dict):
+        raise ApiError("invalid_arguments", extra={"response_metadata": {"messages": problems}})
+    return dict(view)
+
+
+def known_user(
+    standin: SlackStandIn, user_id: str | None, error: str = "user_not_found"
+) -> SlackUser:
+    user = standin.users.get(user_id or "")
+    if user is None:
+        raise ApiError(error)
+    return user
+
+
+def post_channel(standin: SlackStandIn, ref: str | None) -> Channel:
+    """Where a post lands: a channel id or name, a D… id, or a user id (that user's DM)."""
+    ref = ref or ""
+    user = standin.users.get(ref)
+    if user is not None and not user.is_bot:
+        return standin.open_dm(user.id)
+    try:
+        return standin.channel(ref)
+    except KeyError:
+        raise ApiError("channel_not_found") from None
+
+
+def exact_channel(standin: SlackStandIn, ref: str | None) -> Channel:
+    """chat.update and chat.delete want the conversation id itself (D…, not a user id)."""
+    ref = ref or ""
+    if ref in standin.users:
+        raise ApiError("channel_not_found")
+    try:
+        channel = standin.channel(ref)
+    except KeyError:
+        raise ApiError("channel_not_found") from None
+    if channel.id != ref:
+        raise ApiError("channel_not_found")
+    return channel
+
+
+# ---- methods ------------------------------------------------------------------------------
+
+
+def auth_test(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "url": f"https://{payloads.TEAM_DOMAIN}.slack.com/",
+        "team": payloads.TEAM_NAME,
+        "user": standin.bot.name,
+        "team_id": standin.team_id,
+        "user_id": standin.bot.id,
+        "bot_id": standin.bot.bot_id,
+    }
+
+
+def users_info(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    user = known_user(standin, text_arg(args, "user"))
+    return {"ok": True, "user": payloads.user_object(user, standin.team_id, image_original=True)}
+
+
+def users_lookup_by_email(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    email = (text_arg(args, "email") or "").strip().lower()
+    for user in standin.users.values():
+        if user.email and user.email.lower() == email and not user.deleted:
+            return {"ok": True, "user": payloads.user_object(user, standin.team_id)}
+    raise ApiError("users_not_found")
+
+
+def chat_post_message(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    channel = post_channel(standin, text_arg(args, "channel"))
+    text = text_arg(args, "text") or ""
+    blocks = blocks_arg(args)
+    attachments = attachments_arg(args)
+    if not (text or blocks or attachments):
+        raise ApiError("no_text")
+    if len(text) > MESSAGE_TEXT_MAX:
+        raise ApiError("msg_too_long")
+    message = standin.post_message(
+        channel.id,
+        text,
+        blocks,
+        thread_ts=text_arg(args, "thread_ts"),
+        attachments=attachments,
+    )
+    body: dict[str, Any] = {
+        "text": message.text,
+        "username": standin.bot.name,
+        "bot_id": standin.bot.bot_id,
+    }
+    if message.attachments:
+        body["attachments"] = message.attachments
+    if message.blocks:
+        body["blocks"] = message.blocks
+    body.update({"type": "message", "subtype": "bot_message", "ts": message.ts})
+    if message.thread_ts:
+        body["thread_ts"] = message.thread_ts
+    return {"ok": True, "channel": channel.id, "ts": message.ts, "message": body}
+
+
+def chat_update(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    channel = exact_channel(standin, text_arg(args, "channel"))
+    message = standin.find_message(channel.id, text_arg(args, "ts") or "")
+    if message is None:
+        raise ApiError("message_not_found")
+    if message.user != standin.bot.id:
+        raise ApiError("cant_update_message")
+    has_text, has_blocks = "text" in args, "blocks" in args
+    attachments = attachments_arg(args)
+    if not (has_text or has_blocks or attachments is not None):
+        raise ApiError("no_text")
+    text = (text_arg(args, "text") or "") if has_text else message.text
+    if len(text) > UPDATE_TEXT_MAX:
+        raise ApiError("msg_too_long")
+    # Text without blocks removes the blocks (slack-notes §5.5).
+    blocks = blocks_arg(args) if has_blocks else ([] if has_text else message.blocks)
+    standin.update_message(message, text=text, blocks=blocks, attachments=attachments)
+    body: dict[str, Any] = {"text": message.text, "user": message.user}
+    if message.blocks:
+        body["blocks"] = message.blocks
+    return {
+        "ok": True,
+        "channel": channel.id,
+        "ts": message.ts,
+        "text": message.text,
+        "message": body,
+    }
+
+
+def chat_post_ephemeral(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    channel = post_channel(standin, text_arg(args, "channel"))
+    user = known_user(standin, text_arg(args, "user"))
+    text = text_arg(args, "text") or ""
+    blocks = blocks_arg(args)
+    if not (text or blocks or args.get("attachments")):
+        raise ApiError("no_text")
+    ephemeral = standin.add_ephemeral(channel.id, user.id, text, blocks, "api")
+    return {"ok": True, "message_ts": ephemeral.ts}
+
+
+def chat_delete(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    channel = exact_channel(standin, text_arg(args, "channel"))
+    message = standin.find_message(channel.id, text_arg(args, "ts") or "")
+    if message is None:
+        raise ApiError("message_not_found")
+    if message.user != standin.bot.id:
+        raise ApiError("cant_delete_message")
+    standin.delete_message(message)
+    return {"ok": True, "channel": channel.id, "ts": message.ts}
+
+
+def conversations_open(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    users = [u for u in (text_arg(args, "users") or "").split(",") if u]
+    if not users:
+        channel_id = text_arg(args, "channel")
+        if channel_id:
+            return {"ok": True, "channel": {"id": exact_channel(standin, channel_id).id}}
+        raise ApiError("users_list_not_supplied")
+    if len(users) > 1:
+        raise ApiError("not_supported", extra={"detail": "the stand-in opens 1:1 DMs only"})
+    user = known_user(standin, users[0])
+    if user.is_bot:
+        raise ApiError("cannot_dm_bot")
+    return {"ok": True, "channel": {"id": standin.open_dm(user.id).id}}
+
+
+def views_answer(standin: SlackStandIn, view: View) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "view": payloads.view_object(view, standin.team_id, standin.bot.bot_id or ""),
+    }
+
+
+def check_external_id(standin: SlackStandIn, spec: dict[str, Any], own: View | None = None) -> None:
+    external_id = spec.get("external_id")
+    if external_id:
+        other = standin.view_by_external_id(str(external_id))
+        if other is not None and other is not own:
+            raise ApiError("duplicate_external_id")
+
+
+def views_open(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    spec = view_arg(args, kind="modal")
+    trigger = standin.take_trigger(text_arg(args, "trigger_id"))
+    check_external_id(standin, spec)
+    return views_answer(standin, standin.add_view(trigger.user, spec))
+
+
+def views_push(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    spec = view_arg(args, kind="modal")
+    trigger = standin.take_trigger(text_arg(args, "trigger_id"))
+    top = standin.current_modal(trigger.user)
+    if top is None:
+        raise ApiError("not_found")
+    if len(standin.view_stack(trigger.user)) >= MODAL_STACK_MAX:
+        raise ApiError("push_limit_reached")
+    check_external_id(standin, spec)
+    return views_answer(standin, standin.add_view(trigger.user, spec, previous=top))
+
+
+def views_update(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    view_id, external_id = text_arg(args, "view_id"), text_arg(args, "external_id")
+    if external_id:
+        found = standin.view_by_external_id(external_id)
+    elif view_id:
+        found = standin.views.get(view_id)
+    else:
+        raise ApiError("invalid_arguments")
+    if found is None or found.closed:
+        raise ApiError("not_found")
+    spec = view_arg(args, kind=found.type)
+    expected = text_arg(args, "hash")
+    if expected and expected != found.hash:
+        raise ApiError("hash_conflict")
+    check_external_id(standin, spec, own=found)
+    return views_answer(standin, standin.replace_view(found, spec))
+
+
+def views_publish(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    user = known_user(standin, text_arg(args, "user_id"))
+    spec = view_arg(args, kind="home")
+    home = standin.home_view(user.id)
+    expected = text_arg(args, "hash")
+    if expected and (home is None or expected != home.hash):
+        raise ApiError("hash_conflict")
+    view = standin.replace_view(home, spec) if home else standin.add_view(user.id, spec)
+    return views_answer(standin, view)
+
+
+METHODS: dict[str, Handler] = {
+    "auth.test": auth_test,
+    "users.info": users_info,
+    "users.lookupByEmail": users_lookup_by_email,
+    "chat.postMessage": chat_post_message,
+    "chat.update": chat_update,
+    "chat.postEphemeral": chat_post_ephemeral,
+    "chat.delete": chat_delete,
+    "conversations.open": conversations_open,
+    "views.open": views_open,
+    "views.push": views_push,
+    "views.update": views_update,
+    "views.publish": views_publish,
+}
