@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import aiohttp
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -43,7 +44,17 @@ class Services:
     messenger: Messenger
     keys: IdempotencyKeys
 
+    async def start(self) -> None:
+        """Open what needs a running event loop; migrate an embedded SQLite database."""
+        # One aiohttp session for every Slack call (Bolt hands it to each request's client);
+        # without it slack_sdk opens a new session and TCP connection per call.
+        self.slack.session = aiohttp.ClientSession()
+        if self.settings.is_sqlite:
+            await self.db.migrate()
+
     async def aclose(self) -> None:
+        if self.slack.session is not None:
+            await self.slack.session.close()
         await self.servicenow.aclose()
         await self.db.dispose()
 
@@ -112,8 +123,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if settings.is_sqlite:
-            await services.db.migrate()
+        await services.start()
         yield
         await services.aclose()
 

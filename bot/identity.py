@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -59,18 +61,35 @@ class Identity:
         *,
         found_ttl: timedelta = timedelta(hours=12),
         missing_ttl: timedelta = timedelta(minutes=5),
+        memory_ttl: float = 60.0,
     ) -> None:
         self._slack = slack
         self._servicenow = servicenow
         self._links = links
         self._found_ttl = found_ttl
         self._missing_ttl = missing_ttl
+        # Matches also live in memory for a short while: every command and click needs one, and
+        # storage stays the shared truth between replicas.
+        self._memory: dict[str, tuple[float, Person]] = {}
+        self._memory_ttl = memory_ttl
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def person(self, slack_user_id: str, *, for_someone_else: bool = False) -> Person:
         """The ServiceNow user behind `slack_user_id`, or NoServiceNowAccount.
 
         `for_someone_else` words the refusal about that person rather than about "you".
         """
+        remembered = self._memory.get(slack_user_id)
+        if remembered and remembered[0] > time.monotonic():
+            return remembered[1]
+        # Concurrent first commands from one person ask Slack and ServiceNow once.
+        async with self._locks.setdefault(slack_user_id, asyncio.Lock()):
+            return await self._resolve(slack_user_id, for_someone_else)
+
+    async def _resolve(self, slack_user_id: str, for_someone_else: bool) -> Person:
+        remembered = self._memory.get(slack_user_id)
+        if remembered and remembered[0] > time.monotonic():
+            return remembered[1]
         link = await self._links.get_fresh(
             slack_user_id, found_ttl=self._found_ttl, missing_ttl=self._missing_ttl
         )
@@ -85,7 +104,9 @@ class Identity:
             )
         if link.sys_user_id is None or link.email is None:
             raise NoServiceNowAccount(link.email, slack_user_id if for_someone_else else None)
-        return Person(slack_user_id, link.sys_user_id, link.display_name, link.email)
+        person = Person(slack_user_id, link.sys_user_id, link.display_name, link.email)
+        self._memory[slack_user_id] = (time.monotonic() + self._memory_ttl, person)
+        return person
 
     async def slack_user(self, sys_user_id: str, email: str, name: str = "") -> str | None:
         """The Slack user for a ServiceNow user (by e-mail), for mentions and DMs; None if none."""

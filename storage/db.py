@@ -10,6 +10,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -31,6 +33,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL is durable against application crashes (a power cut can lose the last
+    # commits, never corrupt the file) and spares an fsync on every commit.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
@@ -52,6 +57,12 @@ class Database:
         """A session in a transaction, committed when the block ends without an error."""
         async with self._sessions.begin() as session:
             yield session
+
+    def insert(self, table: Any) -> Any:
+        """This dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+        if self.engine.dialect.name == "sqlite":
+            return sqlite_insert(table)
+        return postgresql_insert(table)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.models import IdempotencyKey, PostedMessage, UserLink, utcnow
@@ -57,17 +56,23 @@ class UserLinks:
     async def save(
         self, slack_user_id: str, *, email: str | None, sys_user_id: str | None, display_name: str
     ) -> LinkedUser:
-        async with self._db.session() as session:
-            row = await session.get(UserLink, slack_user_id)
-            if row is None:
-                row = UserLink(slack_user_id=slack_user_id)
-                session.add(row)
-            row.email = email
-            row.sys_user_id = sys_user_id
-            row.display_name = display_name
-            row.resolved_at = utcnow()
-            await session.flush()
-            return _linked(row)
+        """Insert or replace the link (an upsert: concurrent first lookups of one user both win)."""
+        resolved_at = utcnow()
+        values = {
+            "slack_user_id": slack_user_id,
+            "email": email,
+            "sys_user_id": sys_user_id,
+            "display_name": display_name,
+            "resolved_at": resolved_at,
+        }
+        statement = self._db.insert(UserLink).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[UserLink.slack_user_id],
+            set_={k: v for k, v in values.items() if k != "slack_user_id"},
+        )
+        async with self._db.engine.begin() as conn:
+            await conn.execute(statement)
+        return LinkedUser(slack_user_id, email, sys_user_id, display_name, resolved_at)
 
 
 @dataclass(frozen=True)
@@ -142,12 +147,12 @@ class IdempotencyKeys:
         self._db = db
 
     async def claim(self, key: str) -> bool:
-        try:
-            async with self._db.session() as session:
-                session.add(IdempotencyKey(key=key[:255], result=""))
-        except IntegrityError:
-            return False
-        return True
+        # One statement, no ORM unit of work: this runs for every command and click.
+        values = {"key": key[:255], "result": "", "created_at": utcnow()}
+        statement = self._db.insert(IdempotencyKey).values(**values).on_conflict_do_nothing()
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(statement)
+        return bool(result.rowcount)
 
     async def release(self, key: str) -> None:
         """Forget a claim whose work failed, so the user can try again."""

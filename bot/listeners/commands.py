@@ -20,22 +20,24 @@ log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, incidents: Incidents, keys: IdempotencyKeys) -> None:
-    @app.command("/incident")
-    async def incident_command(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
+    async def acknowledge(ack: AsyncAck, command: dict[str, Any]) -> None:
+        """Answer Slack at once (usage, or a note that work has started); no I/O here."""
         request = grammar.parse(command.get("text", ""))
         if isinstance(request, grammar.Help):
             card = blocks.usage(request.problem)
             await ack(text=card.text, blocks=list(card.blocks), response_type="ephemeral")
-            return
-        if isinstance(request, grammar.Create):
+        elif isinstance(request, grammar.Create):
             short, _ = split_description(request.text)
             await ack(
                 text=f"Opening an incident: {blocks.escape(short)}…", response_type="ephemeral"
             )
         else:
             await ack()
+
+    async def work(command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
+        request = grammar.parse(command.get("text", ""))
+        if isinstance(request, grammar.Help):
+            return
         try:
             await Handler(incidents, keys, command, respond, client).handle(request)
         except Exception as exc:
@@ -43,6 +45,13 @@ def register(app: AsyncApp, incidents: Incidents, keys: IdempotencyKeys) -> None
                 "/incident %r failed for %s: %r", command.get("text"), command.get("user_id"), exc
             )
             await respond(text=explain(exc), response_type="ephemeral")
+
+    @app.command("/incident")
+    async def incident_command(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await acknowledge(ack, command)
+        await work(command, respond, client)
 
 
 class Handler:

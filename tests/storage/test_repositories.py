@@ -98,3 +98,17 @@ async def test_an_idempotency_key_is_claimed_once_even_concurrently(db: Database
     await keys.release("view:V1")
     assert await keys.claim("view:V1") is True
     assert await keys.prune(timedelta(0)) == 1
+
+
+async def test_concurrent_first_saves_of_one_user_both_succeed(db: Database) -> None:
+    import asyncio
+
+    links = UserLinks(db)
+    await asyncio.gather(
+        *(
+            links.save("U1", email="a@example.com", sys_user_id=ALICE_SYS_ID, display_name=f"A{n}")
+            for n in range(5)
+        )
+    )
+    saved = await links.get("U1")
+    assert saved is not None and saved.sys_user_id == ALICE_SYS_ID
