@@ -26,6 +26,9 @@ from servicenow.records import (
 
 SHORT_DESCRIPTION_MAX = blocks.SHORT_DESCRIPTION_MAX
 TABLE = "incident"
+RESOLVED_OR_LATER = [
+    str(int(s)) for s in (IncidentState.RESOLVED, IncidentState.CLOSED, IncidentState.CANCELED)
+]
 
 
 class IncidentProblem(Exception):
@@ -154,7 +157,8 @@ class Incidents:
     ) -> tuple[list[Incident], int]:
         """One page of open incidents, newest first: mine (caller), assigned to me, or my groups'."""
         person = await self._identity.person(slack_user_id)
-        query = Query().eq("active", "true")
+        # Resolved incidents stay active in ServiceNow until closed; "open" means not yet resolved.
+        query = Query().eq("active", "true").not_in("state", RESOLVED_OR_LATER)
         if scope == "assigned":
             query = query.eq("assigned_to", person.sys_user_id)
         elif scope == "group":

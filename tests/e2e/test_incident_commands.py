@@ -137,7 +137,9 @@ async def test_lists_are_ephemeral_paginated_and_newest_first(stack: Stack) -> N
         lambda: [e for e in stack.slack.ephemerals if "page 2 of 2" in str(e.blocks)]
     )
     assert "INC0000003" in str(second[0].blocks)  # older ones come later
-    assert "INC0000005" not in str(first.blocks) + str(second[0].blocks)  # closed: not open
+    listed = str(first.blocks) + str(second[0].blocks)
+    assert "INC0000005" not in listed  # closed
+    assert "INC0000004" not in listed  # resolved: waiting for the caller, no longer open work
 
     await stack.slack.send_command(BOB, "list assigned", channel_id=GENERAL)
     assigned = str((await answer(stack, BOB)).blocks)
