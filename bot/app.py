@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,15 +21,30 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.approvals import Approvals, ApprovalTracker
+from bot.home import Home
 from bot.identity import Identity
+from bot.incident_changes import IncidentTracker
 from bot.incidents import Incidents
 from bot.listeners import actions, commands, options, views
+from bot.listeners import approvals as approval_listeners
+from bot.listeners import home as home_listeners
 from bot.messenger import Messenger
 from bot.settings import Settings
+from bot.sync import Feed
 from servicenow.auth import auth_from_credentials
 from servicenow.client import ServiceNowClient
 from servicenow.records import ChoiceCache
-from storage import Database, IdempotencyKeys, PostedMessages, UserLinks
+from servicenow.webhook import InvalidEvent, InvalidSignature, verify
+from storage import (
+    Database,
+    FeedStore,
+    Followers,
+    IdempotencyKeys,
+    NotificationSettings,
+    PostedMessages,
+    UserLinks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +59,34 @@ class Services:
     incidents: Incidents
     messenger: Messenger
     keys: IdempotencyKeys
+    feed: Feed
+    followers: Followers
+    notifications: NotificationSettings
+    approvals: Approvals
+    home: Home
+
+    def __post_init__(self) -> None:
+        self._stop = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Open what needs a running event loop; migrate an embedded SQLite database."""
+        """Open what needs a running event loop, migrate an embedded SQLite database, and start
+        the outbox worker and the poller."""
         # One aiohttp session for every Slack call (Bolt hands it to each request's client);
         # without it slack_sdk opens a new session and TCP connection per call.
         self.slack.session = aiohttp.ClientSession()
         if self.settings.is_sqlite:
             await self.db.migrate()
+        self._stop.clear()
+        self._workers = [
+            asyncio.create_task(self.messenger.run(self._stop), name="outbox"),
+            asyncio.create_task(self.feed.run_poller(self._stop), name="poller"),
+        ]
 
     async def aclose(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        await self.feed.drain()
         if self.slack.session is not None:
             await self.slack.session.close()
         await self.servicenow.aclose()
@@ -86,10 +120,46 @@ def build_services(settings: Settings) -> Services:
     servicenow = servicenow_client(settings)
     slack = slack_client(settings)
     identity = Identity(slack, servicenow, UserLinks(db))
-    messenger = Messenger(slack, PostedMessages(db))
-    incidents = Incidents(servicenow, identity, messenger, ChoiceCache(servicenow))
+    store = FeedStore(db)
+    messenger = Messenger(slack, PostedMessages(db), store)
+    feed = Feed(
+        servicenow,
+        store,
+        db,
+        [],
+        poll_seconds=settings.servicenow_poll_seconds,
+        wake=messenger.wake,
+    )
+    incidents = Incidents(servicenow, identity, messenger, ChoiceCache(servicenow), feed)
+    followers, notifications = Followers(db), NotificationSettings(db)
+    feed.track(
+        IncidentTracker(
+            incidents,
+            identity,
+            followers,
+            notifications,
+            incident_channel=settings.incident_channel,
+        )
+    )
     keys = IdempotencyKeys(db)
-    return Services(settings, db, servicenow, slack, identity, incidents, messenger, keys)
+    approvals = Approvals(servicenow, identity, messenger, keys, feed)
+    feed.track(ApprovalTracker(approvals))
+    home = Home(slack, identity, incidents, approvals)
+    return Services(
+        settings,
+        db,
+        servicenow,
+        slack,
+        identity,
+        incidents,
+        messenger,
+        keys,
+        feed,
+        followers,
+        notifications,
+        approvals,
+        home,
+    )
 
 
 def build_bolt(services: Services) -> AsyncApp:
@@ -102,21 +172,28 @@ def build_bolt(services: Services) -> AsyncApp:
         oauth_settings=None,
         oauth_flow=None,
     )
-    commands.register(app, services.incidents, services.keys)
-    actions.register(app, services.incidents, services.keys)
+    commands.register(app, services)
+    actions.register(app, services)
     views.register(app, services.incidents, services.keys, services.messenger)
     options.register(app, services.incidents)
+    approval_listeners.register(
+        app, services.approvals, services.home, services.messenger, services.keys
+    )
+    home_listeners.register(app, services.home)
     return app
 
 
 def create_app(settings: Settings) -> Starlette:
-    """The HTTP app: `POST /slack/events` and `GET /healthz`."""
+    """The HTTP app: `POST /slack/events`, `POST /servicenow/events` and `GET /healthz`."""
     services = build_services(settings)
     bolt = build_bolt(services)
     handler = AsyncSlackRequestHandler(bolt)
 
     async def slack_events(request: Request) -> Response:
         return await handler.handle(request)
+
+    async def servicenow_events(request: Request) -> Response:
+        return await change_event(services, request)
 
     async def healthz(_: Request) -> Response:
         return await health(services)
@@ -130,12 +207,42 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/servicenow/events", servicenow_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
     app.state.services = services
     return app
+
+
+async def change_event(services: Services, request: Request) -> JSONResponse:
+    """A signed change event from the Business Rule: 401 unless signed and fresh, 400 unless an
+    event, else 202 at once (the record is fetched and reconciled in the background)."""
+    body = await request.body()
+    try:
+        event = verify(
+            services.settings.servicenow_webhook_secret,
+            request.headers.get("x-sn-timestamp"),
+            request.headers.get("x-sn-signature"),
+            body,
+        )
+    except InvalidSignature as exc:
+        log.warning("refused a ServiceNow event from %s: %s", _client(request), exc.reason)
+        return JSONResponse({"error": "invalid signature"}, status_code=401)
+    except InvalidEvent as exc:
+        log.warning("refused a ServiceNow event from %s: %s", _client(request), exc)
+        return JSONResponse({"error": "not a change event"}, status_code=400)
+    if event.table not in services.feed.trackers:
+        return JSONResponse(
+            {"accepted": False, "reason": f"{event.table} is not tracked"}, status_code=202
+        )
+    services.feed.handle_event_soon(event)
+    return JSONResponse({"accepted": True}, status_code=202)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "?"
 
 
 async def health(services: Services) -> JSONResponse:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from servicenow.records import Choice, Incident, IncidentState
+from servicenow.records import Approval, ApprovalState, Choice, Incident, IncidentState
 
 SECTION_TEXT_MAX = 3000
 FIELD_TEXT_MAX = 2000
@@ -52,10 +52,15 @@ class Card:
         return json.dumps({"text": self.text, "blocks": list(self.blocks)}, sort_keys=True)
 
     def digest(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
+        return digest_of({"text": self.text, "blocks": list(self.blocks)})
 
     def __hash__(self) -> int:
         return hash(self.to_json())
+
+
+def digest_of(payload: dict[str, Any]) -> str:
+    """The digest of a message payload ({text, blocks}): equal payloads, equal digests."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Comment:
     text: str
     author: str
     created_on: datetime | None
+    id: str = ""  # the journal entry's sys_id
 
 
 # -- text ------------------------------------------------------------------------------------------
@@ -178,6 +184,7 @@ def _card_actions(incident: Incident, record_url: str) -> list[Block]:
         elements.append(button("Comment", "incident_comment", sys_id))
     if incident.state.is_open:
         elements.append(button("Resolve", "incident_resolve", sys_id, style="primary"))
+    elements.append(button("Follow", "incident_follow", sys_id))
     transitions = state_transitions(incident.state)
     if transitions:
         elements.append(
@@ -217,6 +224,73 @@ HOLD_LABELS = {
     "4": "Awaiting Vendor",
     "5": "Awaiting Change",
 }
+
+
+# -- DMs about changes -------------------------------------------------------------------------
+
+
+def _headline(incident: Incident, record_url: str) -> str:
+    return f"*<{record_url}|{incident.number}>*  {escape(incident.short_description)}"
+
+
+def _open_button(record_url: str) -> Block:
+    return {
+        "type": "button",
+        "action_id": "incident_open",
+        "text": plain("Open in ServiceNow"),
+        "url": record_url[:3000],
+    }
+
+
+def state_change_dm(incident: Incident, record_url: str, previous_label: str) -> Card:
+    """To the caller: their incident moved to another state (Resolved: the fix, and Reopen)."""
+    state = incident.state
+    marker = STATE_MARKERS.get(state, "")
+    lead = f"Your incident is now {marker} *{state.label}* (was {escape(previous_label)})."
+    if state == IncidentState.ON_HOLD and incident.hold_reason:
+        lead += f"\nWaiting: {HOLD_LABELS.get(incident.hold_reason, incident.hold_reason)}."
+    blocks: list[Block] = [section(_headline(incident, record_url)), section(lead)]
+    elements = [_open_button(record_url)]
+    if state == IncidentState.RESOLVED:
+        resolution = f"*Resolution* ({escape(incident.close_code) or '—'})\n" + _quote(
+            incident.close_notes or "—"
+        )
+        blocks.append(section(resolution + "\n\nIf this didn't fix it, press *Reopen*."))
+        elements.insert(0, button("Reopen", "incident_reopen", incident.sys_id, style="danger"))
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": f"dm:{incident.sys_id}:{incident.sys_mod_count}",
+            "elements": elements,
+        }
+    )
+    text = f"{incident.number} is now {state.label}: {escape(incident.short_description)}"
+    return Card(text=clip(text, MESSAGE_TEXT_MAX), blocks=tuple(blocks))
+
+
+def assigned_dm(incident: Incident, record_url: str) -> Card:
+    """To the new assignee."""
+    detail = (
+        f"{STATE_MARKERS.get(incident.state, '')} {incident.state.label} · "
+        f"P{incident.priority.value} - {incident.priority.label} · caller {escape(incident.caller_name) or '—'}"
+    )
+    blocks = (
+        section(f":inbox_tray: Assigned to you: {_headline(incident, record_url)}\n{detail}"),
+        {"type": "actions", "elements": [_open_button(record_url)]},
+    )
+    return Card(
+        text=clip(f"{incident.number} was assigned to you", MESSAGE_TEXT_MAX), blocks=blocks
+    )
+
+
+def follower_dm(incident: Incident, record_url: str, changes: list[str]) -> Card:
+    """To someone following the incident: what changed, one line each."""
+    lines = "\n".join(f"• {change}" for change in changes)
+    blocks = (
+        section(f":eyes: {_headline(incident, record_url)} changed:\n{lines}"),
+        {"type": "actions", "elements": [_open_button(record_url)]},
+    )
+    return Card(text=clip(f"{incident.number} changed", MESSAGE_TEXT_MAX), blocks=blocks)
 
 
 # -- lists -----------------------------------------------------------------------------------------
@@ -464,6 +538,8 @@ USAGE = "\n".join(
         "• `/incident note INC… <text>` — an internal work note",
         "• `/incident resolve INC…` · `close INC…` · `reopen INC…`",
         "• `/incident hold INC… caller|vendor|problem|change <text>`",
+        "• `/incident approvals` — your pending approvals, with Approve / Reject",
+        "• `/incident notify off` · `notify on` — mute or restore your DMs about changes",
         "• `/incident help` — this message",
     ]
 )
@@ -477,3 +553,292 @@ def usage(problem: str | None = None) -> Card:
 def notice(text: str) -> Card:
     """A one-paragraph answer (errors and confirmations)."""
     return Card(text=clip(text, MESSAGE_TEXT_MAX), blocks=(section(text),))
+
+
+# -- approvals -------------------------------------------------------------------------------------
+
+APPROVAL_TABLE_LABELS = {
+    "change_request": "Change request",
+    "sc_req_item": "Requested item",
+    "sc_request": "Request",
+}
+APPROVAL_MARKERS: dict[str, str] = {
+    ApprovalState.REQUESTED: ":hourglass_flowing_sand:",
+    ApprovalState.APPROVED: ":white_check_mark:",
+    ApprovalState.REJECTED: ":x:",
+    ApprovalState.CANCELLED: ":no_entry_sign:",
+    ApprovalState.NOT_REQUIRED: ":heavy_minus_sign:",
+}
+APPROVALS_SHOWN_MAX = 15  # in a list or the Home tab: 2 blocks each, well inside 50 and 100
+REASON_MAX = 3000
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """An approval and what it is about: the parent record's page and who asked for it."""
+
+    approval: Approval
+    url: str  # the record being approved, in ServiceNow
+    requester: str = ""
+
+    @property
+    def what(self) -> str:
+        return approval_table_label(self.approval.source_table)
+
+    @property
+    def name(self) -> str:
+        return self.approval.parent_number or f"this {self.what.lower()}"
+
+
+def approval_table_label(table: str) -> str:
+    if table in APPROVAL_TABLE_LABELS:
+        return APPROVAL_TABLE_LABELS[table]
+    return table.replace("_", " ").capitalize() if table else "Record"
+
+
+def approval_outcome(approval: Approval) -> str:
+    """Who decided and when ("Approved by Carol Diaz on …"); "" while the approval is pending."""
+    state = approval.state
+    if state == ApprovalState.REQUESTED:
+        return ""
+    moment = when(approval.sys_updated_on)
+    if state in (ApprovalState.APPROVED, ApprovalState.REJECTED) and approval.approver_name:
+        return f"{state.label} by {approval.approver_name} on {moment}"
+    return f"{state.label} on {moment}"
+
+
+def _approval_title(request: ApprovalRequest) -> str:
+    approval = request.approval
+    number = approval.parent_number or "Open in ServiceNow"
+    title = escape(clip(approval.parent_short_description, 300))
+    return f"*<{request.url}|{escape(number)}>*  {title}".rstrip()
+
+
+def approval_buttons(request: ApprovalRequest) -> list[Block]:
+    sys_id = request.approval.sys_id
+    return [
+        button("Approve", "approval_approve", sys_id, style="primary"),
+        button("Reject", "approval_reject", sys_id, style="danger"),
+        {
+            "type": "button",
+            "action_id": "approval_open",
+            "text": plain("Open in ServiceNow"),
+            "url": request.url[:3000],
+        },
+    ]
+
+
+def approval_card(request: ApprovalRequest) -> Card:
+    """The approver's DM: what is asked, by whom, by when; buttons while pending, the outcome after."""
+    approval = request.approval
+    state = approval.state
+    marker = APPROVAL_MARKERS.get(state, ":grey_question:")
+    pending = state == ApprovalState.REQUESTED
+    heading = "*Your approval is requested*" if pending else f"*{state.label}*"
+    fields = [
+        mrkdwn(f"*What*\n{escape(request.what)}", FIELD_TEXT_MAX),
+        mrkdwn(f"*Requested by*\n{escape(request.requester) or '—'}", FIELD_TEXT_MAX),
+        mrkdwn(f"*Due*\n{when(approval.due_date)}", FIELD_TEXT_MAX),
+        mrkdwn(f"*Approver*\n{escape(approval.approver_name) or '—'}", FIELD_TEXT_MAX),
+    ]
+    blocks: list[Block] = [
+        {
+            "type": "section",
+            "text": mrkdwn(f"{marker} {heading}\n{_approval_title(request)}"),
+            "fields": fields,
+        }
+    ]
+    if pending:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"approval:{approval.sys_id}:{approval.sys_mod_count}",
+                "elements": approval_buttons(request),
+            }
+        )
+        text = f"Approval requested: {request.name} {approval.parent_short_description}"
+    else:
+        outcome = approval_outcome(approval)
+        blocks.append({"type": "context", "elements": [mrkdwn(f"{marker} {escape(outcome)}")]})
+        text = f"{request.name}: {outcome}"
+    return Card(text=clip(text.strip(), MESSAGE_TEXT_MAX), blocks=tuple(blocks))
+
+
+def approval_item(request: ApprovalRequest, where: str) -> list[Block]:
+    """One pending approval in a list (`where` keeps block_ids unique per surface): 2 blocks."""
+    approval = request.approval
+    details = [request.what]
+    if request.requester:
+        details.append(f"requested by {request.requester}")
+    if approval.due_date:
+        details.append(f"due {when(approval.due_date)}")
+    return [
+        section(f"{_approval_title(request)}\n{escape(' · '.join(details))}"),
+        {
+            "type": "actions",
+            "block_id": f"{where}:approval:{approval.sys_id}:{approval.sys_mod_count}",
+            "elements": approval_buttons(request),
+        },
+    ]
+
+
+def approval_list(requests: Sequence[ApprovalRequest], *, lead: str | None = None) -> Card:
+    """`/incident approvals`: my pending approvals with their buttons (ephemeral)."""
+    title = "Your pending approvals"
+    blocks: list[Block] = [section(lead)] if lead else []
+    if not requests:
+        message = f"*{title}*: none, nothing is waiting for you."
+        blocks.append(section(message))
+        text = clip(f"{lead or ''} {message}".strip(), MESSAGE_TEXT_MAX)
+        return Card(text=text, blocks=tuple(blocks))
+    blocks.append(section(f"*{title}* — {len(requests)}"))
+    for request in requests[:APPROVALS_SHOWN_MAX]:
+        blocks += approval_item(request, "list")
+    if len(requests) > APPROVALS_SHOWN_MAX:
+        more = len(requests) - APPROVALS_SHOWN_MAX
+        blocks.append({"type": "context", "elements": [mrkdwn(f"…and {more} more in ServiceNow.")]})
+    text = f"{lead + ' ' if lead else ''}{title}: {len(requests)}"
+    return Card(text=clip(text, MESSAGE_TEXT_MAX), blocks=tuple(blocks[:MESSAGE_BLOCKS_MAX]))
+
+
+def reject_modal(request: ApprovalRequest, metadata: dict[str, str]) -> dict[str, Any]:
+    """Ask why before rejecting; the reason becomes the approval's comment in ServiceNow."""
+    approval = request.approval
+    details = request.what + (f" · requested by {request.requester}" if request.requester else "")
+    return modal(
+        "approval_reject",
+        "Reject approval",
+        [
+            section(f"{_approval_title(request)}\n{escape(details)}"),
+            text_input(
+                "reason",
+                "Reason",
+                multiline=True,
+                max_length=REASON_MAX,
+                placeholder="Why you reject it; it is written to ServiceNow",
+            ),
+        ],
+        submit="Reject",
+        metadata={**metadata, "sys_id": approval.sys_id},
+    )
+
+
+# -- App Home --------------------------------------------------------------------------------------
+
+HOME_INCIDENTS_MAX = 10
+HOME_TITLE = "Your ServiceNow work"
+
+
+def _home_header(notice: str | None) -> list[Block]:
+    blocks: list[Block] = [{"type": "header", "text": plain(HOME_TITLE, 150)}]
+    if notice:
+        blocks.append(section(notice))
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "home:tools",
+            "elements": [button("Refresh", "home_refresh", "refresh")],
+        }
+    )
+    return blocks
+
+
+def _home_incident(incident: Incident, url: str, scope: str) -> list[Block]:
+    marker = STATE_MARKERS.get(incident.state, "")
+    line = (
+        f"*<{url}|{incident.number}>*  {escape(clip(incident.short_description, 150))}\n"
+        f"{marker} {incident.state.label} · P{incident.priority.value} · "
+        f"{escape(incident.assigned_to_name) or 'unassigned'} · opened {when(incident.opened_at)}"
+    )
+    elements = [button("Comment", "incident_comment", incident.sys_id)]
+    if scope == "assigned":
+        elements.append(button("Resolve", "incident_resolve", incident.sys_id, style="primary"))
+    elements.append(
+        {
+            "type": "button",
+            "action_id": "incident_open",
+            "text": plain("Open in ServiceNow"),
+            "url": url[:3000],
+        }
+    )
+    return [
+        section(line),
+        {
+            "type": "actions",
+            "block_id": f"home:{scope}:{incident.sys_id}:{incident.sys_mod_count}",
+            "elements": elements,
+        },
+    ]
+
+
+def _home_incidents(
+    title: str, scope: str, incidents: Sequence[tuple[Incident, str]], total: int, empty: str
+) -> list[Block]:
+    blocks: list[Block] = [{"type": "divider"}, section(f"*{title}* ({total})")]
+    if not incidents:
+        return [*blocks, {"type": "context", "elements": [mrkdwn(empty)]}]
+    for incident, url in incidents[:HOME_INCIDENTS_MAX]:
+        blocks += _home_incident(incident, url, scope)
+    shown = min(len(incidents), HOME_INCIDENTS_MAX)
+    if total > shown:
+        command = "/incident list" + (" assigned" if scope == "assigned" else "")
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [mrkdwn(f"…and {total - shown} more: `{command}` lists them all.")],
+            }
+        )
+    return blocks
+
+
+def home_view(
+    *,
+    approvals: Sequence[ApprovalRequest],
+    opened: Sequence[tuple[Incident, str]],
+    assigned: Sequence[tuple[Incident, str]],
+    opened_total: int | None = None,
+    assigned_total: int | None = None,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    """The Home tab: my pending approvals, my open incidents (as caller, as assignee), buttons."""
+    blocks = _home_header(notice)
+    blocks += [{"type": "divider"}, section(f"*Waiting for your approval* ({len(approvals)})")]
+    if not approvals:
+        blocks.append({"type": "context", "elements": [mrkdwn("Nothing is waiting for you.")]})
+    for request in approvals[:APPROVALS_SHOWN_MAX]:
+        blocks += approval_item(request, "home")
+    if len(approvals) > APPROVALS_SHOWN_MAX:
+        more = len(approvals) - APPROVALS_SHOWN_MAX
+        blocks.append({"type": "context", "elements": [mrkdwn(f"…and {more} more in ServiceNow.")]})
+    blocks += _home_incidents(
+        "Your open incidents",
+        "mine",
+        opened,
+        len(opened) if opened_total is None else opened_total,
+        "You have no open incidents.",
+    )
+    blocks += _home_incidents(
+        "Assigned to you",
+        "assigned",
+        assigned,
+        len(assigned) if assigned_total is None else assigned_total,
+        "Nothing is assigned to you.",
+    )
+    return {"type": "home", "callback_id": "home", "blocks": blocks[:VIEW_BLOCKS_MAX]}
+
+
+def home_problem(reason: str) -> dict[str, Any]:
+    """The Home tab when it can't be filled (no ServiceNow account, ServiceNow down): why, what next."""
+    blocks = _home_header(None)
+    blocks += [
+        section(f":wave: {reason}"),
+        {
+            "type": "context",
+            "elements": [
+                mrkdwn(
+                    "Once that is sorted, press *Refresh*: your incidents and approvals show up here."
+                )
+            ],
+        },
+    ]
+    return {"type": "home", "callback_id": "home", "blocks": blocks}

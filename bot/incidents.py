@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot import blocks
 from bot.identity import Identity, Person
 from bot.messenger import Messenger
+from bot.sync import Feed
 from servicenow.client import ServiceNowClient
 from servicenow.query import Query, validate_number, validate_sys_id
 from servicenow.records import (
@@ -78,11 +79,13 @@ class Incidents:
         identity: Identity,
         messenger: Messenger,
         choices: ChoiceCache,
+        feed: Feed,
     ) -> None:
         self._servicenow = servicenow
         self._identity = identity
         self._messenger = messenger
         self._choices = choices
+        self._feed = feed
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -103,6 +106,8 @@ class Incidents:
             raise IncidentProblem(
                 f"I can't find {number.upper()} in ServiceNow (or you can't see it)."
             )
+        # What the bot shows, it tracks: from now on its changes reach cards and DMs.
+        await self._feed.reconcile(TABLE, page.records[0], baseline=True)
         return Incident.from_record(page.records[0])
 
     async def latest_comment(self, sys_id: str) -> blocks.Comment | None:
@@ -125,6 +130,7 @@ class Incidents:
             text=row.get("value", ""),
             author=row.get("sys_created_by", ""),
             created_on=parse_datetime(row.get("sys_created_on")),
+            id=row.get("sys_id", ""),
         )
 
     async def render(
@@ -212,6 +218,7 @@ class Incidents:
         record = await self._servicenow.create(
             TABLE, values, fields=Incident.FIELDS, correlation_id=correlation_id
         )
+        await self._feed.reconcile(TABLE, record, actor=person.sys_user_id)
         incident = Incident.from_record(record)
         if not incident.caller_name:
             incident = incident.model_copy(update={"caller_name": person.name})
@@ -228,7 +235,9 @@ class Incidents:
         note = via_slack(person)
         if target is not person:
             note = f"Assigned to {target.name} {note}"
-        return await self._patch(incident, {"assigned_to": target.sys_user_id, "work_notes": note})
+        return await self._patch(
+            incident, {"assigned_to": target.sys_user_id, "work_notes": note}, person
+        )
 
     async def comment(self, actor: str, sys_id: str, text: str, *, public: bool) -> Incident:
         person = await self._identity.person(actor)
@@ -244,7 +253,7 @@ class Incidents:
             values = {"comments": f"{text}\n\n— {person.name or person.email} (via Slack)"}
         else:
             values = {"work_notes": f"{text}\n\n— {via_slack(person)}"}
-        return await self._patch(incident, values)
+        return await self._patch(incident, values, person)
 
     async def resolve(self, actor: str, sys_id: str, close_code: str, close_notes: str) -> Incident:
         person = await self._identity.person(actor)
@@ -263,6 +272,7 @@ class Incidents:
                 "close_notes": close_notes.strip(),
                 "work_notes": f"Resolved {via_slack(person)}",
             },
+            person,
         )
 
     async def close(self, actor: str, sys_id: str) -> Incident:
@@ -276,6 +286,7 @@ class Incidents:
         return await self._patch(
             incident,
             {"state": str(int(IncidentState.CLOSED)), "work_notes": f"Closed {via_slack(person)}"},
+            person,
         )
 
     async def reopen(self, actor: str, sys_id: str) -> Incident:
@@ -296,6 +307,7 @@ class Incidents:
                 "state": str(int(IncidentState.IN_PROGRESS)),
                 "work_notes": f"Reopened {via_slack(person)}",
             },
+            person,
         )
 
     async def hold(self, actor: str, sys_id: str, reason: str, text: str) -> Incident:
@@ -317,7 +329,7 @@ class Incidents:
         }
         if text.strip():
             values["comments"] = f"{text.strip()}\n\n— {person.name or person.email} (via Slack)"
-        return await self._patch(incident, values)
+        return await self._patch(incident, values, person)
 
     async def start_work(self, actor: str, sys_id: str) -> Incident:
         person = await self._identity.person(actor)
@@ -331,6 +343,7 @@ class Incidents:
                 "state": str(int(IncidentState.IN_PROGRESS)),
                 "work_notes": f"In Progress {via_slack(person)}",
             },
+            person,
         )
 
     async def cancel(self, actor: str, sys_id: str) -> Incident:
@@ -346,20 +359,21 @@ class Incidents:
                 "state": str(int(IncidentState.CANCELED)),
                 "work_notes": f"Canceled {via_slack(person)}",
             },
+            person,
         )
-
-    async def refresh_cards(self, sys_id: str, incident: Incident | None = None) -> int:
-        """Rewrite every posted copy whose rendered card changed; returns how many were updated."""
-        _, card = await self.render(sys_id, incident)
-        return await self._messenger.update_cards(TABLE, sys_id, card)
 
     async def _assignee(self, slack_user_id: str) -> Person:
         return await self._identity.person(slack_user_id, for_someone_else=True)
 
-    async def _patch(self, incident: Incident, values: Mapping[str, str]) -> Incident:
+    async def _patch(
+        self, incident: Incident, values: Mapping[str, str], person: Person
+    ) -> Incident:
+        """Write for `person`; the change goes through the feed at once (cards, DMs), credited to them."""
+        self._feed.expect_actor(TABLE, incident.sys_id, person.sys_user_id)
         record = await self._servicenow.patch(
             TABLE, incident.sys_id, values, fields=Incident.FIELDS
         )
+        await self._feed.reconcile(TABLE, record, actor=person.sys_user_id)
         return Incident.from_record(record)
 
     @staticmethod

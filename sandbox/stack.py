@@ -12,13 +12,14 @@ from starlette.applications import Starlette
 from bot.app import Services, create_app
 from bot.settings import Settings, load_settings
 from sandbox.server import serve
-from sandbox.servicenow import Emulator, run_emulator
+from sandbox.servicenow import Emulator, WebhookTarget, run_emulator
 from sandbox.slack import SlackStandIn, run_slack
 
 SIGNING_SECRET = "sandbox-signing-secret"
 BOT_TOKEN = "xoxb-sandbox-token"
 SERVICENOW_USER = "incident.bot"
 SERVICENOW_PASSWORD = "incident-bot"
+WEBHOOK_SECRET = "sandbox-webhook-secret"
 
 
 @dataclass
@@ -70,4 +71,9 @@ async def run_stack(
         app = create_app(config)
         async with serve(app, host=host, port=bot_port) as bot:
             standin.bot_url = bot.url
+            if config.servicenow_webhook_secret:
+                # ServiceNow's Business Rule, as the setup guide installs it: signed events.
+                emu.webhook = WebhookTarget(
+                    f"{bot.url}/servicenow/events", config.servicenow_webhook_secret
+                )
             yield Stack(emu, standin, config, app, bot.url)

@@ -236,8 +236,10 @@ class Incident(_Record):
     priority: Annotated[Priority, BeforeValidator(_priority)]
     caller_id: Text = ""
     caller_name: Text = Field(default="", alias="caller_id.name")
+    caller_email: Text = Field(default="", alias="caller_id.email")
     assigned_to: Text = ""
     assigned_to_name: Text = Field(default="", alias="assigned_to.name")
+    assigned_to_email: Text = Field(default="", alias="assigned_to.email")
     assignment_group: Text = ""
     assignment_group_name: Text = Field(default="", alias="assignment_group.name")
     category: Text = ""
@@ -246,6 +248,7 @@ class Incident(_Record):
     hold_reason: Text = ""
     sys_mod_count: Int = 0
     sys_updated_on: DateTime
+    sys_updated_by: Text = ""
     opened_at: OptDateTime = None
     active: Bool = True
 
@@ -260,8 +263,10 @@ class Incident(_Record):
         "priority",
         "caller_id",
         "caller_id.name",
+        "caller_id.email",
         "assigned_to",
         "assigned_to.name",
+        "assigned_to.email",
         "assignment_group",
         "assignment_group.name",
         "category",
@@ -270,6 +275,7 @@ class Incident(_Record):
         "hold_reason",
         "sys_mod_count",
         "sys_updated_on",
+        "sys_updated_by",
         "opened_at",
         "active",
     )

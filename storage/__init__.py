@@ -1,14 +1,30 @@
 """Persistence for the bot: SQLAlchemy 2 async models, repositories and Alembic migrations."""
 
 from storage.db import Database, create_engine
-from storage.repositories import IdempotencyKeys, LinkedUser, Posted, PostedMessages, UserLinks
+from storage.feed import Card, Claimed, FeedStore, SlackWrite, StoredSnapshot
+from storage.repositories import (
+    Followers,
+    IdempotencyKeys,
+    LinkedUser,
+    NotificationSettings,
+    Posted,
+    PostedMessages,
+    UserLinks,
+)
 
 __all__ = [
+    "Card",
+    "Claimed",
     "Database",
+    "FeedStore",
+    "Followers",
     "IdempotencyKeys",
     "LinkedUser",
+    "NotificationSettings",
     "Posted",
     "PostedMessages",
+    "SlackWrite",
+    "StoredSnapshot",
     "UserLinks",
     "create_engine",
 ]

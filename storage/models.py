@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes even for timezone=True columns; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -58,3 +63,84 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
+
+
+class Snapshot(Base):
+    """The last version of a ServiceNow record the bot has acted on, to diff the next one against."""
+
+    __tablename__ = "snapshots"
+
+    table_name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    sys_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sys_mod_count: Mapped[int] = mapped_column(Integer)
+    data: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PollCursor(Base):
+    """Where the delta poll of one table got to (a ServiceNow UTC `sys_updated_on`)."""
+
+    __tablename__ = "poll_cursors"
+
+    table_name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(19))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A Slack write waiting to be delivered: a post, a DM, or a chat.update of a posted card.
+
+    Updates of one message share a `coalesce_key` while pending, so a burst of changes leaves one
+    row holding the newest card (`version` counts rewrites, so a delivery in flight can tell).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "uq_outbox_pending_key",
+            "coalesce_key",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_outbox_due", "status", "available_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    coalesce_key: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+    table_name: Mapped[str | None] = mapped_column(String(80))
+    sys_id: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Follower(Base):
+    """Someone who pressed Follow on a card: they hear about every change of that record."""
+
+    __tablename__ = "followers"
+
+    table_name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    sys_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sys_user_id: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NotificationSetting(Base):
+    """`/incident notify off` mutes one's own DMs; no row means DMs are on."""
+
+    __tablename__ = "notification_settings"
+
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

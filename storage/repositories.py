@@ -9,7 +9,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from storage.db import Database
-from storage.models import IdempotencyKey, PostedMessage, UserLink, utcnow
+from storage.models import (
+    Follower,
+    IdempotencyKey,
+    NotificationSetting,
+    PostedMessage,
+    UserLink,
+    as_utc,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,7 @@ class UserLinks:
         if link is None:
             return None
         ttl = found_ttl if link.sys_user_id else missing_ttl
-        return link if utcnow() - _aware(link.resolved_at) < ttl else None
+        return link if utcnow() - as_utc(link.resolved_at) < ttl else None
 
     async def by_sys_user(self, sys_user_id: str) -> LinkedUser | None:
         """The newest link to a ServiceNow user (the reverse direction: for mentions and DMs)."""
@@ -167,16 +175,78 @@ class IdempotencyKeys:
             return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone=True columns; they were stored as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
-
-
 def _linked(row: UserLink) -> LinkedUser:
     return LinkedUser(
-        row.slack_user_id, row.email, row.sys_user_id, row.display_name, _aware(row.resolved_at)
+        row.slack_user_id, row.email, row.sys_user_id, row.display_name, as_utc(row.resolved_at)
     )
 
 
 def _posted(row: PostedMessage) -> Posted:
     return Posted(row.id, row.table_name, row.sys_id, row.channel, row.ts, row.rendered_hash)
+
+
+class Followers:
+    """Who follows which record (the Follow button on a card)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def toggle(self, table: str, sys_id: str, slack_user_id: str, sys_user_id: str) -> bool:
+        """Follow, or stop following if already; True when now following."""
+        key = (
+            Follower.table_name == table,
+            Follower.sys_id == sys_id,
+            Follower.slack_user_id == slack_user_id,
+        )
+        async with self._db.engine.begin() as conn:
+            if (await conn.execute(delete(Follower).where(*key))).rowcount:
+                return False
+            statement = self._db.insert(Follower).values(
+                table_name=table,
+                sys_id=sys_id,
+                slack_user_id=slack_user_id,
+                sys_user_id=sys_user_id,
+                created_at=utcnow(),
+            )
+            await conn.execute(statement.on_conflict_do_nothing())
+        return True
+
+    async def of(self, table: str, sys_id: str) -> list[tuple[str, str]]:
+        """(Slack user, sys_user) of everyone following the record."""
+        async with self._db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(Follower.slack_user_id, Follower.sys_user_id).where(
+                    Follower.table_name == table, Follower.sys_id == sys_id
+                )
+            )
+            return [(row.slack_user_id, row.sys_user_id) for row in rows]
+
+
+class NotificationSettings:
+    """`/incident notify off|on`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def set_muted(self, slack_user_id: str, muted: bool) -> None:
+        statement = self._db.insert(NotificationSetting).values(
+            slack_user_id=slack_user_id, muted=muted, updated_at=utcnow()
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[NotificationSetting.slack_user_id],
+            set_={"muted": muted, "updated_at": utcnow()},
+        )
+        async with self._db.engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def muted(self, slack_user_ids: list[str]) -> set[str]:
+        if not slack_user_ids:
+            return set()
+        async with self._db.engine.connect() as conn:
+            rows = await conn.scalars(
+                select(NotificationSetting.slack_user_id).where(
+                    NotificationSetting.slack_user_id.in_(slack_user_ids),
+                    NotificationSetting.muted.is_(True),
+                )
+            )
+            return set(rows)

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks
 from bot.explain import explain
-from bot.incidents import Incidents
 from bot.listeners.modals import open_modal
 from bot.listeners.posting import post_card
 from servicenow.records import Incident
-from storage import IdempotencyKeys
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 log = logging.getLogger(__name__)
 
 Change = Callable[[str, str], Awaitable[Incident]]
 
 
-def register(app: AsyncApp, incidents: Incidents, keys: IdempotencyKeys) -> None:
+def register(app: AsyncApp, services: Services) -> None:
+    incidents, keys = services.incidents, services.keys
+
     async def run(
         body: dict[str, Any], respond: AsyncRespond, work: Callable[[], Awaitable[None]]
     ) -> None:
@@ -30,7 +33,10 @@ def register(app: AsyncApp, incidents: Incidents, keys: IdempotencyKeys) -> None
             await work()
         except Exception as exc:
             log.info("%s failed for %s: %r", _action(body)["action_id"], _user(body), exc)
-            await respond(text=explain(exc), response_type="ephemeral", replace_original=False)
+            if body.get("response_url"):
+                await respond(text=explain(exc), response_type="ephemeral", replace_original=False)
+            else:  # a button in App Home or a modal: no response_url, so tell them by DM
+                await services.messenger.ephemeral(None, _user(body), blocks.notice(explain(exc)))
 
     async def change_once(body: dict[str, Any], respond: AsyncRespond, change: Change) -> None:
         """Apply a direct change once per click on one version of a card (double clicks are one)."""
@@ -45,11 +51,10 @@ def register(app: AsyncApp, incidents: Incidents, keys: IdempotencyKeys) -> None
 
         async def work() -> None:
             try:
-                changed = await change(_user(body), sys_id)
+                await change(_user(body), sys_id)  # the feed rewrites every copy of the card
             except Exception:
                 await keys.release(key)
                 raise
-            await incidents.refresh_cards(sys_id, changed)
 
         await run(body, respond, work)
 
@@ -119,6 +124,42 @@ def register(app: AsyncApp, incidents: Incidents, keys: IdempotencyKeys) -> None
             await run(body, respond, lambda: _open_hold(client, body, sys_id))
         elif target == "6":
             await run(body, respond, lambda: _open_resolve(client, body, sys_id))
+
+    @app.action("incident_follow")
+    async def follow(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        sys_id = _sys_id(_action(body))
+
+        async def work() -> None:
+            person = await services.identity.person(_user(body))
+            following = await services.followers.toggle(
+                "incident", sys_id, person.slack_user_id, person.sys_user_id
+            )
+            incident = await incidents.get(sys_id)
+            text = (
+                f":eyes: You'll get a DM whenever {incident.number} changes. Press *Follow* again to stop."
+                if following
+                else f"You no longer follow {incident.number}."
+            )
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+
+        await run(body, respond, work)
+
+    @app.action("incident_reopen")
+    async def reopen_from_dm(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+
+        async def work() -> None:
+            changed = await incidents.reopen(_user(body), _sys_id(_action(body)))
+            await respond(
+                text=f":leftwards_arrow_with_hook: Reopened {changed.number}; it is In Progress again.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+
+        key = f"reopen:{_user(body)}:{_action(body).get('block_id', '')}"
+        if await keys.claim(key):
+            await run(body, respond, work)
 
     @app.action("incident_post")
     async def post(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

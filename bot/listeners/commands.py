@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, grammar
 from bot.explain import explain
-from bot.incidents import Incidents, split_description
+from bot.incidents import split_description
+from bot.listeners.approvals import list_pending
 from bot.listeners.modals import open_modal
 from bot.listeners.posting import post_card
 from servicenow.records import Incident
-from storage import IdempotencyKeys
+
+if TYPE_CHECKING:
+    from bot.app import Services
 
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, incidents: Incidents, keys: IdempotencyKeys) -> None:
+def register(app: AsyncApp, services: Services) -> None:
     async def acknowledge(ack: AsyncAck, command: dict[str, Any]) -> None:
         """Answer Slack at once (usage, or a note that work has started); no I/O here."""
         request = grammar.parse(command.get("text", ""))
@@ -39,7 +42,7 @@ def register(app: AsyncApp, incidents: Incidents, keys: IdempotencyKeys) -> None
         if isinstance(request, grammar.Help):
             return
         try:
-            await Handler(incidents, keys, command, respond, client).handle(request)
+            await Handler(services, command, respond, client).handle(request)
         except Exception as exc:
             log.info(
                 "/incident %r failed for %s: %r", command.get("text"), command.get("user_id"), exc
@@ -59,14 +62,14 @@ class Handler:
 
     def __init__(
         self,
-        incidents: Incidents,
-        keys: IdempotencyKeys,
+        services: Services,
         command: dict[str, Any],
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        self.incidents = incidents
-        self.keys = keys
+        self.services = services
+        self.incidents = services.incidents
+        self.keys = services.keys
         self.user: str = command["user_id"]
         self.channel: str = command["channel_id"]
         self.trigger_id: str = command.get("trigger_id", "")
@@ -128,10 +131,17 @@ class Handler:
                 await self.done(
                     changed, f"{changed.number} is on hold ({blocks.HOLD_LABELS[reason]})."
                 )
-            case grammar.Notify() | grammar.Approvals():
-                await self.tell(
-                    blocks.usage("That part of `/incident` isn't switched on yet.").text
-                )
+            case grammar.Notify(enabled):
+                await self.services.identity.person(self.user)
+                await self.services.notifications.set_muted(self.user, not enabled)
+                if enabled:
+                    await self.tell(":bell: DMs about your incidents are on again.")
+                else:
+                    await self.tell(
+                        ":no_bell: No more DMs about incident changes. `/incident notify on` brings them back."
+                    )
+            case grammar.Approvals():
+                await list_pending(self.services.approvals, self.user, self.respond)
 
     async def create(self, text: str) -> None:
         # A Slack retry of the same command carries the same trigger_id: open one incident only.
@@ -146,10 +156,12 @@ class Handler:
         except Exception:
             await self.keys.release(key)
             raise
+        if self.channel == self.services.settings.incident_channel:
+            return  # the feed announces every new incident there already
         await post_card(self.incidents, self.channel, created.incident, created.card, self.tell)
 
     async def done(self, incident: Incident, confirmation: str) -> None:
-        await self.incidents.refresh_cards(incident.sys_id, incident)
+        # The change already went through the feed, which rewrites every copy of the card.
         await self.tell(f":white_check_mark: {confirmation}")
 
     async def _create_form(self) -> dict[str, Any]:

@@ -84,10 +84,9 @@ def register(
         meta = _metadata(body)
 
         async def work() -> None:
-            changed = await incidents.comment(
+            await incidents.comment(
                 body["user"]["id"], meta["sys_id"], text, public=bool(meta.get("public"))
             )
-            await incidents.refresh_cards(changed.sys_id, changed)
 
         await once(body, work)
 
@@ -107,8 +106,7 @@ def register(
         meta = _metadata(body)
 
         async def work() -> None:
-            changed = await incidents.resolve(body["user"]["id"], meta["sys_id"], code, notes)
-            await incidents.refresh_cards(changed.sys_id, changed)
+            await incidents.resolve(body["user"]["id"], meta["sys_id"], code, notes)
 
         await once(body, work)
 
@@ -126,8 +124,7 @@ def register(
         meta = _metadata(body)
 
         async def work() -> None:
-            changed = await incidents.hold(body["user"]["id"], meta["sys_id"], reason, text)
-            await incidents.refresh_cards(changed.sys_id, changed)
+            await incidents.hold(body["user"]["id"], meta["sys_id"], reason, text)
 
         await once(body, work)
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from sandbox.servicenow import query as encoded
 from sandbox.servicenow.errors import (
     AclError,
@@ -173,6 +175,8 @@ class Emulator:
         self.requests: list[RecordedRequest] = []
         self.webhook: WebhookTarget | None = None
         self.webhook_deliveries: list[WebhookDelivery] = []
+        # called with (table, sys_id) after every insert or update (the browser UI's live feed)
+        self.listeners: list[Callable[[str, str], None]] = []
         self.passwords: dict[str, str] = {}
         self.oauth_clients: dict[str, OAuthClient] = {}
         self._rows: dict[str, dict[str, Record]] = {
@@ -183,6 +187,7 @@ class Emulator:
         self._refresh_tokens: dict[str, Token] = {}
         self._codes: dict[str, tuple[str, str | None]] = {}
         self._webhook_tasks: set[asyncio.Task[None]] = set()
+        self._webhook_http: httpx.AsyncClient | None = None
         if seed:
             from sandbox.servicenow.seed import seed_instance
 
@@ -513,6 +518,8 @@ class Emulator:
     # --------------------------------------------------------------- webhooks
 
     def _emit(self, table: str, record: Record, operation: str) -> None:
+        for listener in self.listeners:
+            listener(table, record["sys_id"])
         target = self.webhook
         if target is None or table not in target.tables:
             return
@@ -528,7 +535,10 @@ class Emulator:
             delivery.error = "no running event loop: not sent"
             log.info("webhook for %s %s not sent: no running event loop", table, record["sys_id"])
             return
-        task = loop.create_task(deliver(delivery))
+        if self._webhook_http is None:
+            # One client for every delivery (a client per POST costs more than the POST).
+            self._webhook_http = httpx.AsyncClient(timeout=10.0)
+        task = loop.create_task(deliver(delivery, self._webhook_http))
         self._webhook_tasks.add(task)
         task.add_done_callback(self._webhook_tasks.discard)
 
@@ -541,6 +551,9 @@ class Emulator:
         for task in list(self._webhook_tasks):
             task.cancel()
         await asyncio.gather(*list(self._webhook_tasks), return_exceptions=True)
+        if self._webhook_http is not None:
+            await self._webhook_http.aclose()
+            self._webhook_http = None
 
     # ------------------------------------------------------------------- auth
 

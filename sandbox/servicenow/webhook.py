@@ -68,13 +68,10 @@ def event_headers(secret: str, timestamp: str, body: bytes, event_id: str) -> di
     }
 
 
-async def deliver(delivery: WebhookDelivery, seconds: float = 10.0) -> None:
+async def deliver(delivery: WebhookDelivery, client: httpx.AsyncClient) -> None:
     """POST one event; failures are logged and recorded on `delivery`, never raised."""
     try:
-        async with httpx.AsyncClient(timeout=seconds) as client:
-            response = await client.post(
-                delivery.url, content=delivery.body, headers=delivery.headers
-            )
+        response = await client.post(delivery.url, content=delivery.body, headers=delivery.headers)
         delivery.status = response.status_code
         if response.status_code >= 300:
             log.warning("webhook %s answered %s", delivery.url, response.status_code)

@@ -15,6 +15,8 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     Afterwards, nothing the bot sent may have been something real Slack refuses (bad blocks, views
     over the limits, acks too late…): the stand-in records those as problems.
     """
-    async with run_stack(database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}") as running:
+    # No poller (tests that count ServiceNow requests stay exact); feed tests turn it on.
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    async with run_stack(database_url=database_url, servicenow_poll_seconds=0) as running:
         yield running
         assert running.slack.problems == []

@@ -165,7 +165,8 @@ async def test_assign_comment_and_note_act_for_the_person_and_update_every_card(
     assert "via Slack by Bob Martin (bob@example.com)" in notes[0]["value"]
     for channel in (GENERAL, INCIDENTS):
         card = stack.slack.messages_in(channel)[0]
-        assert card.edited >= 1 and "Carol Diaz" in str(card.blocks)
+        await stack.slack.wait_for(lambda card=card: "Carol Diaz" in str(card.blocks))
+        assert card.edited >= 1
 
     await stack.slack.send_command(
         BOB, "comment INC0000001 Try removing the account", channel_id=GENERAL

@@ -1,0 +1,231 @@
+"""Approval use cases: decide ServiceNow approvals from Slack, safely, and keep the approver's DM true.
+
+Only the approver decides: the Slack user must resolve (by e-mail) to the approval's `approver`.
+Every decision re-reads the approval first and acts only on `requested`, claims one idempotency key
+per version of the record (double clicks and Slack retries decide once), and writes a comment saying
+it came from Slack and from whom. Nothing here knows about Bolt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot import blocks
+from bot.identity import Identity, Person
+from bot.incidents import IncidentProblem, via_slack
+from bot.messenger import Messenger
+from bot.sync import Feed, Outgoing
+from servicenow.client import ServiceNowClient
+from servicenow.query import Query, validate_sys_id
+from servicenow.records import Approval, ApprovalState
+from storage import IdempotencyKeys
+
+TABLE = "sysapproval_approver"
+REQUESTER = "sysapproval.opened_by.name"  # a task field, so it dot-walks through `sysapproval`
+FIELDS: tuple[str, ...] = (
+    *Approval.FIELDS,
+    "approver.email",
+    REQUESTER,
+    "sys_updated_by",
+)
+PENDING_MAX = 50
+
+
+class ApprovalProblem(IncidentProblem):
+    """The person can't decide this approval (not theirs, already decided…); says why, for them."""
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A decision written to ServiceNow: the approval as it is now, and its card."""
+
+    request: blocks.ApprovalRequest
+    card: blocks.Card
+
+    @property
+    def confirmation(self) -> str:
+        approval = self.request.approval
+        verb = "Approved" if approval.state == ApprovalState.APPROVED else "Rejected"
+        return f":white_check_mark: {verb} {self.request.name}."
+
+
+class Approvals:
+    def __init__(
+        self,
+        servicenow: ServiceNowClient,
+        identity: Identity,
+        messenger: Messenger,
+        keys: IdempotencyKeys,
+        feed: Feed,
+    ) -> None:
+        self._servicenow = servicenow
+        self._identity = identity
+        self._messenger = messenger
+        self._keys = keys
+        self._feed = feed
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def request(self, record: Mapping[str, str]) -> blocks.ApprovalRequest:
+        """The approval in `record` (fetched with FIELDS) with its parent's link and requester."""
+        approval = Approval.from_record(record)
+        return blocks.ApprovalRequest(approval, self.url(approval), record.get(REQUESTER, ""))
+
+    def url(self, approval: Approval) -> str:
+        """The record being approved, in ServiceNow (the approval itself when there is none)."""
+        parent = approval.sysapproval or approval.document_id
+        if parent:
+            return self._servicenow.record_url(approval.source_table or "task", parent)
+        return self._servicenow.record_url(TABLE, approval.sys_id)
+
+    def card(self, record: Mapping[str, str]) -> blocks.Card:
+        return blocks.approval_card(self.request(record))
+
+    async def get(self, sys_id: str) -> dict[str, str]:
+        return await self._servicenow.get(TABLE, validate_sys_id(sys_id), fields=FIELDS)
+
+    async def pending_for(self, slack_user_id: str) -> list[blocks.ApprovalRequest]:
+        """The approvals waiting on the person behind `slack_user_id`, oldest first."""
+        person = await self._identity.person(slack_user_id)
+        query = (
+            Query()
+            .eq("approver", validate_sys_id(person.sys_user_id))
+            .eq("state", ApprovalState.REQUESTED)
+            .order_by("sys_created_on")
+        )
+        page = await self._servicenow.list(TABLE, query, fields=FIELDS, limit=PENDING_MAX)
+        return [self.request(record) for record in page.records]
+
+    # -- deciding --------------------------------------------------------------------------------
+
+    async def approve(self, slack_user_id: str, sys_id: str) -> Decided | None:
+        """Approve for the clicker; None when another click on this version is already deciding."""
+        person, record = await self._decidable(slack_user_id, sys_id)
+        values = {
+            "state": ApprovalState.APPROVED.value,
+            "comments": f"Approved {via_slack(person)}",
+        }
+        return await self._decide(person, record, values)
+
+    async def reject(self, slack_user_id: str, sys_id: str, reason: str) -> Decided | None:
+        """Reject with a reason (required) as the approval's comment; None as for `approve`."""
+        reason = reason.strip()
+        if not reason:
+            raise ApprovalProblem("Say why you reject it: the reason is required.")
+        person, record = await self._decidable(slack_user_id, sys_id)
+        values = {
+            "state": ApprovalState.REJECTED.value,
+            "comments": f"{reason}\n\n— Rejected {via_slack(person)}",
+        }
+        return await self._decide(person, record, values)
+
+    async def check(self, slack_user_id: str, sys_id: str) -> blocks.ApprovalRequest:
+        """The approval, if this person may decide it now; ApprovalProblem (or
+        NoServiceNowAccount) saying why not otherwise. Used before opening the reject form."""
+        _, record = await self._decidable(slack_user_id, sys_id)
+        return self.request(record)
+
+    async def _decidable(self, slack_user_id: str, sys_id: str) -> tuple[Person, dict[str, str]]:
+        person = await self._identity.person(slack_user_id)
+        record = await self.get(sys_id)
+        request = self.request(record)
+        approval = request.approval
+        if approval.approver != person.sys_user_id:
+            owner = approval.approver_name or "the approver"
+            raise ApprovalProblem(
+                f":no_entry: Only {owner} can approve or reject {request.name}; "
+                "nothing was changed."
+            )
+        if approval.state != ApprovalState.REQUESTED:
+            # Decided elsewhere (ServiceNow, another click): let every copy show the truth now.
+            await self._feed.reconcile(TABLE, record)
+            outcome = blocks.approval_outcome(approval) or approval.state.label
+            raise ApprovalProblem(
+                f"{request.name} is already {approval.state.label.lower()} ({outcome}); "
+                "nothing was changed."
+            )
+        return person, record
+
+    async def _decide(
+        self, person: Person, record: Mapping[str, str], values: Mapping[str, str]
+    ) -> Decided | None:
+        sys_id = record["sys_id"]
+        key = f"approval:{sys_id}:{record.get('sys_mod_count', '')}"
+        if not await self._keys.claim(key):
+            return None
+        self._feed.expect_actor(TABLE, sys_id, person.sys_user_id)
+        try:
+            written = await self._servicenow.patch(TABLE, sys_id, values, fields=FIELDS)
+        except Exception:
+            await self._keys.release(key)
+            raise
+        # The change feed rewrites every copy of the card (the approver's DM) through the outbox.
+        await self._feed.reconcile(TABLE, written, actor=person.sys_user_id)
+        request = self.request(written)
+        return Decided(request, blocks.approval_card(request))
+
+    # -- telling the approver --------------------------------------------------------------------
+
+    async def send_request_dm(self, sys_id: str) -> str | None:
+        """DM the approver a pending approval now, as a live copy; the ts, or None if not sent.
+
+        The change feed does this through ApprovalTracker in production; this is the direct path
+        (tests, a manual nudge).
+        """
+        record = await self.get(sys_id)
+        target = await self.approver_slack_user(record)
+        request = self.request(record)
+        if target is None or request.approval.state != ApprovalState.REQUESTED:
+            return None
+        card = blocks.approval_card(request)
+        return await self._messenger.post_card(target, card, table=TABLE, sys_id=sys_id)
+
+    async def approver_slack_user(self, record: Mapping[str, str]) -> str | None:
+        approver = record.get("approver", "")
+        if not approver:
+            return None
+        return await self._identity.slack_user(
+            approver, record.get("approver.email", ""), record.get("approver.name", "")
+        )
+
+
+class ApprovalTracker:
+    """How `sysapproval_approver` plugs into the change feed (bot/sync.py's Tracker protocol)."""
+
+    table = TABLE
+    fields: tuple[str, ...] = FIELDS
+    # Start from now: no startup scan and no DM storm. A pending approval from before is news
+    # (a DM) the first time it changes while still requested.
+    initial_query: str | None = None
+    baseline_initial = False
+
+    def __init__(self, approvals: Approvals) -> None:
+        self._approvals = approvals
+
+    def snapshot(self, record: Mapping[str, str]) -> dict[str, str]:
+        return {name: record.get(name, "") for name in ("state", "approver", "sys_mod_count")}
+
+    async def render(self, record: Mapping[str, str]) -> blocks.Card | None:
+        return self._approvals.card(record)
+
+    async def effects(
+        self, record: Mapping[str, str], previous: Mapping[str, str] | None, actor: str | None
+    ) -> list[Outgoing]:
+        """A DM to the approver when the approval enters `requested` (for them); nothing else."""
+        if record.get("state") != ApprovalState.REQUESTED:
+            return []
+        approver = record.get("approver", "")
+        if (
+            previous is not None
+            and previous.get("state") == ApprovalState.REQUESTED
+            and previous.get("approver") == approver
+        ):
+            return []
+        if not approver or actor == approver:
+            return []
+        target = await self._approvals.approver_slack_user(record)
+        if target is None:
+            return []
+        card = self._approvals.card(record)
+        return [Outgoing("dm", target, card, table=TABLE, sys_id=record.get("sys_id", ""))]

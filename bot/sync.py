@@ -1,0 +1,307 @@
+"""The change feed: ServiceNow changes in, one reconcile step, Slack writes queued exactly once.
+
+Two sources, one path. Signed events from a Business Rule (`handle_event`) and the delta poller
+(`poll_once`) both end in `reconcile(table, record)`, which diffs the record against the stored
+snapshot, asks the table's Tracker what to send, and — in one transaction — advances the snapshot
+(compare-and-set on `sys_mod_count`) and queues the writes in the outbox. The bot's own changes go
+through the same step at once, with the person who made them as `actor`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol
+
+from sqlalchemy import text
+
+from bot.blocks import Card
+from servicenow.client import ServiceNowClient
+from servicenow.errors import NotFoundError, ServiceNowError
+from servicenow.query import Query
+from servicenow.records import parse_datetime
+from servicenow.webhook import ChangeEvent
+from storage import Card as StoredCard
+from storage import Database, FeedStore, SlackWrite
+
+log = logging.getLogger(__name__)
+
+Record = dict[str, str]
+POLL_LOCK_ID = 0x1C1DE27  # the advisory lock that elects the one poller among replicas
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+POLL_BATCH = 200  # records reconciled side by side, POLL_CONCURRENCY at a time
+POLL_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One Slack write, delivered later by the durable outbox (never lost, never duplicated)."""
+
+    kind: Literal["post", "dm"]
+    target: str  # channel id (post) or Slack user id (dm)
+    card: Card
+    table: str | None = None  # with sys_id: the message becomes a live copy of that record
+    sys_id: str | None = None
+
+
+class Tracker(Protocol):
+    table: str
+    fields: tuple[str, ...]
+    # Polled once when the table has no cursor yet (None: start from now); with
+    # `baseline_initial` what it finds is only remembered, so the first change after is news.
+    initial_query: str | None
+    baseline_initial: bool
+
+    def snapshot(self, record: Mapping[str, str]) -> dict[str, str]: ...
+
+    async def render(self, record: Mapping[str, str]) -> Card | None: ...
+
+    async def effects(
+        self, record: Mapping[str, str], previous: Mapping[str, str] | None, actor: str | None
+    ) -> list[Outgoing]: ...
+
+
+def stored(card: Card) -> StoredCard:
+    return StoredCard({"text": card.text, "blocks": list(card.blocks)}, card.digest())
+
+
+def write(outgoing: Outgoing) -> SlackWrite:
+    return SlackWrite(
+        kind=outgoing.kind,
+        target=outgoing.target,
+        payload={"text": outgoing.card.text, "blocks": list(outgoing.card.blocks)},
+        table_name=outgoing.table,
+        sys_id=outgoing.sys_id,
+    )
+
+
+class Feed:
+    def __init__(
+        self,
+        servicenow: ServiceNowClient,
+        store: FeedStore,
+        db: Database,
+        trackers: Sequence[Tracker],
+        *,
+        poll_seconds: float = 30.0,
+        overlap: timedelta = timedelta(seconds=60),
+        wake: asyncio.Event | None = None,
+    ) -> None:
+        self._servicenow = servicenow
+        self._store = store
+        self._db = db
+        self.trackers = {tracker.table: tracker for tracker in trackers}
+        self.poll_seconds = poll_seconds
+        self.overlap = overlap
+        self._wake = wake  # the outbox worker's doorbell
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._actors: dict[tuple[str, str], tuple[float, str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._fetching: set[tuple[str, str]] = set()
+        self._wanted: dict[tuple[str, str], int] = {}
+
+    def track(self, tracker: Tracker) -> None:
+        self.trackers[tracker.table] = tracker
+
+    # -- the one path ------------------------------------------------------------------------------
+
+    def expect_actor(self, table: str, sys_id: str, actor: str) -> None:
+        """The bot is about to change this record for `actor`: credit the next change to them.
+
+        Covers the race where the Business Rule's event for the bot's own write arrives first.
+        """
+        self._actors[(table, sys_id)] = (time.monotonic() + 30, actor)
+
+    async def reconcile(
+        self,
+        table: str,
+        record: Mapping[str, str],
+        actor: str | None = None,
+        *,
+        baseline: bool = False,
+    ) -> bool:
+        """Act on this version of the record once; False if it was not newer than the last seen.
+
+        With `baseline`, a record seen for the first time is only remembered (nothing is sent):
+        for records the bot reads rather than learns about as changes.
+        """
+        tracker = self.trackers.get(table)
+        sys_id = record.get("sys_id", "")
+        if tracker is None or not sys_id:
+            return False
+        if actor is None:
+            expected = self._actors.get((table, sys_id))
+            actor = expected[1] if expected and expected[0] > time.monotonic() else None
+        async with self._locks.setdefault((table, sys_id), asyncio.Lock()):
+            current = int(record.get("sys_mod_count") or 0)
+            previous = await self._store.snapshot(table, sys_id)
+            if previous is not None and previous.sys_mod_count >= current:
+                return False
+            if previous is None and baseline:
+                # First sight of a record the bot only read: remember it, send nothing, and
+                # leave posted copies alone (there are none yet).
+                effects, card = [], None
+            else:
+                effects = await tracker.effects(record, previous.data if previous else None, actor)
+                card = await tracker.render(record)
+            accepted = await self._store.accept_change(
+                table,
+                sys_id,
+                previous=previous.sys_mod_count if previous else None,
+                current=current,
+                data=tracker.snapshot(record),
+                writes=[write(effect) for effect in effects],
+                card=stored(card) if card is not None else None,
+            )
+        if accepted and self._wake is not None:
+            self._wake.set()
+        return accepted
+
+    async def handle_event(self, event: ChangeEvent) -> None:
+        """A signed change event: fetch the record unless this version was already handled.
+
+        Single flight per record: while one fetch is under way, later events only raise the
+        version wanted, and that fetcher goes round again until it has caught up. A burst of a
+        hundred events costs a couple of reads, not a hundred.
+        """
+        tracker = self.trackers.get(event.table)
+        if tracker is None:
+            return
+        key = (event.table, event.sys_id)
+        self._wanted[key] = max(self._wanted.get(key, 0), event.sys_mod_count)
+        if key in self._fetching:
+            return
+        self._fetching.add(key)
+        try:
+            while True:
+                wanted = self._wanted[key]
+                seen = await self._store.snapshot(event.table, event.sys_id)
+                if seen is None or seen.sys_mod_count < wanted:
+                    try:
+                        record = await self._servicenow.get(
+                            event.table, event.sys_id, fields=tracker.fields
+                        )
+                    except NotFoundError:
+                        log.info("event for %s/%s: the record is gone", event.table, event.sys_id)
+                        return
+                    await self.reconcile(event.table, record)
+                if self._wanted[key] == wanted:
+                    return  # nothing newer arrived meanwhile
+        finally:
+            self._fetching.discard(key)
+            self._wanted.pop(key, None)
+
+    def handle_event_soon(self, event: ChangeEvent) -> None:
+        """Answer the webhook at once; reconcile in the background (the poller heals a crash)."""
+        task = asyncio.create_task(self._handle_logged(event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle_logged(self, event: ChangeEvent) -> None:
+        try:
+            await self.handle_event(event)
+        except Exception:
+            log.exception(
+                "change event %s/%s failed; the poller will catch up", event.table, event.sys_id
+            )
+
+    # -- polling -----------------------------------------------------------------------------------
+
+    async def poll_once(self) -> int:
+        """One delta poll of every tracked table; returns how many changes were accepted."""
+        accepted = 0
+        for table, tracker in self.trackers.items():
+            accepted += await self._poll_table(table, tracker)
+        return accepted
+
+    async def _poll_table(self, table: str, tracker: Tracker) -> int:
+        cursor = await self._store.cursor(table)
+        now = datetime.now(UTC)
+        if cursor is None:
+            newest = now - self.overlap
+            query: Query | str | None = tracker.initial_query
+            baseline = tracker.baseline_initial
+        else:
+            newest = parse_datetime(cursor) or now
+            since = (newest - self.overlap).strftime(DATE_FORMAT)
+            query = (
+                Query().gte("sys_updated_on", since).order_by("sys_updated_on").order_by("sys_id")
+            )
+            baseline = False
+        accepted = 0
+        if query is not None:
+            batch: list[Record] = []
+            async for record in self._servicenow.iterate(
+                table, query, fields=tracker.fields, page_size=200
+            ):
+                batch.append(record)
+                updated = parse_datetime(record.get("sys_updated_on"))
+                if cursor is not None and updated and updated > newest:
+                    newest = updated
+                if len(batch) >= POLL_BATCH:
+                    accepted += await self._reconcile_all(table, batch, baseline)
+                    batch = []
+            accepted += await self._reconcile_all(table, batch, baseline)
+        await self._store.set_cursor(table, min(newest, now).strftime(DATE_FORMAT))
+        return accepted
+
+    async def _reconcile_all(self, table: str, records: list[Record], baseline: bool) -> int:
+        """Reconcile distinct records side by side (each waits on its own reads)."""
+        gate = asyncio.Semaphore(POLL_CONCURRENCY)
+
+        async def one(record: Record) -> bool:
+            async with gate:
+                return await self.reconcile(table, record, baseline=baseline)
+
+        return sum(await asyncio.gather(*(one(record) for record in records)))
+
+    async def run_poller(self, stop: asyncio.Event) -> None:
+        """Poll every `poll_seconds` while this replica holds the poller lock (PostgreSQL)."""
+        if self.poll_seconds <= 0:
+            return
+        async with self._poller_lock(stop) as leading:
+            if not leading:
+                return
+            while not stop.is_set():
+                try:
+                    await self.poll_once()
+                except ServiceNowError as exc:
+                    log.warning("poll failed: %s", exc)
+                except Exception:
+                    log.exception("poll failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+
+    @contextlib.asynccontextmanager
+    async def _poller_lock(self, stop: asyncio.Event):  # type: ignore[no-untyped-def]
+        """Yield True once this process is the poller; False if asked to stop before that."""
+        if self._db.engine.dialect.name != "postgresql":
+            yield True  # SQLite: one process owns the file
+            return
+        async with self._db.engine.connect() as conn:
+            while not stop.is_set():
+                if await conn.scalar(
+                    text("SELECT pg_try_advisory_lock(:id)"), {"id": POLL_LOCK_ID}
+                ):
+                    try:
+                        yield True
+                    finally:
+                        await conn.execute(
+                            text("SELECT pg_advisory_unlock(:id)"), {"id": POLL_LOCK_ID}
+                        )
+                        await conn.commit()
+                    return
+                await conn.commit()  # do not sit idle in a transaction between attempts
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), max(self.poll_seconds, 1.0))
+            yield False
+
+    async def drain(self) -> None:
+        """Wait for background event handling (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

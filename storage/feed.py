@@ -1,0 +1,391 @@
+"""The change feed's storage: snapshots, poll cursors and the outbox of Slack writes.
+
+The rule that makes delivery exact: a change is accepted by advancing its record's snapshot with a
+compare-and-set on `sys_mod_count`, and everything that change must send is queued in the SAME
+transaction. A webhook and a poll seeing the same change, or two replicas, race on the CAS: one wins
+and queues; the others queue nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import Database
+from storage.models import OutboxMessage, PollCursor, PostedMessage, Snapshot, as_utc, utcnow
+
+
+@dataclass(frozen=True)
+class SlackWrite:
+    """A message to deliver: `post` to a channel, `dm` to a user, or `update` of a posted card."""
+
+    kind: str
+    target: str
+    payload: dict[str, Any]
+    table_name: str | None = None  # with sys_id: the message becomes a live copy of that record
+    sys_id: str | None = None
+    ts: str | None = None
+
+
+@dataclass(frozen=True)
+class Card:
+    """A rendered card and its digest (what posted copies are compared with)."""
+
+    payload: dict[str, Any]
+    digest: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: str
+    target: str
+    ts: str | None
+    payload: dict[str, Any]
+    table_name: str | None
+    sys_id: str | None
+    version: int
+    attempts: int
+
+
+@dataclass
+class StoredSnapshot:
+    sys_mod_count: int
+    data: dict[str, str] = field(default_factory=dict)
+
+
+class FeedStore:
+    def __init__(self, db: Database, *, update_interval: timedelta = timedelta(seconds=1)) -> None:
+        self._db = db
+        # The shortest time between two chat.update calls on one message: bursts coalesce.
+        self.update_interval = update_interval
+
+    # -- snapshots and cursors --------------------------------------------------------------------
+
+    async def snapshot(self, table: str, sys_id: str) -> StoredSnapshot | None:
+        async with self._db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(Snapshot.sys_mod_count, Snapshot.data).where(
+                        Snapshot.table_name == table, Snapshot.sys_id == sys_id
+                    )
+                )
+            ).first()
+        return StoredSnapshot(row.sys_mod_count, json.loads(row.data)) if row else None
+
+    async def cursor(self, table: str) -> str | None:
+        async with self._db.engine.connect() as conn:
+            return await conn.scalar(
+                select(PollCursor.cursor).where(PollCursor.table_name == table)
+            )
+
+    async def set_cursor(self, table: str, cursor: str) -> None:
+        statement = self._db.insert(PollCursor).values(
+            table_name=table, cursor=cursor, updated_at=utcnow()
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[PollCursor.table_name], set_={"cursor": cursor, "updated_at": utcnow()}
+        )
+        async with self._db.engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def accept_change(
+        self,
+        table: str,
+        sys_id: str,
+        *,
+        previous: int | None,
+        current: int,
+        data: dict[str, str],
+        writes: Sequence[SlackWrite],
+        card: Card | None,
+    ) -> bool:
+        """Advance the snapshot from `previous` to `current` and queue the change's writes.
+
+        False (and nothing queued) when another delivery of this change got there first.
+        """
+        now = utcnow()
+        values = {
+            "sys_mod_count": current,
+            "data": json.dumps(data, sort_keys=True),
+            "updated_at": now,
+        }
+        async with self._db.engine.begin() as conn:
+            if previous is None:
+                statement = (
+                    self._db.insert(Snapshot)
+                    .values(table_name=table, sys_id=sys_id, **values)
+                    .on_conflict_do_nothing()
+                )
+            else:
+                statement = (
+                    update(Snapshot)
+                    .where(
+                        Snapshot.table_name == table,
+                        Snapshot.sys_id == sys_id,
+                        Snapshot.sys_mod_count == previous,
+                    )
+                    .values(**values)
+                )
+            if not (await conn.execute(statement)).rowcount:
+                return False
+            await self._queue(conn, writes, now)
+            if card is not None:
+                await self._queue_card(conn, table, sys_id, card, now)
+        return True
+
+    # -- the outbox ------------------------------------------------------------------------------
+
+    async def queue(self, writes: Sequence[SlackWrite]) -> None:
+        async with self._db.engine.begin() as conn:
+            await self._queue(conn, writes, utcnow())
+
+    async def queue_card(self, table: str, sys_id: str, card: Card) -> None:
+        """Rewrite every posted copy of a record that shows something else (coalesced per message)."""
+        async with self._db.engine.begin() as conn:
+            await self._queue_card(conn, table, sys_id, card, utcnow())
+
+    async def _queue(
+        self, conn: AsyncConnection, writes: Sequence[SlackWrite], now: datetime
+    ) -> None:
+        if writes:
+            await conn.execute(
+                insert(OutboxMessage),
+                [
+                    {
+                        "kind": write.kind,
+                        "target": write.target,
+                        "ts": write.ts,
+                        "coalesce_key": None,
+                        "payload": json.dumps(write.payload),
+                        "table_name": write.table_name,
+                        "sys_id": write.sys_id,
+                        "version": 1,
+                        "status": "pending",
+                        "attempts": 0,
+                        "available_at": now,
+                        "last_error": "",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for write in writes
+                ],
+            )
+
+    async def _queue_card(
+        self, conn: AsyncConnection, table: str, sys_id: str, card: Card, now: datetime
+    ) -> None:
+        payload = json.dumps(card.payload)
+        # Live copies still waiting to be posted go out showing the newest card.
+        await conn.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.kind.in_(("post", "dm")),
+                OutboxMessage.table_name == table,
+                OutboxMessage.sys_id == sys_id,
+            )
+            .values(payload=payload, version=OutboxMessage.version + 1, updated_at=now)
+        )
+        posted = await conn.execute(
+            select(PostedMessage.channel, PostedMessage.ts, PostedMessage.updated_at).where(
+                PostedMessage.table_name == table,
+                PostedMessage.sys_id == sys_id,
+                PostedMessage.rendered_hash != card.digest,
+            )
+        )
+        for channel, ts, last_sent in posted:
+            due = max(now, as_utc(last_sent) + self.update_interval)
+            statement = self._db.insert(OutboxMessage).values(
+                kind="update",
+                target=channel,
+                ts=ts,
+                coalesce_key=f"update:{channel}:{ts}",
+                payload=payload,
+                table_name=table,
+                sys_id=sys_id,
+                version=1,
+                status="pending",
+                attempts=0,
+                available_at=due,
+                last_error="",
+                created_at=now,
+                updated_at=now,
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=[OutboxMessage.coalesce_key],
+                # A literal predicate: PostgreSQL infers the partial index only from the same text.
+                index_where=text("status = 'pending'"),
+                set_={
+                    "payload": payload,
+                    "version": OutboxMessage.version + 1,
+                    "updated_at": now,
+                },
+            )
+            await conn.execute(statement)
+
+    async def claim(self, limit: int, lease: timedelta) -> list[Claimed]:
+        """Take up to `limit` due messages for `lease` (other replicas skip them meanwhile)."""
+        now = utcnow()
+        due = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.available_at <= now,
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if self._db.engine.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        statement = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(claimed_until=now + lease, attempts=OutboxMessage.attempts + 1)
+            .returning(
+                OutboxMessage.id,
+                OutboxMessage.kind,
+                OutboxMessage.target,
+                OutboxMessage.ts,
+                OutboxMessage.payload,
+                OutboxMessage.table_name,
+                OutboxMessage.sys_id,
+                OutboxMessage.version,
+                OutboxMessage.attempts,
+            )
+        )
+        async with self._db.engine.begin() as conn:
+            rows = (await conn.execute(statement)).all()
+        claimed = [
+            Claimed(
+                r.id,
+                r.kind,
+                r.target,
+                r.ts,
+                json.loads(r.payload),
+                r.table_name,
+                r.sys_id,
+                r.version,
+                r.attempts,
+            )
+            for r in rows
+        ]
+        return sorted(claimed, key=lambda c: c.id)
+
+    async def delivered(self, message: Claimed, *, channel: str, ts: str, digest: str) -> None:
+        """Record a delivery: a live copy is remembered (or its rendering updated), the row done.
+
+        If the row was rewritten while in flight (a newer card coalesced into it), it stays
+        pending and goes out again with the newer card.
+        """
+        now = utcnow()
+        async with self._db.engine.begin() as conn:
+            done = await conn.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message.id, OutboxMessage.version == message.version)
+                .values(status="done", claimed_until=None, updated_at=now)
+            )
+            if not done.rowcount:
+                await conn.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == message.id)
+                    .values(claimed_until=None)
+                )
+            rendered = json.dumps(message.payload, sort_keys=True)
+            if message.kind == "update":
+                await conn.execute(
+                    update(PostedMessage)
+                    .where(PostedMessage.channel == channel, PostedMessage.ts == ts)
+                    .values(rendered=rendered, rendered_hash=digest, updated_at=now)
+                )
+            elif message.table_name and message.sys_id:
+                await conn.execute(
+                    self._db.insert(PostedMessage)
+                    .values(
+                        table_name=message.table_name,
+                        sys_id=message.sys_id,
+                        channel=channel,
+                        ts=ts,
+                        rendered=rendered,
+                        rendered_hash=digest,
+                        posted_at=now,
+                        updated_at=now,
+                    )
+                    .on_conflict_do_nothing()
+                )
+
+    async def release(self, messages: Sequence[Claimed]) -> None:
+        """Hand back messages claimed but not started (their target was busy)."""
+        async with self._db.engine.begin() as conn:
+            await conn.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([message.id for message in messages]))
+                .values(claimed_until=None, attempts=OutboxMessage.attempts - 1)
+            )
+
+    async def retry_later(self, message: Claimed, delay: float, error: str) -> None:
+        async with self._db.engine.begin() as conn:
+            await conn.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message.id)
+                .values(
+                    claimed_until=None,
+                    available_at=utcnow() + timedelta(seconds=delay),
+                    last_error=error[:2000],
+                    updated_at=utcnow(),
+                )
+            )
+
+    async def give_up(self, message: Claimed, error: str, *, forget_card: bool = False) -> None:
+        """A write that can never succeed (the message or channel is gone): stop trying."""
+        async with self._db.engine.begin() as conn:
+            await conn.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message.id)
+                .values(
+                    status="dead", claimed_until=None, last_error=error[:2000], updated_at=utcnow()
+                )
+            )
+            if forget_card and message.ts:
+                await conn.execute(
+                    delete(PostedMessage).where(
+                        PostedMessage.channel == message.target, PostedMessage.ts == message.ts
+                    )
+                )
+
+    async def next_due(self) -> datetime | None:
+        async with self._db.engine.connect() as conn:
+            due: datetime | None = await conn.scalar(
+                select(OutboxMessage.available_at)
+                .where(OutboxMessage.status == "pending")
+                .order_by(OutboxMessage.available_at)
+                .limit(1)
+            )
+        return as_utc(due) if due else None
+
+    async def pending(self) -> int:
+        async with self._db.engine.connect() as conn:
+            count = await conn.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.status == "pending")
+            )
+        return int(count or 0)
+
+    async def prune(self, older_than: timedelta) -> None:
+        async with self._db.engine.begin() as conn:
+            await conn.execute(
+                delete(OutboxMessage).where(
+                    and_(
+                        OutboxMessage.status.in_(("done", "dead")),
+                        OutboxMessage.updated_at < utcnow() - older_than,
+                    )
+                )
+            )

@@ -1,0 +1,122 @@
+"""The feed's storage guarantees, on SQLite and PostgreSQL: exactly-once acceptance and coalescing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from storage import Card, Database, FeedStore, PostedMessages, SlackWrite
+
+SYS_ID = "a" * 32
+LEASE = timedelta(seconds=30)
+
+
+def dm(text: str) -> SlackWrite:
+    return SlackWrite("dm", "U1", {"text": text, "blocks": []})
+
+
+def card(text: str) -> Card:
+    return Card({"text": text, "blocks": []}, digest=text)
+
+
+async def test_a_change_is_accepted_once_however_often_it_is_delivered(db: Database) -> None:
+    store = FeedStore(db)
+    first = await store.accept_change(
+        "incident", SYS_ID, previous=None, current=1, data={"state": "1"}, writes=[], card=None
+    )
+    results = await asyncio.gather(
+        *(
+            store.accept_change(
+                "incident",
+                SYS_ID,
+                previous=1,
+                current=2,
+                data={"state": "2"},
+                writes=[dm("now 2")],
+                card=None,
+            )
+            for _ in range(5)
+        )
+    )
+    assert first is True and sorted(results) == [False, False, False, False, True]
+    snapshot = await store.snapshot("incident", SYS_ID)
+    assert snapshot is not None and (snapshot.sys_mod_count, snapshot.data) == (2, {"state": "2"})
+    assert [m.payload["text"] for m in await store.claim(10, LEASE)] == ["now 2"]
+
+
+async def test_updates_of_one_message_coalesce_and_the_newest_card_wins(db: Database) -> None:
+    store = FeedStore(db, update_interval=timedelta(0))
+    await PostedMessages(db).add(
+        table_name="incident",
+        sys_id=SYS_ID,
+        channel="C1",
+        ts="1.1",
+        rendered="{}",
+        rendered_hash="old",
+    )
+    for n in range(10):
+        await store.queue_card("incident", SYS_ID, card(f"v{n}"))
+    [update] = await store.claim(10, LEASE)
+    assert (update.kind, update.target, update.ts, update.payload["text"]) == (
+        "update",
+        "C1",
+        "1.1",
+        "v9",
+    )
+
+
+async def test_a_card_rewritten_while_in_flight_goes_out_again_with_the_newer_version(
+    db: Database,
+) -> None:
+    store = FeedStore(db, update_interval=timedelta(0))
+    posted = PostedMessages(db)
+    await posted.add(
+        table_name="incident",
+        sys_id=SYS_ID,
+        channel="C1",
+        ts="1.1",
+        rendered="{}",
+        rendered_hash="old",
+    )
+    await store.queue_card("incident", SYS_ID, card("v1"))
+    [in_flight] = await store.claim(10, LEASE)
+    await store.queue_card("incident", SYS_ID, card("v2"))  # arrives while v1 is being sent
+    await store.delivered(in_flight, channel="C1", ts="1.1", digest="v1")
+    [again] = await store.claim(10, LEASE)
+    assert again.id == in_flight.id and again.payload["text"] == "v2"
+    await store.delivered(again, channel="C1", ts="1.1", digest="v2")
+    assert await store.pending() == 0
+    assert (await posted.for_record("incident", SYS_ID))[0].rendered_hash == "v2"
+
+
+async def test_a_claimed_message_is_not_claimed_twice_until_its_lease_ends(db: Database) -> None:
+    store = FeedStore(db)
+    await store.queue([dm(f"m{n}") for n in range(6)])
+    batches = await asyncio.gather(*(store.claim(2, LEASE) for _ in range(5)))
+    ids = [m.id for batch in batches for m in batch]
+    assert len(ids) == 6 and len(set(ids)) == 6
+    expired = await store.claim(10, timedelta(seconds=-1))  # nothing left unclaimed
+    assert expired == []
+
+
+async def test_a_delivered_live_copy_is_remembered_for_later_rewrites(db: Database) -> None:
+    store = FeedStore(db)
+    await store.queue([SlackWrite("post", "C9", {"text": "new", "blocks": []}, "incident", SYS_ID)])
+    await store.queue_card("incident", SYS_ID, card("newer"))  # before it was even posted
+    [post] = await store.claim(10, LEASE)
+    assert post.payload["text"] == "newer"
+    await store.delivered(post, channel="C9", ts="9.9", digest="newer")
+    [copy] = await PostedMessages(db).for_record("incident", SYS_ID)
+    assert (copy.channel, copy.ts, copy.rendered_hash) == ("C9", "9.9", "newer")
+
+
+async def test_retry_later_and_give_up(db: Database) -> None:
+    store = FeedStore(db)
+    await store.queue([dm("x"), dm("y")])
+    first, second = await store.claim(10, LEASE)
+    await store.retry_later(first, 3600, "ratelimited")
+    await store.give_up(second, "channel_not_found")
+    assert await store.claim(10, LEASE) == []
+    assert await store.pending() == 1
+    due = await store.next_due()
+    assert due is not None
