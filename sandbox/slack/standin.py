@@ -94,6 +94,7 @@ class SlackStandIn:
         self._ids = itertools.count(1)
         self._last_ts_us = 0
         self._waiters: list[asyncio.Future[None]] = []
+        self.listeners: list[Callable[[], None]] = []  # called on every change (the browser UI)
         self._sent: dict[str, str] = {}  # retry key -> the body first sent, so a retry repeats it
         self._events: dict[str, dict[str, Any]] = {}
         self._http: httpx.AsyncClient | None = None
@@ -193,6 +194,8 @@ class SlackStandIn:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        for listener in self.listeners:
+            listener()
 
     def record_call(self, call: ApiCall) -> None:
         self.calls.append(call)

@@ -1,0 +1,71 @@
+"""The sandbox page in headless Chromium: Slack-like channel and DM, and the ServiceNow panel."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import Page, expect
+
+from sandbox.servicenow import seed
+from tests.browser.conftest import Sandbox
+
+
+async def test_an_incident_typed_in_the_channel_and_resolved_in_servicenow_updates_the_card_and_the_callers_dm(
+    sandbox: Sandbox, page: Page
+) -> None:
+    await expect(page.get_by_label("Signed in as")).to_have_value("alice")
+    await page.evaluate("window.notReloaded = true")
+    await page.get_by_role("textbox", name="Message", exact=True).fill("/incident printer on fire")
+    await page.get_by_role("textbox", name="Message", exact=True).press("Enter")
+
+    card = page.locator(
+        "#conversation article.msg[data-kind='message']", has_text="printer on fire"
+    )
+    await expect(card).to_contain_text("New")
+    number = re.search(r"INC\d{7}", await card.inner_text())
+    assert number, await card.inner_text()
+    await expect(card.get_by_role("button", name="Resolve")).to_be_visible()
+
+    # ServiceNow's side: Bob, a fulfiller, resolves it in the ServiceNow form.
+    panel = page.locator("#servicenow")
+    await panel.get_by_label("Acting as").select_option(label="Bob Martin")
+    await panel.locator(f"tr[data-number='{number[0]}']").click()
+    record = panel.locator(f".sn-record[data-number='{number[0]}']")
+    await record.get_by_label("State").select_option(label="Resolved")
+    await record.get_by_label("Resolution code").select_option("Solution provided")
+    await record.get_by_label("Resolution notes").fill("Replaced the fuser unit.")
+    await record.get_by_role("button", name="Update").click()
+    await expect(panel.locator(f"tr[data-number='{number[0]}'] td.state")).to_have_text("Resolved")
+    row = sandbox.stack.emulator.query("incident", f"number={number[0]}")[0]
+    assert (row["state"], row["resolved_by"]) == ("6", seed.BOB)
+
+    # Slack's side follows live, without a reload: the card in the channel, then Alice's DM.
+    await expect(card).to_contain_text("Resolved")
+    await expect(card).to_contain_text("Replaced the fuser unit.")
+    assert await page.evaluate("window.notReloaded") is True
+    await page.locator("#app-list button").click()
+    dm = page.locator("#conversation article.msg[data-kind='message']", has_text=number[0])
+    await expect(dm).to_contain_text("Resolved")
+
+
+async def test_the_approver_approves_from_the_app_home_and_servicenow_shows_it(
+    sandbox: Sandbox, page: Page
+) -> None:
+    await page.get_by_label("Signed in as").select_option("carol")
+    await expect(page.locator("#user-note")).to_contain_text("carol.diaz")
+    await page.locator("#app-list button").click()
+    await page.get_by_role("tab", name="Home").click()
+
+    approve = page.locator(
+        f"#home button[data-action-id='approval_approve'][data-value='{seed.CHANGE_APPROVAL}']"
+    )
+    await approve.click()
+
+    approvals = page.locator("#servicenow")
+    await approvals.get_by_role("tab", name=re.compile("Approvals")).click()
+    row = approvals.locator("tr.approval", has_text="CHG0000001")
+    await expect(row.locator("td.state")).to_have_text("Approved")
+    decided = sandbox.stack.emulator.get("sysapproval_approver", seed.CHANGE_APPROVAL)
+    assert decided is not None and decided["state"] == "approved"
+    await expect(page.locator("#home")).to_contain_text("Approved CHG0000001")
+    await expect(approve).to_have_count(0)  # the Home tab was published again without it
