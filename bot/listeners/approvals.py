@@ -7,7 +7,6 @@ the use case (errors there come back as an ephemeral note through the response_u
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,6 +19,7 @@ from bot import blocks
 from bot.approvals import Approvals, Decided
 from bot.explain import explain
 from bot.home import Home
+from bot.listeners import forms
 from bot.listeners.modals import open_modal
 from bot.messenger import Messenger
 from storage import IdempotencyKeys
@@ -134,8 +134,7 @@ def register(
 
     @app.view("approval_reject")
     async def submit_reject(ack: AsyncAck, body: dict[str, Any]) -> None:
-        values = body["view"]["state"]["values"]
-        reason = str((values.get("reason", {}).get("value") or {}).get("value") or "").strip()
+        reason = forms.text(forms.values(body), "reason")
         if not reason:
             await ack(
                 response_action="errors",
@@ -143,7 +142,7 @@ def register(
             )
             return
         await ack()
-        user, meta = body["user"]["id"], _metadata(body)
+        user, meta = body["user"]["id"], forms.metadata(body)
         origin = Origin.from_metadata(meta)
         key = f"view:{body['view']['id']}"
         if not await keys.claim(key):
@@ -161,11 +160,3 @@ async def list_pending(approvals: Approvals, user: str, respond: AsyncRespond) -
     """`/incident approvals`: my pending approvals, ephemeral, with their buttons."""
     card = blocks.approval_list(await approvals.pending_for(user))
     await respond(text=card.text, blocks=list(card.blocks), response_type="ephemeral")
-
-
-def _metadata(body: dict[str, Any]) -> dict[str, str]:
-    try:
-        data = json.loads(body["view"].get("private_metadata") or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}

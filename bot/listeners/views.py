@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,13 +11,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot import blocks
 from bot.explain import explain
 from bot.incidents import Incidents, NewIncident
+from bot.listeners import forms
 from bot.listeners.posting import post_card
 from bot.messenger import Messenger
 from storage import IdempotencyKeys
 
 log = logging.getLogger(__name__)
-
-Values = dict[str, dict[str, dict[str, Any]]]
 
 
 def register(
@@ -37,13 +35,13 @@ def register(
             await keys.release(key)
             log.info("%s failed for %s: %r", view.get("callback_id"), body["user"]["id"], exc)
             await messenger.ephemeral(
-                _metadata(body).get("channel"), body["user"]["id"], blocks.notice(explain(exc))
+                forms.metadata(body).get("channel"), body["user"]["id"], blocks.notice(explain(exc))
             )
 
     @app.view("incident_create")
     async def create(ack: AsyncAck, body: dict[str, Any]) -> None:
-        values: Values = body["view"]["state"]["values"]
-        short = _text(values, "short_description")
+        values = forms.values(body)
+        short = forms.text(values, "short_description")
         if not short:
             await ack(
                 response_action="errors",
@@ -51,14 +49,14 @@ def register(
             )
             return
         await ack()
-        user, channel = body["user"]["id"], _metadata(body).get("channel", "")
+        user, channel = body["user"]["id"], forms.metadata(body).get("channel", "")
         new = NewIncident(
             short_description=short,
-            description=_text(values, "description"),
-            impact=_selected(values, "impact") or "3",
-            urgency=_selected(values, "urgency") or "3",
-            category=_selected(values, "category"),
-            assignment_group=_selected(values, "assignment_group", "group"),
+            description=forms.text(values, "description"),
+            impact=forms.selected(values, "impact") or "3",
+            urgency=forms.selected(values, "urgency") or "3",
+            category=forms.selected(values, "category"),
+            assignment_group=forms.selected(values, "assignment_group", "group"),
         )
 
         async def work() -> None:
@@ -75,13 +73,13 @@ def register(
 
     @app.view("incident_comment")
     async def comment(ack: AsyncAck, body: dict[str, Any]) -> None:
-        values: Values = body["view"]["state"]["values"]
-        text = _text(values, "text")
+        values = forms.values(body)
+        text = forms.text(values, "text")
         if not text:
             await ack(response_action="errors", errors={"text": "Write something first."})
             return
         await ack()
-        meta = _metadata(body)
+        meta = forms.metadata(body)
 
         async def work() -> None:
             await incidents.comment(
@@ -92,8 +90,8 @@ def register(
 
     @app.view("incident_resolve")
     async def resolve(ack: AsyncAck, body: dict[str, Any]) -> None:
-        values: Values = body["view"]["state"]["values"]
-        code, notes = _selected(values, "close_code"), _text(values, "close_notes")
+        values = forms.values(body)
+        code, notes = forms.selected(values, "close_code"), forms.text(values, "close_notes")
         errors = {}
         if not code:
             errors["close_code"] = "Choose a resolution code."
@@ -103,7 +101,7 @@ def register(
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        meta = _metadata(body)
+        meta = forms.metadata(body)
 
         async def work() -> None:
             await incidents.resolve(body["user"]["id"], meta["sys_id"], code, notes)
@@ -112,8 +110,8 @@ def register(
 
     @app.view("incident_hold")
     async def hold(ack: AsyncAck, body: dict[str, Any]) -> None:
-        values: Values = body["view"]["state"]["values"]
-        reason, text = _selected(values, "hold_reason"), _text(values, "text")
+        values = forms.values(body)
+        reason, text = forms.selected(values, "hold_reason"), forms.text(values, "text")
         if reason == "1" and not text:
             await ack(
                 response_action="errors",
@@ -121,26 +119,9 @@ def register(
             )
             return
         await ack()
-        meta = _metadata(body)
+        meta = forms.metadata(body)
 
         async def work() -> None:
             await incidents.hold(body["user"]["id"], meta["sys_id"], reason, text)
 
         await once(body, work)
-
-
-def _metadata(body: dict[str, Any]) -> dict[str, str]:
-    try:
-        data = json.loads(body["view"].get("private_metadata") or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def _text(values: Values, block_id: str, action_id: str = "value") -> str:
-    return str((values.get(block_id, {}).get(action_id) or {}).get("value") or "").strip()
-
-
-def _selected(values: Values, block_id: str, action_id: str = "value") -> str:
-    selected = (values.get(block_id, {}).get(action_id) or {}).get("selected_option") or {}
-    return str(selected.get("value") or "")
