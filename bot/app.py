@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import aiohttp
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -81,7 +83,19 @@ class Services:
         self._workers = [
             asyncio.create_task(self.messenger.run(self._stop), name="outbox"),
             asyncio.create_task(self.feed.run_poller(self._stop), name="poller"),
+            asyncio.create_task(self._housekeeping(), name="housekeeping"),
         ]
+
+    async def _housekeeping(self) -> None:
+        """Hourly: forget idempotency keys after a week and delivered outbox rows after two days."""
+        while not self._stop.is_set():
+            try:
+                await self.keys.prune(timedelta(days=7))
+                await self.messenger.prune()
+            except Exception:
+                log.exception("housekeeping failed; trying again in an hour")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 3600)
 
     async def aclose(self) -> None:
         self._stop.set()

@@ -19,8 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Card, digest_of
-from storage import Card as StoredCard
-from storage import Claimed, FeedStore, PostedMessages, SlackWrite
+from storage import Claimed, FeedStore, PostedMessages
 
 log = logging.getLogger(__name__)
 
@@ -96,23 +95,6 @@ class Messenger:
 
     # -- through the outbox ------------------------------------------------------------------------
 
-    async def update_cards(self, table: str, sys_id: str, card: Card) -> None:
-        """Rewrite every posted copy of the record that shows something else (coalesced)."""
-        await self._store.queue_card(
-            table,
-            sys_id,
-            StoredCard({"text": card.text, "blocks": list(card.blocks)}, card.digest()),
-        )
-        self.wake.set()
-
-    async def send_dm(
-        self, slack_user_id: str, card: Card, *, table: str | None = None, sys_id: str | None = None
-    ) -> None:
-        """Queue a DM; with table and sys_id it becomes a live copy that later changes rewrite."""
-        payload = {"text": card.text, "blocks": list(card.blocks)}
-        await self._store.queue([SlackWrite("dm", slack_user_id, payload, table, sys_id)])
-        self.wake.set()
-
     async def deliver_once(self) -> tuple[int, int]:
         """Start delivering what is due; returns (taken, handed back because its target is busy).
 
@@ -163,6 +145,10 @@ class Messenger:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(self.wake, stop), wait)
         await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+
+    async def prune(self) -> None:
+        """Forget delivered and abandoned messages after two days (kept meanwhile for diagnosis)."""
+        await self._store.prune(timedelta(days=2))
 
     async def _idle_time(self) -> float:
         due = await self._store.next_due()
@@ -222,6 +208,3 @@ async def _first(*events: asyncio.Event) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
-
-
-__all__ = ["GONE", "Messenger", "SlackWrite"]

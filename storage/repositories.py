@@ -131,22 +131,6 @@ class PostedMessages:
             )
             return [_posted(row) for row in rows]
 
-    async def mark_rendered(self, posted_id: int, *, rendered: str, rendered_hash: str) -> None:
-        async with self._db.session() as session:
-            row = await session.get(PostedMessage, posted_id)
-            if row is not None:
-                row.rendered = rendered
-                row.rendered_hash = rendered_hash
-                row.updated_at = utcnow()
-
-    async def forget(self, channel: str, ts: str) -> None:
-        async with self._db.session() as session:
-            await session.execute(
-                delete(PostedMessage).where(
-                    PostedMessage.channel == channel, PostedMessage.ts == ts
-                )
-            )
-
 
 class IdempotencyKeys:
     """Claim a key once: the first claim wins, every later one (a retry, a double click) loses."""

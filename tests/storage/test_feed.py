@@ -120,3 +120,18 @@ async def test_retry_later_and_give_up(db: Database) -> None:
     assert await store.pending() == 1
     due = await store.next_due()
     assert due is not None
+
+
+async def test_prune_forgets_finished_messages_and_keeps_pending_ones(db: Database) -> None:
+    store = FeedStore(db)
+    await store.queue([dm("sent"), dm("waiting")])
+    sent, _ = await store.claim(10, LEASE)
+    await store.delivered(sent, channel="D1", ts="1.1", digest="x")
+    await store.prune(timedelta(days=2))
+    assert await store.pending() == 1  # too recent: nothing pruned, and pending is never pruned
+    await store.prune(timedelta(seconds=-1))
+    assert await store.pending() == 1
+    async with db.engine.connect() as conn:
+        from sqlalchemy import text
+
+        assert await conn.scalar(text("SELECT count(*) FROM outbox")) == 1
