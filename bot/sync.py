@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
@@ -278,7 +278,7 @@ class Feed:
                     await asyncio.wait_for(stop.wait(), self.poll_seconds)
 
     @contextlib.asynccontextmanager
-    async def _poller_lock(self, stop: asyncio.Event):  # type: ignore[no-untyped-def]
+    async def _poller_lock(self, stop: asyncio.Event) -> AsyncIterator[bool]:
         """Yield True once this process is the poller; False if asked to stop before that."""
         if self._db.engine.dialect.name != "postgresql":
             yield True  # SQLite: one process owns the file
