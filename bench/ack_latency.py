@@ -65,7 +65,7 @@ def signed_command(user: str, text: str, n: int) -> tuple[bytes, dict[str, str]]
     return body, {
         "content-type": "application/x-www-form-urlencoded",
         "x-slack-request-timestamp": ts,
-        "x-slack-signature": verifier.generate_signature(timestamp=ts, body=body),
+        "x-slack-signature": verifier.generate_signature(timestamp=ts, body=body) or "",
     }
 
 

@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import tempfile
 import time
 
+from sandbox.slack import SlackStandIn
 from sandbox.stack import WEBHOOK_SECRET, run_stack
 
 BOB = "U0BOB00000"
 GENERAL = "C0GENERAL0"
+
+
+def posted(slack: SlackStandIn, count: int) -> bool:
+    return len(slack.messages_in(GENERAL)) == count
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -31,7 +37,7 @@ async def main(args: argparse.Namespace) -> None:
             slack, emulator = stack.slack, stack.emulator
             for n in range(args.cards):
                 await slack.send_command(BOB, "INC0000001", channel_id=GENERAL)
-                await slack.wait_for(lambda n=n: len(slack.messages_in(GENERAL)) == n + 1)
+                await slack.wait_for(functools.partial(posted, slack, n + 1))
             cards = slack.messages_in(GENERAL)
             sys_id = emulator.query("incident", "number=INC0000001")[0]["sys_id"]
             updates_before = len(slack.calls_to("chat.update"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import AsyncIterator
@@ -40,6 +41,14 @@ async def show(stack: Stack, number: str, channel: str = GENERAL) -> Message:
     before = len(stack.slack.messages_in(channel))
     await stack.slack.send_command(BOB_SLACK, number, channel_id=channel)
     return (await stack.slack.wait_for(lambda: stack.slack.messages_in(channel)[before:]))[0]
+
+
+def shows(message: Message, text: str) -> bool:
+    return text in str(message.blocks)
+
+
+def dm_count(stack: Stack, count: int) -> bool:
+    return len(dms(stack, ALICE_SLACK)) == count
 
 
 def dms(stack: Stack, user: str) -> list[Message]:
@@ -343,10 +352,10 @@ async def test_two_replicas_on_postgresql_deliver_each_message_once(tmp_path: Pa
                     expected = ":large_blue_circle: In Progress" if state == "2" else "On Hold"
                     for card in cards:
                         await first.slack.wait_for(
-                            lambda card=card, e=expected: e in str(card.blocks), timeout=15
+                            functools.partial(shows, card, expected), timeout=15
                         )
                     await first.slack.wait_for(
-                        lambda n=n: len(dms(first, ALICE_SLACK)) == n + 1, timeout=15
+                        functools.partial(dm_count, first, n + 1), timeout=15
                     )
                 await eventually(lambda: _outbox_empty(first), timeout=15)
                 texts = [m.text for m in dms(first, ALICE_SLACK)]

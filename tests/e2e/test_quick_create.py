@@ -62,6 +62,7 @@ async def test_help_answers_with_usage_only_to_the_user(stack: Stack) -> None:
     for text in ("help", "HELP", "resolve"):
         reply = await stack.slack.send_command(ALICE, text, channel_id=GENERAL)
         assert reply.status == 200
+        assert reply.json is not None
         assert reply.json["response_type"] == "ephemeral"
         assert "/incident <what is wrong>" in reply.json["text"]
     assert stack.slack.messages_in(GENERAL) == []

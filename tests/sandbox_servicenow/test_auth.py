@@ -52,7 +52,7 @@ async def test_missing_or_wrong_basic_credentials_are_401_with_the_basic_challen
     anonymous: httpx.AsyncClient,
 ) -> None:
     for auth in (None, ("incident.bot", "nope"), ("nobody", "x")):
-        response = await anonymous.get(INCIDENTS, auth=auth)  # type: ignore[arg-type]
+        response = await anonymous.get(INCIDENTS, auth=auth)
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == 'Basic realm="Service-now"'
         assert response.json()["error"]["message"] == "User is not authenticated"

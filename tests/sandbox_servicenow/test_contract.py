@@ -45,6 +45,9 @@ JSON_TYPE = "application/json;charset=UTF-8"
 INC1 = sys_id_for("incident", "INC0000001")
 INC2 = sys_id_for("incident", "INC0000002")
 
+# httpx sends a request without the client's auth when given None (its stubs do not say so).
+NO_AUTH: Any = None
+
 
 def case(name: str) -> Callable[[Case], Case]:
     def register(function: Case) -> Case:
@@ -387,7 +390,7 @@ def token_form(s: dict[str, Any], **values: str) -> dict[str, str]:
 
 @case("oauth/token_password_grant_200.json")
 async def _password(emulator: Emulator, client: httpx.AsyncClient, s: dict[str, Any]) -> None:
-    response = await client.post("/oauth_token.do", data=token_form(s), auth=None)
+    response = await client.post("/oauth_token.do", data=token_form(s), auth=NO_AUTH)
     assert response.status_code == s["status"]
     assert list(response.json()) == list(s["body"])
     assert_same_shape(response.json(), s["body"])
@@ -398,7 +401,7 @@ async def _password(emulator: Emulator, client: httpx.AsyncClient, s: dict[str, 
 async def _client_credentials(
     emulator: Emulator, client: httpx.AsyncClient, s: dict[str, Any]
 ) -> None:
-    response = await client.post("/oauth_token.do", data=token_form(s), auth=None)
+    response = await client.post("/oauth_token.do", data=token_form(s), auth=NO_AUTH)
     assert response.status_code == s["status"]
     assert set(response.json()) == set(s["body"])
     assert_same_shape(response.json(), s["body"])
@@ -415,11 +418,11 @@ async def _refresh(emulator: Emulator, client: httpx.AsyncClient, s: dict[str, A
             "username": "incident.bot",
             "password": "incident-bot",
         },
-        auth=None,
+        auth=NO_AUTH,
     )
     refresh = first.json()["refresh_token"]
     response = await client.post(
-        "/oauth_token.do", data=token_form(s, refresh_token=refresh), auth=None
+        "/oauth_token.do", data=token_form(s, refresh_token=refresh), auth=NO_AUTH
     )
     assert response.status_code == s["status"]
     assert set(response.json()) == set(s["body"])
@@ -441,7 +444,7 @@ def hs256_jwt(claims: dict[str, Any], key: str) -> str:
 async def _jwt(emulator: Emulator, client: httpx.AsyncClient, s: dict[str, Any]) -> None:
     claims = {"iss": "sandbox-client", "aud": "sandbox-client", "sub": "carol@example.com"}
     form = token_form(s, assertion=hs256_jwt(claims, "sandbox-secret"))
-    response = await client.post("/oauth_token.do", data=form, auth=None)
+    response = await client.post("/oauth_token.do", data=form, auth=NO_AUTH)
     assert response.status_code == s["status"]
     assert set(response.json()) == set(s["body"])
     token = response.json()["access_token"]
@@ -449,7 +452,7 @@ async def _jwt(emulator: Emulator, client: httpx.AsyncClient, s: dict[str, Any])
         "/api/now/table/sys_user",
         params={"sysparm_query": "sys_id=javascript:gs.getUserID()", "sysparm_fields": "user_name"},
         headers={"Authorization": f"Bearer {token}"},
-        auth=None,
+        auth=NO_AUTH,
     )
     assert me.json()["result"] == [{"user_name": "carol.diaz"}]
 
@@ -463,7 +466,7 @@ async def _token_error(emulator: Emulator, client: httpx.AsyncClient, s: dict[st
         "username": "admin",
         "password": "not-the-password",
     }
-    await _exact(await client.post("/oauth_token.do", data=form, auth=None), s)
+    await _exact(await client.post("/oauth_token.do", data=form, auth=NO_AUTH), s)
 
 
 # ---------------------------------------------------- other samples: choices, webhook

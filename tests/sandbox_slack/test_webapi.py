@@ -43,7 +43,7 @@ async def test_auth_test_has_the_fixture_shape_and_the_bot_identity(
     client: AsyncWebClient, slack: SlackStandIn, fixture_json: Load
 ) -> None:
     response = await client.auth_test()
-    assert set(response.data) == set(fixture_json("auth_test.ok.bot.json"))  # type: ignore[arg-type]
+    assert set(response.data) == set(fixture_json("auth_test.ok.bot.json"))
     assert (response["user_id"], response["bot_id"], response["team_id"]) == (
         "U0BOT00000",
         "B0BOT00000",
@@ -59,7 +59,7 @@ async def test_users_info_has_the_fixture_shape_and_the_profile_email(
     expected = fixture_json("users_info.ok.json")
     response = await client.users_info(user=ALICE)
     user = response["user"]
-    assert set(response.data) == set(expected)  # type: ignore[arg-type]
+    assert set(response.data) == set(expected)
     assert set(user) == set(expected["user"])
     assert set(user["profile"]) == set(expected["user"]["profile"])
     assert (user["id"], user["name"], user["real_name"]) == (ALICE, "alice", "Alice Chen")
@@ -175,7 +175,7 @@ async def test_post_message_records_the_message_and_answers_in_the_fixture_shape
     response = await client.chat_postMessage(
         channel=INCIDENTS, text="Here's a message", attachments=attachments
     )
-    assert set(response.data) == set(expected)  # type: ignore[arg-type]
+    assert set(response.data) == set(expected)
     assert set(response["message"]) == set(expected["message"])
     assert response["channel"] == INCIDENTS
     assert response["message"]["bot_id"] == "B0BOT00000"
@@ -221,7 +221,7 @@ async def test_update_rewrites_the_message_and_keeps_the_previous_version(
     posted = await client.chat_postMessage(channel=GENERAL, text="New", blocks=[SECTION])
     response = await client.chat_update(channel=GENERAL, ts=posted["ts"], text="In Progress")
     expected = fixture_json("chat_update.ok.json")
-    assert set(response.data) == set(expected)  # type: ignore[arg-type]
+    assert set(response.data) == set(expected)
     assert set(response["message"]) == set(expected["message"])
     assert response["message"]["user"] == "U0BOT00000"
     [message] = slack.messages_in(GENERAL)
