@@ -188,7 +188,7 @@ def build_bolt(services: Services) -> AsyncApp:
     )
     commands.register(app, services)
     actions.register(app, services)
-    views.register(app, services.incidents, services.keys, services.messenger)
+    views.register(app, services.incidents, services.keys, services.messenger, services.home)
     options.register(app, services.incidents)
     approval_listeners.register(
         app, services.approvals, services.home, services.messenger, services.keys

@@ -462,7 +462,9 @@ def create_modal(channel: str, categories: Sequence[Choice] | None) -> dict[str,
     )
 
 
-def comment_modal(incident: Incident, *, public: bool, channel: str | None) -> dict[str, Any]:
+def comment_modal(
+    incident: Incident, *, public: bool, channel: str | None, origin: str = ""
+) -> dict[str, Any]:
     kind = "Comment" if public else "Work note"
     hint = (
         "The caller sees comments."
@@ -481,12 +483,13 @@ def comment_modal(incident: Incident, *, public: bool, channel: str | None) -> d
             "sys_id": incident.sys_id,
             "public": "1" if public else "",
             "channel": channel or "",
+            "origin": origin,
         },
     )
 
 
 def resolve_modal(
-    incident: Incident, close_codes: Sequence[Choice], channel: str | None
+    incident: Incident, close_codes: Sequence[Choice], channel: str | None, origin: str = ""
 ) -> dict[str, Any]:
     return modal(
         "incident_resolve",
@@ -499,11 +502,11 @@ def resolve_modal(
             text_input("close_notes", "Resolution notes", multiline=True, max_length=3000),
         ],
         submit="Resolve",
-        metadata={"sys_id": incident.sys_id, "channel": channel or ""},
+        metadata={"sys_id": incident.sys_id, "channel": channel or "", "origin": origin},
     )
 
 
-def hold_modal(incident: Incident, channel: str | None) -> dict[str, Any]:
+def hold_modal(incident: Incident, channel: str | None, origin: str = "") -> dict[str, Any]:
     return modal(
         "incident_hold",
         f"Put {incident.number} on hold",
@@ -520,7 +523,7 @@ def hold_modal(incident: Incident, channel: str | None) -> dict[str, Any]:
             ),
         ],
         submit="Put on hold",
-        metadata={"sys_id": incident.sys_id, "channel": channel or ""},
+        metadata={"sys_id": incident.sys_id, "channel": channel or "", "origin": origin},
     )
 
 

@@ -81,7 +81,9 @@ def register(app: AsyncApp, services: Services) -> None:
 
         async def form() -> dict[str, Any]:
             incident = await incidents.get(sys_id)
-            return blocks.comment_modal(incident, public=True, channel=_channel(body))
+            return blocks.comment_modal(
+                incident, public=True, channel=_channel(body), origin=_origin(body)
+            )
 
         await run(body, respond, lambda: open_modal(client, body["trigger_id"], "Comment", form()))
 
@@ -95,13 +97,16 @@ def register(app: AsyncApp, services: Services) -> None:
     async def _open_resolve(client: AsyncWebClient, body: dict[str, Any], sys_id: str) -> None:
         async def form() -> dict[str, Any]:
             incident = await incidents.get(sys_id)
-            return blocks.resolve_modal(incident, await incidents.close_codes(), _channel(body))
+            codes = await incidents.close_codes()
+            return blocks.resolve_modal(incident, codes, _channel(body), origin=_origin(body))
 
         await open_modal(client, body["trigger_id"], "Resolve", form())
 
     async def _open_hold(client: AsyncWebClient, body: dict[str, Any], sys_id: str) -> None:
         async def form() -> dict[str, Any]:
-            return blocks.hold_modal(await incidents.get(sys_id), _channel(body))
+            return blocks.hold_modal(
+                await incidents.get(sys_id), _channel(body), origin=_origin(body)
+            )
 
         await open_modal(client, body["trigger_id"], "On hold", form())
 
@@ -208,6 +213,11 @@ def _sys_id(action: dict[str, Any]) -> str:
 
 def _user(body: dict[str, Any]) -> str:
     return str(body["user"]["id"])
+
+
+def _origin(body: dict[str, Any]) -> str:
+    """ "home" for a button in App Home: what it opens republishes the Home when done."""
+    return "home" if (body.get("view") or {}).get("type") == "home" else ""
 
 
 def _channel(body: dict[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import blocks
 from bot.explain import explain
+from bot.home import Home
 from bot.incidents import Incidents, NewIncident
 from bot.listeners import forms
 from bot.listeners.posting import post_card
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def register(
-    app: AsyncApp, incidents: Incidents, keys: IdempotencyKeys, messenger: Messenger
+    app: AsyncApp, incidents: Incidents, keys: IdempotencyKeys, messenger: Messenger, home: Home
 ) -> None:
     async def once(body: dict[str, Any], work: Callable[[], Awaitable[None]]) -> None:
         """Run a submission's work once per view (a double submit or a retry is one), telling errors."""
@@ -29,14 +30,19 @@ def register(
         if not await keys.claim(key):
             log.info("ignoring a repeated submission of %s", view["id"])
             return
+        user, meta = body["user"]["id"], forms.metadata(body)
         try:
             await work()
         except Exception as exc:
             await keys.release(key)
-            log.info("%s failed for %s: %r", view.get("callback_id"), body["user"]["id"], exc)
-            await messenger.ephemeral(
-                forms.metadata(body).get("channel"), body["user"]["id"], blocks.notice(explain(exc))
-            )
+            log.info("%s failed for %s: %r", view.get("callback_id"), user, exc)
+            if meta.get("origin") == "home":
+                await home.publish(user, notice=explain(exc))
+            else:
+                await messenger.ephemeral(meta.get("channel"), user, blocks.notice(explain(exc)))
+            return
+        if meta.get("origin") == "home":
+            await home.publish(user)  # the Home shows what the person just did
 
     @app.view("incident_create")
     async def create(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -134,3 +134,36 @@ async def test_refresh_republishes_and_the_messages_tab_publishes_nothing(stack:
     await stack.slack.wait_for(
         lambda: (h := stack.slack.home_view(CAROL)) and "INC0000099" in str(h.view)
     )
+
+
+async def test_resolving_an_incident_from_home_republishes_the_home(stack: Stack) -> None:
+    home = await open_home(stack, CAROL)
+    [vpn] = stack.emulator.query("incident", "number=INC0000003")
+    await press(stack, CAROL, home, "incident_resolve", vpn["sys_id"])
+    form = await stack.slack.wait_for(
+        lambda: (
+            (m := stack.slack.current_modal(CAROL))
+            and m.view["callback_id"] == "incident_resolve"
+            and m
+        )
+    )
+    await stack.slack.send_view_submission(
+        CAROL,
+        form.id,
+        {
+            "close_code": {
+                "value": {
+                    "type": "static_select",
+                    "selected_option": {"value": "Workaround provided"},
+                }
+            },
+            "close_notes": {"value": {"type": "plain_text_input", "value": "Client reinstalled."}},
+        },
+    )
+    await stack.slack.wait_for(
+        lambda: stack.emulator.query("incident", "number=INC0000003")[0]["state"] == "6"
+    )
+    # Resolved is no longer open work: the republished Home drops it from "Assigned to you".
+    await stack.slack.wait_for(
+        lambda: (h := stack.slack.home_view(CAROL)) and "INC0000003" not in str(h.view) and h
+    )
