@@ -283,11 +283,7 @@ class Incidents:
                 f"{incident.number} is {incident.state.label}: resolve it first "
                 f"(`/incident resolve {incident.number}`), then close it."
             )
-        return await self._patch(
-            incident,
-            {"state": str(int(IncidentState.CLOSED)), "work_notes": f"Closed {via_slack(person)}"},
-            person,
-        )
+        return await self._move(incident, IncidentState.CLOSED, "Closed", person)
 
     async def reopen(self, actor: str, sys_id: str) -> Incident:
         person = await self._identity.person(actor)
@@ -301,14 +297,7 @@ class Incidents:
             raise IncidentProblem(
                 f"{incident.number} is {reason}: only a resolved incident can be reopened."
             )
-        return await self._patch(
-            incident,
-            {
-                "state": str(int(IncidentState.IN_PROGRESS)),
-                "work_notes": f"Reopened {via_slack(person)}",
-            },
-            person,
-        )
+        return await self._move(incident, IncidentState.IN_PROGRESS, "Reopened", person)
 
     async def hold(self, actor: str, sys_id: str, reason: str, text: str) -> Incident:
         person = await self._identity.person(actor)
@@ -337,14 +326,7 @@ class Incidents:
         self._require_open(incident, "move to In Progress")
         if incident.state == IncidentState.IN_PROGRESS:
             return incident
-        return await self._patch(
-            incident,
-            {
-                "state": str(int(IncidentState.IN_PROGRESS)),
-                "work_notes": f"In Progress {via_slack(person)}",
-            },
-            person,
-        )
+        return await self._move(incident, IncidentState.IN_PROGRESS, "In Progress", person)
 
     async def cancel(self, actor: str, sys_id: str) -> Incident:
         person = await self._identity.person(actor)
@@ -353,17 +335,17 @@ class Incidents:
             raise IncidentProblem(
                 f"Only a new incident can be canceled; {incident.number} is {incident.state.label}."
             )
-        return await self._patch(
-            incident,
-            {
-                "state": str(int(IncidentState.CANCELED)),
-                "work_notes": f"Canceled {via_slack(person)}",
-            },
-            person,
-        )
+        return await self._move(incident, IncidentState.CANCELED, "Canceled", person)
 
     async def _assignee(self, slack_user_id: str) -> Person:
         return await self._identity.person(slack_user_id, for_someone_else=True)
+
+    async def _move(
+        self, incident: Incident, state: IncidentState, verb: str, person: Person
+    ) -> Incident:
+        """Set the state, with a work note saying who did it from Slack."""
+        values = {"state": str(int(state)), "work_notes": f"{verb} {via_slack(person)}"}
+        return await self._patch(incident, values, person)
 
     async def _patch(
         self, incident: Incident, values: Mapping[str, str], person: Person
