@@ -99,7 +99,8 @@ class Feed:
         self.poll_seconds = poll_seconds
         self.overlap = overlap
         self._wake = wake  # the outbox worker's doorbell
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # Per record being reconciled: a lock and how many want it (gone when nobody does).
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
         self._actors: dict[tuple[str, str], tuple[float, str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._fetching: set[tuple[str, str]] = set()
@@ -115,7 +116,10 @@ class Feed:
 
         Covers the race where the Business Rule's event for the bot's own write arrives first.
         """
-        self._actors[(table, sys_id)] = (time.monotonic() + 30, actor)
+        now = time.monotonic()
+        for key in [key for key, (until, _) in self._actors.items() if until <= now]:
+            del self._actors[key]
+        self._actors[(table, sys_id)] = (now + 30, actor)
 
     async def reconcile(
         self,
@@ -137,7 +141,7 @@ class Feed:
         if actor is None:
             expected = self._actors.get((table, sys_id))
             actor = expected[1] if expected and expected[0] > time.monotonic() else None
-        async with self._locks.setdefault((table, sys_id), asyncio.Lock()):
+        async with self._record_lock((table, sys_id)):
             current = int(record.get("sys_mod_count") or 0)
             previous = await self._store.snapshot(table, sys_id)
             if previous is not None and previous.sys_mod_count >= current:
@@ -161,6 +165,19 @@ class Feed:
         if accepted and self._wake is not None:
             self._wake.set()
         return accepted
+
+    @contextlib.asynccontextmanager
+    async def _record_lock(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        """One reconcile of a record at a time; the lock is dropped when nobody holds or awaits it."""
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[key]
 
     async def handle_event(self, event: ChangeEvent) -> None:
         """A signed change event: fetch the record unless this version was already handled.
