@@ -12,6 +12,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage import Database
+from tests.support import BROWSER_SKIPPED
 
 
 def postgres_url() -> str:
@@ -63,3 +64,20 @@ class _PostgresDatabase:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly, last, when the browser tests did not run (no Chromium here) and how to run them."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if BROWSER_SKIPPED in str(getattr(report, "longrepr", ""))
+    ]
+    if skipped:
+        terminalreporter.write_sep("*", f"{len(skipped)} BROWSER TESTS WERE SKIPPED", red=True)
+        terminalreporter.write_line(
+            "Install Chromium (Debian/Ubuntu: `sudo apt-get install chromium`) or set"
+            " CHROMIUM=/path/to/chromium, then run `make test` again.",
+            red=True,
+        )

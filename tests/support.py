@@ -10,8 +10,13 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-FIXTURES = SHARED / "fixtures"
+# The one place that knows where the copied Slack and ServiceNow samples live (tests/fixtures/).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SERVICENOW_FIXTURES = FIXTURES / "servicenow"
+SLACK_FIXTURES = FIXTURES / "slack"
+
+# The start of every browser test's skip reason; the end of the run repeats it in a banner.
+BROWSER_SKIPPED = "browser test skipped"
 
 
 async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 5.0) -> T:

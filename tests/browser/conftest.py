@@ -1,7 +1,8 @@
 """Headless Chromium (Debian's `chromium`, driven by Playwright) against the whole sandbox.
 
-`make test` installs both (the `chromium` target and the `playwright` test extra). Playwright's own
-browser download is never used. In CI a browser that cannot start fails the run; elsewhere it skips.
+`make test` installs both where it can (`tests/browser/ensure-chromium.sh` and the `playwright` test
+extra). Playwright's own browser download is never used. In CI a browser that cannot start fails the
+run; elsewhere it skips, and the end of the run says so in a banner (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ import pytest
 
 from sandbox.stack import WEBHOOK_SECRET, Stack, run_stack
 from sandbox.web import run_web
+from tests.support import BROWSER_SKIPPED
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CHROMIUM") or next(
+    (path for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(path)),
+    "/usr/bin/chromium",
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -37,7 +42,7 @@ CHROMIUM_ARGS = [
 def unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"browser tests cannot run in CI: {reason}")
-    pytest.skip(f"{reason} (run `make test`, which installs it)")
+    pytest.skip(f"{BROWSER_SKIPPED}: {reason}")
 
 
 @dataclass

@@ -11,20 +11,20 @@ import httpx
 import pytest
 
 from sandbox.servicenow import Emulator, run_emulator
+from tests.support import SERVICENOW_FIXTURES
 
-SN_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "servicenow"
 BOT = ("incident.bot", "incident-bot")
 
 
 def load_fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SN_FIXTURES / name).read_text())
+    data: dict[str, Any] = json.loads((SERVICENOW_FIXTURES / name).read_text())
     return data
 
 
 @pytest.fixture
 def fixture_dir() -> Path:
-    """`shared/fixtures/servicenow/` (test modules cannot import conftest under importlib mode)."""
-    return SN_FIXTURES
+    """`tests/fixtures/servicenow/` (test modules cannot import conftest under importlib mode)."""
+    return SERVICENOW_FIXTURES
 
 
 @pytest.fixture

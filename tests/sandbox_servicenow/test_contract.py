@@ -1,4 +1,4 @@
-"""Every sample under shared/fixtures/servicenow/ replayed against the emulator.
+"""Every sample under tests/fixtures/servicenow/ replayed against the emulator.
 
 Each sample's request is re-aimed at seeded records (sys_ids, e-mails differ), then the answer
 must have the sample's status, the headers that matter and the same body shape: same keys, same

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,8 +22,7 @@ from starlette.routing import Route
 
 from sandbox.server import serve
 from sandbox.slack import SlackStandIn, run_slack
-
-SLACK_FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "slack"
+from tests.support import SLACK_FIXTURES
 
 
 def load_fixture(name: str) -> Any:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-SERVICENOW_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "servicenow"
+from tests.support import SERVICENOW_FIXTURES
 
 
 def load_fixture(name: str) -> dict[str, Any]:
