@@ -58,7 +58,7 @@ async def main(args: argparse.Namespace) -> None:
             )
             settled = time.perf_counter() - started
             await emulator.wait_for_webhooks()
-            await stack.services.feed.drain()
+            await stack.bot.feed.drain()
             updates = len(slack.calls_to("chat.update")) - updates_before
             print(
                 f"\nFan-out: {args.cards} cards of one incident, {args.changes} changes written in {written:.2f} s\n"

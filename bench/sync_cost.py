@@ -44,7 +44,7 @@ async def measure(size: int, changed: int) -> tuple[int, float, int]:
             emulator=emulator,
             servicenow_poll_seconds=0,
         ) as stack:
-            feed, client = stack.services.feed, stack.services.servicenow
+            feed, client = stack.bot.feed, stack.bot.servicenow
             await feed.poll_once()  # first start: remembers every open incident
             clock.offset = timedelta(0)
             for sys_id in ids[:changed]:

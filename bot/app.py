@@ -23,47 +23,33 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.approvals import Approvals, ApprovalTracker
-from bot.home import Home
+from bot import approvals, home, incidents
+from bot.approvals.service import Approvals
+from bot.commands import router as commands
+from bot.feed.changes import Feed
+from bot.feed.messenger import Messenger
+from bot.home.service import Home
 from bot.identity import Identity
-from bot.incident_changes import IncidentTracker
-from bot.incidents import Incidents
-from bot.listeners import actions, commands, options, views
-from bot.listeners import approvals as approval_listeners
-from bot.listeners import home as home_listeners
-from bot.messenger import Messenger
+from bot.incidents.service import Incidents
+from bot.services import Services
 from bot.settings import Settings
-from bot.sync import Feed
+from bot.slack.interactions import Interactions
 from servicenow.auth import auth_from_credentials
 from servicenow.client import ServiceNowClient
 from servicenow.records import ChoiceCache
 from servicenow.webhook import InvalidEvent, InvalidSignature, verify
-from storage import (
-    Database,
-    FeedStore,
-    Followers,
-    IdempotencyKeys,
-    NotificationSettings,
-    PostedMessages,
-    UserLinks,
-)
+from storage import Database, FeedStore, IdempotencyKeys, PostedMessages, UserLinks
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class Services:
-    settings: Settings
-    db: Database
-    servicenow: ServiceNowClient
-    slack: AsyncWebClient
-    identity: Identity
+class Bot:
+    """Everything built once: the shared services, each record kind, and the Bolt app."""
+
+    services: Services
+    bolt: AsyncApp
     incidents: Incidents
-    messenger: Messenger
-    keys: IdempotencyKeys
-    feed: Feed
-    followers: Followers
-    notifications: NotificationSettings
     approvals: Approvals
     home: Home
 
@@ -71,18 +57,31 @@ class Services:
         self._stop = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
 
+    @property
+    def feed(self) -> Feed:
+        return self.services.feed
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    @property
+    def servicenow(self) -> ServiceNowClient:
+        return self.services.servicenow
+
     async def start(self) -> None:
         """Open what needs a running event loop, migrate an embedded SQLite database, and start
         the outbox worker and the poller."""
+        services = self.services
         # One aiohttp session for every Slack call (Bolt hands it to each request's client);
         # without it slack_sdk opens a new session and TCP connection per call.
-        self.slack.session = aiohttp.ClientSession()
-        if self.settings.is_sqlite:
-            await self.db.migrate()
+        services.slack.session = aiohttp.ClientSession()
+        if services.settings.is_sqlite:
+            await services.db.migrate()
         self._stop.clear()
         self._workers = [
-            asyncio.create_task(self.messenger.run(self._stop), name="outbox"),
-            asyncio.create_task(self.feed.run_poller(self._stop), name="poller"),
+            asyncio.create_task(services.messenger.run(self._stop), name="outbox"),
+            asyncio.create_task(services.feed.run_poller(self._stop), name="poller"),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
         ]
 
@@ -90,8 +89,8 @@ class Services:
         """Hourly: forget idempotency keys after a week and delivered outbox rows after two days."""
         while not self._stop.is_set():
             try:
-                await self.keys.prune(timedelta(days=7))
-                await self.messenger.prune()
+                await self.services.keys.prune(timedelta(days=7))
+                await self.services.messenger.prune()
             except Exception:
                 log.exception("housekeeping failed; trying again in an hour")
             with contextlib.suppress(TimeoutError):
@@ -100,11 +99,11 @@ class Services:
     async def aclose(self) -> None:
         self._stop.set()
         await asyncio.gather(*self._workers, return_exceptions=True)
-        await self.feed.drain()
-        if self.slack.session is not None:
-            await self.slack.session.close()
-        await self.servicenow.aclose()
-        await self.db.dispose()
+        await self.services.feed.drain()
+        if self.services.slack.session is not None:
+            await self.services.slack.session.close()
+        await self.services.servicenow.aclose()
+        await self.services.db.dispose()
 
 
 def slack_client(settings: Settings) -> AsyncWebClient:
@@ -129,11 +128,11 @@ def servicenow_client(settings: Settings) -> ServiceNowClient:
     return ServiceNowClient(settings.servicenow_instance_url, auth)
 
 
-def build_services(settings: Settings) -> Services:
+def build(settings: Settings) -> Bot:
+    """The composition root: the shared services, then each record kind's `install`."""
     db = Database.from_url(settings.database_url)
     servicenow = servicenow_client(settings)
     slack = slack_client(settings)
-    identity = Identity(slack, servicenow, UserLinks(db))
     store = FeedStore(db)
     messenger = Messenger(slack, PostedMessages(db), store)
     feed = Feed(
@@ -144,79 +143,54 @@ def build_services(settings: Settings) -> Services:
         poll_seconds=settings.servicenow_poll_seconds,
         wake=messenger.wake,
     )
-    incidents = Incidents(servicenow, identity, messenger, ChoiceCache(servicenow), feed)
-    followers, notifications = Followers(db), NotificationSettings(db)
-    feed.track(
-        IncidentTracker(
-            incidents,
-            identity,
-            followers,
-            notifications,
-            incident_channel=settings.incident_channel,
-        )
-    )
     keys = IdempotencyKeys(db)
-    approvals = Approvals(servicenow, identity, messenger, keys, feed)
-    feed.track(ApprovalTracker(approvals))
-    home = Home(slack, identity, incidents, approvals)
-    return Services(
-        settings,
-        db,
-        servicenow,
-        slack,
-        identity,
-        incidents,
-        messenger,
-        keys,
-        feed,
-        followers,
-        notifications,
-        approvals,
-        home,
-    )
-
-
-def build_bolt(services: Services) -> AsyncApp:
-    settings = services.settings
     # The token travels in `client`, and OAuth is switched off explicitly: Bolt would otherwise go
     # into OAuth mode if SLACK_CLIENT_ID and SLACK_CLIENT_SECRET happened to be in the environment.
-    app = AsyncApp(
+    bolt = AsyncApp(
         signing_secret=settings.slack_signing_secret,
-        client=services.slack,
+        client=slack,
         oauth_settings=None,
         oauth_flow=None,
     )
-    commands.register(app, services)
-    actions.register(app, services)
-    views.register(app, services.incidents, services.keys, services.messenger, services.home)
-    options.register(app, services.incidents)
-    approval_listeners.register(
-        app, services.approvals, services.home, services.messenger, services.keys
+    services = Services(
+        settings=settings,
+        db=db,
+        servicenow=servicenow,
+        slack=slack,
+        identity=Identity(slack, servicenow, UserLinks(db)),
+        choices=ChoiceCache(servicenow),
+        feed=feed,
+        messenger=messenger,
+        keys=keys,
+        interactions=Interactions(bolt, keys, messenger),
+        commands=commands.Router(),
     )
-    home_listeners.register(app, services.home)
-    return app
+    incident_kind = incidents.install(services)
+    approval_kind = approvals.install(services)
+    home_tab = home.install(services, incident_kind, approval_kind)
+    commands.install(services.interactions, services.commands)
+    return Bot(services, bolt, incident_kind, approval_kind, home_tab)
 
 
 def create_app(settings: Settings) -> Starlette:
     """The HTTP app: `POST /slack/events`, `POST /servicenow/events` and `GET /healthz`."""
-    services = build_services(settings)
-    bolt = build_bolt(services)
-    handler = AsyncSlackRequestHandler(bolt)
+    bot = build(settings)
+    handler = AsyncSlackRequestHandler(bot.bolt)
 
     async def slack_events(request: Request) -> Response:
         return await handler.handle(request)
 
     async def servicenow_events(request: Request) -> Response:
-        return await change_event(services, request)
+        return await change_event(bot.services, request)
 
     async def healthz(_: Request) -> Response:
-        return await health(services)
+        return await health(bot.services)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await services.start()
+        await bot.start()
         yield
-        await services.aclose()
+        await bot.aclose()
 
     app = Starlette(
         routes=[
@@ -226,7 +200,7 @@ def create_app(settings: Settings) -> Starlette:
         ],
         lifespan=lifespan,
     )
-    app.state.services = services
+    app.state.bot = bot
     return app
 
 

@@ -64,11 +64,10 @@ async def _socket(settings: Settings) -> int:
     import uvicorn
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    from bot.app import build_bolt, create_app
+    from bot.app import create_app
 
     app = create_app(settings)
-    bolt = build_bolt(app.state.services)
-    handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
+    handler = AsyncSocketModeHandler(app.state.bot.bolt, settings.slack_app_token)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port))
     await handler.connect_async()  # type: ignore[no-untyped-call]
     try:
@@ -94,9 +93,10 @@ async def _migrate(settings: Settings) -> int:
 
 
 async def _check(settings: Settings) -> int:
-    from bot.app import build_services
+    from bot.app import build
 
-    services = build_services(settings)
+    bot = build(settings)
+    services = bot.services
     failures = 0
     try:
         for name, probe in (
@@ -112,7 +112,7 @@ async def _check(settings: Settings) -> int:
             else:
                 print(f"✓ {name}" + (f": {detail}" if detail else ""))
     finally:
-        await services.aclose()
+        await bot.aclose()
     return 1 if failures else 0
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.explain import Refusal
 from servicenow.client import ServiceNowClient
 from servicenow.query import Query, UnsafeQueryValue, validate_email
 from servicenow.records import User
@@ -25,7 +26,12 @@ class Person:
     email: str
 
 
-class NoServiceNowAccount(Exception):
+def via_slack(person: Person) -> str:
+    """How a write made for this person says so in ServiceNow."""
+    return f"via Slack by {person.name or person.email} ({person.email})"
+
+
+class NoServiceNowAccount(Refusal):
     """The Slack user has no usable ServiceNow account; the message says why, naming the e-mail."""
 
     def __init__(self, email: str | None, slack_user_id: str | None = None) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from bot.app import Services, create_app
+from bot.app import Bot, create_app
 from bot.settings import Settings, load_settings
 from sandbox.server import serve
 from sandbox.servicenow import Emulator, WebhookTarget, run_emulator
@@ -31,9 +31,9 @@ class Stack:
     bot_url: str
 
     @property
-    def services(self) -> Services:
-        services: Services = self.app.state.services
-        return services
+    def bot(self) -> Bot:
+        bot: Bot = self.app.state.bot
+        return bot
 
 
 @asynccontextmanager

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import blocks
-from bot.blocks import ApprovalRequest
+from bot.approvals import cards as approval_cards
+from bot.approvals.cards import ApprovalRequest
+from bot.home import cards as home_cards
+from bot.slack import kit
 from sandbox.slack.blockkit import message_problems, view_problems
 from servicenow.records import Approval, Incident
 
@@ -53,7 +55,7 @@ def incident(n: int, **values: str) -> Incident:
 
 
 def test_a_pending_approval_card_says_what_who_when_and_offers_approve_and_reject() -> None:
-    card = blocks.approval_card(request())
+    card = approval_cards.approval_card(request())
     text = str(card.blocks)
     for expected in ("CHG0000001", "Upgrade core switch firmware", "Bob Martin", "Change request"):
         assert expected in text
@@ -69,30 +71,30 @@ def test_a_pending_approval_card_says_what_who_when_and_offers_approve_and_rejec
 
 
 def test_a_decided_card_shows_the_outcome_who_and_when_without_buttons() -> None:
-    approved = blocks.approval_card(request(state="approved", sys_mod_count="1"))
+    approved = approval_cards.approval_card(request(state="approved", sys_mod_count="1"))
     assert actions(approved.blocks) == []
     assert "Approved by Carol Diaz on 2026-11-24 09:30 UTC" in str(approved.blocks)
     assert approved.text.startswith("CHG0000001: Approved by Carol Diaz")
 
-    rejected = blocks.approval_card(request(state="rejected"))
+    rejected = approval_cards.approval_card(request(state="rejected"))
     assert ":x:" in str(rejected.blocks) and "Rejected by Carol Diaz" in str(rejected.blocks)
 
-    cancelled = blocks.approval_card(request(state="cancelled"))
+    cancelled = approval_cards.approval_card(request(state="cancelled"))
     assert "Cancelled on 2026-11-24 09:30 UTC" in str(cancelled.blocks)
     assert "by Carol" not in str(cancelled.blocks)
 
 
 def test_the_card_names_the_kind_of_record_being_approved() -> None:
-    assert blocks.approval_table_label("change_request") == "Change request"
-    assert blocks.approval_table_label("sc_req_item") == "Requested item"
-    assert blocks.approval_table_label("sc_request") == "Request"
-    assert blocks.approval_table_label("x_custom_thing") == "X custom thing"
-    item = blocks.approval_card(request(source_table="sc_req_item"))
+    assert approval_cards.approval_table_label("change_request") == "Change request"
+    assert approval_cards.approval_table_label("sc_req_item") == "Requested item"
+    assert approval_cards.approval_table_label("sc_request") == "Request"
+    assert approval_cards.approval_table_label("x_custom_thing") == "X custom thing"
+    item = approval_cards.approval_card(request(source_table="sc_req_item"))
     assert "Requested item" in str(item.blocks)
 
 
 def test_user_text_in_an_approval_cannot_inject_links_or_mentions() -> None:
-    card = blocks.approval_card(
+    card = approval_cards.approval_card(
         request(**{"sysapproval.short_description": "<!channel> see <http://evil|here>"})
     )
     assert "<!channel>" not in str(card.blocks)
@@ -100,31 +102,31 @@ def test_user_text_in_an_approval_cannot_inject_links_or_mentions() -> None:
 
 
 def test_a_card_changes_when_the_approval_is_decided_and_not_otherwise() -> None:
-    assert blocks.approval_card(request()) == blocks.approval_card(request())
-    decided = blocks.approval_card(request(state="approved", sys_mod_count="1"))
-    assert decided.digest() != blocks.approval_card(request()).digest()
+    assert approval_cards.approval_card(request()) == approval_cards.approval_card(request())
+    decided = approval_cards.approval_card(request(state="approved", sys_mod_count="1"))
+    assert decided.digest() != approval_cards.approval_card(request()).digest()
 
 
 def test_the_pending_list_has_buttons_per_approval_and_stays_within_a_message() -> None:
-    two = blocks.approval_list([request(), request(sys_id="d" * 32)])
+    two = approval_cards.approval_list([request(), request(sys_id="d" * 32)])
     assert len(actions(two.blocks)) == 2
     assert message_problems(list(two.blocks)) == []
 
     many = [request(sys_id=f"{n:032x}") for n in range(40)]
-    card = blocks.approval_list(many, lead=":white_check_mark: Approved CHG0000001.")
-    assert len(card.blocks) <= blocks.MESSAGE_BLOCKS_MAX
+    card = approval_cards.approval_list(many, lead=":white_check_mark: Approved CHG0000001.")
+    assert len(card.blocks) <= kit.MESSAGE_BLOCKS_MAX
     assert "Approved CHG0000001" in str(card.blocks[0])
     assert "and 25 more" in str(card.blocks[-1])
     assert message_problems(list(card.blocks)) == []
 
 
 def test_an_empty_pending_list_says_so() -> None:
-    card = blocks.approval_list([])
+    card = approval_cards.approval_list([])
     assert "none" in card.text and actions(card.blocks) == []
 
 
 def test_the_reject_form_requires_a_reason_and_remembers_the_approval() -> None:
-    view = blocks.reject_modal(request(), {"origin": "message", "channel": "D0CAROL000"})
+    view = approval_cards.reject_modal(request(), {"origin": "message", "channel": "D0CAROL000"})
     assert view["callback_id"] == "approval_reject"
     [reason] = [b for b in view["blocks"] if b["type"] == "input"]
     assert reason["block_id"] == "reason" and reason["optional"] is False
@@ -135,7 +137,7 @@ def test_the_reject_form_requires_a_reason_and_remembers_the_approval() -> None:
 
 def test_the_home_tab_lists_approvals_and_incidents_with_their_buttons() -> None:
     url = "https://dev.example.com/incident"
-    view = blocks.home_view(
+    view = home_cards.home_view(
         approvals=[request()],
         opened=[(incident(1), url)],
         assigned=[(incident(2, assigned_to_name="Carol Diaz"), url)],
@@ -151,7 +153,7 @@ def test_the_home_tab_lists_approvals_and_incidents_with_their_buttons() -> None
 
 def test_a_full_home_tab_stays_within_100_blocks_and_points_at_the_rest() -> None:
     url = "https://dev.example.com/incident"
-    view = blocks.home_view(
+    view = home_cards.home_view(
         approvals=[request(sys_id=f"{n:032x}") for n in range(60)],
         opened=[(incident(n), url) for n in range(1, 11)],
         assigned=[(incident(n), url) for n in range(1, 11)],  # the same incident in both lists
@@ -159,14 +161,16 @@ def test_a_full_home_tab_stays_within_100_blocks_and_points_at_the_rest() -> Non
         assigned_total=12,
         notice=":white_check_mark: Approved CHG0000001.",
     )
-    assert len(view["blocks"]) <= blocks.VIEW_BLOCKS_MAX
+    assert len(view["blocks"]) <= kit.VIEW_BLOCKS_MAX
     assert view_problems(view) == []  # includes unique block_ids
     text = str(view["blocks"])
     assert "and 45 more" in text and "and 27 more" in text and "and 2 more" in text
 
 
 def test_the_home_tab_for_a_problem_explains_it_and_offers_refresh() -> None:
-    view = blocks.home_problem("I couldn't find an active ServiceNow user with *dave@example.com*.")
+    view = home_cards.home_problem(
+        "I couldn't find an active ServiceNow user with *dave@example.com*."
+    )
     assert "dave@example.com" in str(view["blocks"])
     assert "home_refresh" in str(view["blocks"])
     assert view_problems(view) == []

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot import blocks
-from servicenow.records import Choice, Incident
+from bot.incidents import cards
+from bot.incidents.vocabulary import STEPS, moves_from
+from bot.slack import kit
+from servicenow.records import Choice, Incident, IncidentState
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 URL = "https://dev1.service-now.com/nav_to.do?uri=incident.do%3Fsys_id%3D" + "a" * 32
@@ -62,10 +64,10 @@ def walk_texts(value: Any) -> list[tuple[str, str]]:
 
 
 def test_in_progress_card_snapshot() -> None:
-    latest = blocks.Comment(
+    latest = cards.Comment(
         "Rebooted it, smoke is gone", "bob.martin", datetime(2026, 11, 24, 9, 10, tzinfo=UTC)
     )
-    card = blocks.incident_card(make_incident(), URL, latest)
+    card = cards.incident_card(make_incident(), URL, latest)
     check_snapshot("incident_card_in_progress", {"text": card.text, "blocks": list(card.blocks)})
 
 
@@ -73,17 +75,17 @@ def test_resolved_card_snapshot_shows_the_resolution_and_reopen() -> None:
     incident = make_incident(
         state="6", close_code="Solution provided", close_notes="Replaced the fuser."
     )
-    card = blocks.incident_card(incident, URL)
+    card = cards.incident_card(incident, URL)
     check_snapshot("incident_card_resolved", {"text": card.text, "blocks": list(card.blocks)})
 
 
 def test_a_card_is_a_value() -> None:
-    assert blocks.incident_card(make_incident(), URL) == blocks.incident_card(make_incident(), URL)
-    assert hash(blocks.incident_card(make_incident(), URL)) == hash(
-        blocks.incident_card(make_incident(), URL)
+    assert cards.incident_card(make_incident(), URL) == cards.incident_card(make_incident(), URL)
+    assert hash(cards.incident_card(make_incident(), URL)) == hash(
+        cards.incident_card(make_incident(), URL)
     )
-    other = blocks.incident_card(make_incident(state="3"), URL)
-    assert other.digest() != blocks.incident_card(make_incident(), URL).digest()
+    other = cards.incident_card(make_incident(state="3"), URL)
+    assert other.digest() != cards.incident_card(make_incident(), URL).digest()
 
 
 def test_huge_text_is_cut_with_an_ellipsis_never_over_the_limits() -> None:
@@ -91,19 +93,19 @@ def test_huge_text_is_cut_with_an_ellipsis_never_over_the_limits() -> None:
     incident = make_incident(
         short_description=huge, **{"caller_id.name": huge, "assignment_group.name": huge}
     )
-    card = blocks.incident_card(incident, URL, blocks.Comment(huge, huge, None))
-    assert len(card.blocks) <= blocks.MESSAGE_BLOCKS_MAX
-    assert len(card.text) <= blocks.MESSAGE_TEXT_MAX
+    card = cards.incident_card(incident, URL, cards.Comment(huge, huge, None))
+    assert len(card.blocks) <= kit.MESSAGE_BLOCKS_MAX
+    assert len(card.text) <= kit.MESSAGE_TEXT_MAX
     for block in card.blocks:
         if "text" in block:
-            assert len(block["text"]["text"]) <= blocks.SECTION_TEXT_MAX
+            assert len(block["text"]["text"]) <= kit.SECTION_TEXT_MAX
         for field in block.get("fields", []):
-            assert len(field["text"]) <= blocks.FIELD_TEXT_MAX
+            assert len(field["text"]) <= kit.FIELD_TEXT_MAX
     assert any(text.endswith("…") for _, text in walk_texts(list(card.blocks)))
 
 
 def test_user_text_cannot_ping_channels_or_forge_links() -> None:
-    card = blocks.incident_card(
+    card = cards.incident_card(
         make_incident(short_description="<!channel> see <http://evil|here>"), URL
     )
     assert "<!channel>" not in card.to_json() and "&lt;!channel&gt;" in card.to_json()
@@ -111,25 +113,25 @@ def test_user_text_cannot_ping_channels_or_forge_links() -> None:
 
 def test_modals_and_options_keep_within_limits() -> None:
     long_choices = [Choice(f"code {n} " + "y" * 200, "label " + "z" * 200) for n in range(150)]
-    view = blocks.resolve_modal(make_incident(number="INC0010001"), long_choices, "C1")
-    assert len(view["title"]["text"]) <= blocks.TITLE_MAX
+    view = cards.resolve_modal(make_incident(number="INC0010001"), long_choices, {"channel": "C1"})
+    assert len(view["title"]["text"]) <= kit.TITLE_MAX
     select = next(b for b in view["blocks"] if b.get("block_id") == "close_code")["element"]
     assert len(select["options"]) <= 100
     for option in select["options"]:
-        assert len(option["text"]["text"]) <= blocks.OPTION_TEXT_MAX
-        assert len(option["value"]) <= blocks.OPTION_VALUE_MAX
+        assert len(option["text"]["text"]) <= kit.OPTION_TEXT_MAX
+        assert len(option["value"]) <= kit.OPTION_VALUE_MAX
     for view in (
-        blocks.create_modal("C1", None),
-        blocks.comment_modal(make_incident(), public=False, channel=None),
-        blocks.hold_modal(make_incident(), "C1"),
+        cards.create_modal("C1", None),
+        cards.comment_modal(make_incident(), public=False, carry={}),
+        cards.hold_modal(make_incident(), {"channel": "C1"}),
     ):
-        assert len(view["title"]["text"]) <= blocks.TITLE_MAX
+        assert len(view["title"]["text"]) <= kit.TITLE_MAX
         assert len(view["private_metadata"]) <= 3000
 
 
 def test_state_menu_offers_only_moves_that_make_sense() -> None:
     labels = {
-        state: [label for _, label in blocks.state_transitions(make_incident(state=state).state)]
+        state: [label for _, label in state_menu(make_incident(state=state).state)]
         for state in ("1", "2", "3", "6", "7")
     }
     assert labels["1"] == ["In Progress", "On Hold…", "Resolved…", "Canceled"]
@@ -140,7 +142,11 @@ def test_state_menu_offers_only_moves_that_make_sense() -> None:
 
 def test_list_pages_link_forward_and_back() -> None:
     incidents = [make_incident(number=f"INC00100{n:02d}") for n in range(10)]
-    card = blocks.incident_list("mine", incidents, [URL] * 10, page=2, total=25)
+    card = cards.incident_list("mine", incidents, [URL] * 10, page=2, total=25)
     nav = card.blocks[-1]["elements"]
     assert [e["value"] for e in nav] == ["mine:1", "mine:3"]
     assert "page 2 of 3" in card.text
+
+
+def state_menu(state: IncidentState) -> list[tuple[str, str]]:
+    return [(move.value, STEPS[move].label) for move in moves_from(state)]

@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.blocks import Card
-from bot.sync import Feed, Outgoing
+from bot.feed.changes import Feed, Observation
 from servicenow.client import ServiceNowClient
 from storage import Database, FeedStore
 
@@ -18,17 +17,16 @@ class Quiet:
     initial_query: str | None = None
     baseline_initial = False
 
-    def snapshot(self, record: Mapping[str, str]) -> dict[str, str]:
-        return {}
-
-    async def render(self, record: Mapping[str, str]) -> Card | None:
+    async def observe(
+        self,
+        record: Mapping[str, str],
+        previous: Mapping[str, str] | None,
+        actor: str | None,
+        *,
+        baseline: bool = False,
+    ) -> Observation:
         await asyncio.sleep(0)
-        return None
-
-    async def effects(
-        self, record: Mapping[str, str], previous: Mapping[str, str] | None, actor: str | None
-    ) -> list[Outgoing]:
-        return []
+        return Observation({})
 
 
 async def test_locks_and_actor_hints_are_forgotten_once_done(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from bot.incidents import SHORT_DESCRIPTION_MAX, split_description
+from bot.incidents.cards import SHORT_DESCRIPTION_MAX
+from bot.incidents.service import split_description
 
 
 def test_short_text_is_the_whole_short_description() -> None:

@@ -36,7 +36,7 @@ def dm_messages(stack: Stack, user: str) -> list[Message]:
 
 async def request_dm(stack: Stack, sys_id: str = seed.CHANGE_APPROVAL) -> Message:
     """The approver's DM, sent by the bot's direct path (the feed uses the same card)."""
-    assert await stack.services.approvals.send_request_dm(sys_id)
+    assert await stack.bot.approvals.send_request_dm(sys_id)
     return (await stack.slack.wait_for(lambda: dm_messages(stack, CAROL)))[-1]
 
 
@@ -169,9 +169,9 @@ async def test_a_decision_taken_in_servicenow_rewrites_the_dm_and_stale_buttons_
     stack: Stack,
 ) -> None:
     dm = await request_dm(stack)
-    await stack.services.feed.poll_once()  # the feed has a cursor
+    await stack.bot.feed.poll_once()  # the feed has a cursor
     stack.emulator.update(TABLE, seed.CHANGE_APPROVAL, {"state": "rejected"}, as_user="carol.diaz")
-    await stack.services.feed.poll_once()
+    await stack.bot.feed.poll_once()
     await stack.slack.wait_for(lambda: dm.edited)
     assert "Rejected by Carol Diaz" in str(dm.blocks) and "approval_approve" not in buttons(dm)
 
@@ -184,7 +184,7 @@ async def test_a_decision_taken_in_servicenow_rewrites_the_dm_and_stale_buttons_
 async def test_an_approval_requested_in_servicenow_reaches_the_approver_through_the_feed(
     stack: Stack,
 ) -> None:
-    await stack.services.feed.poll_once()  # the feed has a cursor
+    await stack.bot.feed.poll_once()  # the feed has a cursor
     created = stack.emulator.insert(
         TABLE,
         {
@@ -195,14 +195,14 @@ async def test_an_approval_requested_in_servicenow_reaches_the_approver_through_
         },
         as_user="system",
     )
-    await stack.services.feed.poll_once()
+    await stack.bot.feed.poll_once()
     [dm] = await stack.slack.wait_for(lambda: dm_messages(stack, CAROL))
     assert "RITM0000001" in str(dm.blocks) and "2030-01-31 12:00 UTC" in str(dm.blocks)
     assert buttons(dm)["approval_approve"]["value"] == created["sys_id"]
 
     # A later change that leaves it requested sends no second DM; deciding rewrites the first.
     stack.emulator.update(TABLE, created["sys_id"], {"due_date": "2030-02-01 12:00:00"})
-    await stack.services.feed.poll_once()
+    await stack.bot.feed.poll_once()
     await click(stack, CAROL, dm, "approval_approve")
     await stack.slack.wait_for(lambda: "Approved by Carol Diaz" in str(dm.blocks))
     assert len(dm_messages(stack, CAROL)) == 1

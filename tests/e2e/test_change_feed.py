@@ -166,14 +166,14 @@ async def test_a_hundred_rapid_changes_end_in_the_final_state_with_few_updates(
         )
         await stack.emulator.wait_for_webhooks()
         await stack.slack.wait_for(lambda: "5 - Planning" in str(card.blocks), timeout=15)
-        await stack.services.feed.drain()
+        await stack.bot.feed.drain()
         await eventually(lambda: _outbox_empty(stack), timeout=10)
         assert "5 - Planning" in str(card.blocks)
         assert card.edited <= 5
 
 
 async def _outbox_empty(stack: Stack) -> bool:
-    return await stack.services.feed._store.pending() == 0
+    return await stack.bot.feed._store.pending() == 0
 
 
 async def test_a_slack_rate_limit_delays_delivery_but_loses_and_duplicates_nothing(
@@ -216,7 +216,7 @@ async def test_a_restart_mid_delivery_loses_and_duplicates_nothing(tmp_path: Pat
         )
         emulator.update("incident", sys_id, {"state": "2"}, as_user="bob.martin")
         await emulator.wait_for_webhooks()
-        await stack.services.feed.drain()
+        await stack.bot.feed.drain()
         await stack.slack.wait_for(
             lambda: [c for c in slack.calls_to("chat.postMessage") if c.status == 503]
         )

@@ -35,7 +35,7 @@ async def test_text_opens_an_incident_for_the_caller_and_posts_a_live_card(stack
         assert shown in rendered
 
     posted = await eventually(
-        lambda: PostedMessages(stack.services.db).for_record("incident", incident["sys_id"])
+        lambda: PostedMessages(stack.bot.db).for_record("incident", incident["sys_id"])
     )
     assert [(p.channel, p.ts) for p in posted] == [(GENERAL, message.ts)]
 
@@ -64,7 +64,9 @@ async def test_help_answers_with_usage_only_to_the_user(stack: Stack) -> None:
         assert reply.status == 200
         assert reply.json is not None
         assert reply.json["response_type"] == "ephemeral"
-        assert "/incident <what is wrong>" in reply.json["text"]
+        # mrkdwn reads `<…>` as a link or mention: the placeholder is escaped to show as typed.
+        assert "/incident &lt;what is wrong&gt;" in reply.json["text"]
+        assert "<what is wrong>" not in reply.json["text"]
     assert stack.slack.messages_in(GENERAL) == []
     assert stack.emulator.query("incident", "sys_created_by=incident.bot") == []
 

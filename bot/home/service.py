@@ -8,11 +8,11 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
-from bot.approvals import Approvals
-from bot.explain import explain
+from bot.approvals.service import Approvals
+from bot.home.cards import home_problem, home_view
 from bot.identity import Identity, NoServiceNowAccount
-from bot.incidents import Incidents
+from bot.incidents.service import Incidents
+from bot.slack.explain import explain
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Home:
         try:
             await self._identity.person(slack_user_id)
         except NoServiceNowAccount as exc:
-            return blocks.home_problem(str(exc))
+            return home_problem(str(exc))
         try:
             (opened, opened_total), (assigned, assigned_total), pending = await asyncio.gather(
                 self._incidents.list_for(slack_user_id, "mine", 1),
@@ -44,8 +44,8 @@ class Home:
             )
         except Exception as exc:
             log.info("home for %s could not be filled: %r", slack_user_id, exc)
-            return blocks.home_problem(explain(exc))
-        return blocks.home_view(
+            return home_problem(explain(exc))
+        return home_view(
             approvals=pending,
             opened=[(i, self._incidents.url(i.sys_id)) for i in opened],
             assigned=[(i, self._incidents.url(i.sys_id)) for i in assigned],

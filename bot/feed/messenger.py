@@ -18,7 +18,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks import Card, digest_of
+from bot.slack.kit import Card, digest_of
 from storage import Claimed, FeedStore, PostedMessages
 
 log = logging.getLogger(__name__)

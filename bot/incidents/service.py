@@ -10,10 +10,15 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot import blocks
-from bot.identity import Identity, Person
-from bot.messenger import Messenger
-from bot.sync import Feed
+from slack_sdk.errors import SlackApiError
+
+from bot.feed.changes import Feed
+from bot.feed.messenger import Messenger
+from bot.identity import Identity, Person, via_slack
+from bot.incidents.cards import PAGE_SIZE, SHORT_DESCRIPTION_MAX, Comment, incident_card
+from bot.incidents.vocabulary import STEPS, HoldReason, Move, allowed
+from bot.slack.explain import Refusal
+from bot.slack.kit import Card
 from servicenow.client import ServiceNowClient
 from servicenow.query import Query, validate_number, validate_sys_id
 from servicenow.records import (
@@ -25,21 +30,24 @@ from servicenow.records import (
     parse_datetime,
 )
 
-SHORT_DESCRIPTION_MAX = blocks.SHORT_DESCRIPTION_MAX
 TABLE = "incident"
 RESOLVED_OR_LATER = [
     str(int(s)) for s in (IncidentState.RESOLVED, IncidentState.CLOSED, IncidentState.CANCELED)
 ]
 
 
-class IncidentProblem(Exception):
-    """Something the person asked for can't be done; the message says why, for them."""
+# chat.postMessage errors that mean "not in this channel", not "Slack is broken".
+CANT_POST = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
+
+
+class IncidentProblem(Refusal):
+    """Something the person asked of an incident can't be done; the message says why."""
 
 
 @dataclass(frozen=True)
 class Created:
     incident: Incident
-    card: blocks.Card
+    card: Card
 
 
 @dataclass(frozen=True)
@@ -68,10 +76,6 @@ def split_description(text: str) -> tuple[str, str]:
     return short, text
 
 
-def via_slack(person: Person) -> str:
-    return f"via Slack by {person.name or person.email} ({person.email})"
-
-
 class Incidents:
     def __init__(
         self,
@@ -92,8 +96,8 @@ class Incidents:
     def url(self, sys_id: str) -> str:
         return self._servicenow.record_url(TABLE, sys_id)
 
-    def card(self, incident: Incident, latest: blocks.Comment | None = None) -> blocks.Card:
-        return blocks.incident_card(incident, self.url(incident.sys_id), latest)
+    def card(self, incident: Incident, latest: Comment | None = None) -> Card:
+        return incident_card(incident, self.url(incident.sys_id), latest)
 
     async def get(self, sys_id: str) -> Incident:
         record = await self._servicenow.get(TABLE, validate_sys_id(sys_id), fields=Incident.FIELDS)
@@ -110,7 +114,7 @@ class Incidents:
         await self._feed.reconcile(TABLE, page.records[0], baseline=True)
         return Incident.from_record(page.records[0])
 
-    async def latest_comment(self, sys_id: str) -> blocks.Comment | None:
+    async def latest_comment(self, sys_id: str) -> Comment | None:
         query = (
             Query()
             .eq("element_id", validate_sys_id(sys_id))
@@ -126,16 +130,14 @@ class Incidents:
         if not page.records:
             return None
         row = page.records[0]
-        return blocks.Comment(
+        return Comment(
             text=row.get("value", ""),
             author=row.get("sys_created_by", ""),
             created_on=parse_datetime(row.get("sys_created_on")),
             id=row.get("sys_id", ""),
         )
 
-    async def render(
-        self, sys_id: str, incident: Incident | None = None
-    ) -> tuple[Incident, blocks.Card]:
+    async def render(self, sys_id: str, incident: Incident | None = None) -> tuple[Incident, Card]:
         """The incident's current card (the record, unless given, and its newest comment)."""
         if incident is None:
             current, latest = await asyncio.gather(self.get(sys_id), self.latest_comment(sys_id))
@@ -185,8 +187,8 @@ class Incidents:
             TABLE,
             query,
             fields=Incident.FIELDS,
-            limit=blocks.PAGE_SIZE,
-            offset=(page - 1) * blocks.PAGE_SIZE,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
         )
         incidents = [Incident.from_record(row) for row in result.records]
         return incidents, result.total if result.total is not None else len(incidents)
@@ -224,8 +226,19 @@ class Incidents:
             incident = incident.model_copy(update={"caller_name": person.name})
         return Created(incident, self.card(incident))
 
-    async def post(self, channel: str, incident: Incident, card: blocks.Card) -> str:
-        return await self._messenger.post_card(channel, card, table=TABLE, sys_id=incident.sys_id)
+    async def post(self, channel: str, incident: Incident, card: Card) -> str | None:
+        """Post a live card in `channel`; None, or why it can't go there (for the person)."""
+        try:
+            await self._messenger.post_card(channel, card, table=TABLE, sys_id=incident.sys_id)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error not in CANT_POST:
+                raise
+            return (
+                f"{incident.number} is ready, but I can't post in this channel ({error}). "
+                f"Invite me with `/invite @incident-bot` to get live cards here: {self.url(incident.sys_id)}"
+            )
+        return None
 
     async def assign(self, actor: str, sys_id: str, assignee: str) -> Incident:
         person = await self._identity.person(actor)
@@ -258,7 +271,7 @@ class Incidents:
     async def resolve(self, actor: str, sys_id: str, close_code: str, close_notes: str) -> Incident:
         person = await self._identity.person(actor)
         incident = await self.get(sys_id)
-        self._require_open(incident, "resolve")
+        self._require(incident, Move.RESOLVE, "resolve")
         codes = {choice.value for choice in await self.close_codes()}
         if close_code not in codes:
             raise IncidentProblem(f"“{close_code}” is not a resolution code this instance knows.")
@@ -267,10 +280,10 @@ class Incidents:
         return await self._patch(
             incident,
             {
-                "state": str(int(IncidentState.RESOLVED)),
+                "state": str(int(STEPS[Move.RESOLVE].target)),
                 "close_code": close_code,
                 "close_notes": close_notes.strip(),
-                "work_notes": f"Resolved {via_slack(person)}",
+                "work_notes": f"{STEPS[Move.RESOLVE].verb} {via_slack(person)}",
             },
             person,
         )
@@ -278,17 +291,17 @@ class Incidents:
     async def close(self, actor: str, sys_id: str) -> Incident:
         person = await self._identity.person(actor)
         incident = await self.get(sys_id)
-        if incident.state != IncidentState.RESOLVED:
+        if not allowed(incident.state, Move.CLOSE):
             raise IncidentProblem(
                 f"{incident.number} is {incident.state.label}: resolve it first "
                 f"(`/incident resolve {incident.number}`), then close it."
             )
-        return await self._move(incident, IncidentState.CLOSED, "Closed", person)
+        return await self._move(incident, Move.CLOSE, person)
 
     async def reopen(self, actor: str, sys_id: str) -> Incident:
         person = await self._identity.person(actor)
         incident = await self.get(sys_id)
-        if incident.state != IncidentState.RESOLVED:
+        if not allowed(incident.state, Move.REOPEN):
             reason = (
                 "still open"
                 if incident.state.is_open
@@ -297,24 +310,25 @@ class Incidents:
             raise IncidentProblem(
                 f"{incident.number} is {reason}: only a resolved incident can be reopened."
             )
-        return await self._move(incident, IncidentState.IN_PROGRESS, "Reopened", person)
+        return await self._move(incident, Move.REOPEN, person)
 
     async def hold(self, actor: str, sys_id: str, reason: str, text: str) -> Incident:
         person = await self._identity.person(actor)
         incident = await self.get(sys_id)
         self._require_open(incident, "put on hold")
-        if reason not in blocks.HOLD_LABELS:
-            raise IncidentProblem(
-                "Choose why the incident waits: caller, problem, vendor or change."
-            )
-        if reason == "1" and not text.strip():
+        if reason not in HoldReason._value2member_map_:
+            words = ", ".join(r.word for r in HoldReason)
+            raise IncidentProblem(f"Choose why the incident waits: {words}.")
+        hold_reason = HoldReason(reason)
+        if hold_reason == HoldReason.CALLER and not text.strip():
             raise IncidentProblem(
                 "Waiting for the caller needs a comment telling them what you need."
             )
+        step = STEPS[Move.HOLD]
         values = {
-            "state": str(int(IncidentState.ON_HOLD)),
-            "hold_reason": reason,
-            "work_notes": f"Put on hold ({blocks.HOLD_LABELS[reason]}) {via_slack(person)}",
+            "state": str(int(step.target)),
+            "hold_reason": hold_reason.value,
+            "work_notes": f"{step.verb} ({hold_reason.label}) {via_slack(person)}",
         }
         if text.strip():
             values["comments"] = f"{text.strip()}\n\n— {person.name or person.email} (via Slack)"
@@ -323,28 +337,37 @@ class Incidents:
     async def start_work(self, actor: str, sys_id: str) -> Incident:
         person = await self._identity.person(actor)
         incident = await self.get(sys_id)
-        self._require_open(incident, "move to In Progress")
         if incident.state == IncidentState.IN_PROGRESS:
             return incident
-        return await self._move(incident, IncidentState.IN_PROGRESS, "In Progress", person)
+        self._require(incident, Move.START, "move to In Progress")
+        return await self._move(incident, Move.START, person)
 
     async def cancel(self, actor: str, sys_id: str) -> Incident:
         person = await self._identity.person(actor)
         incident = await self.get(sys_id)
-        if incident.state != IncidentState.NEW:
+        if not allowed(incident.state, Move.CANCEL):
             raise IncidentProblem(
                 f"Only a new incident can be canceled; {incident.number} is {incident.state.label}."
             )
-        return await self._move(incident, IncidentState.CANCELED, "Canceled", person)
+        return await self._move(incident, Move.CANCEL, person)
+
+    async def move(self, actor: str, sys_id: str, move: Move) -> Incident:
+        """A state move that needs nothing more (the state menu's direct entries)."""
+        direct = {
+            Move.START: self.start_work,
+            Move.CLOSE: self.close,
+            Move.CANCEL: self.cancel,
+            Move.REOPEN: self.reopen,
+        }
+        return await direct[move](actor, sys_id)
 
     async def _assignee(self, slack_user_id: str) -> Person:
         return await self._identity.person(slack_user_id, for_someone_else=True)
 
-    async def _move(
-        self, incident: Incident, state: IncidentState, verb: str, person: Person
-    ) -> Incident:
+    async def _move(self, incident: Incident, move: Move, person: Person) -> Incident:
         """Set the state, with a work note saying who did it from Slack."""
-        values = {"state": str(int(state)), "work_notes": f"{verb} {via_slack(person)}"}
+        step = STEPS[move]
+        values = {"state": str(int(step.target)), "work_notes": f"{step.verb} {via_slack(person)}"}
         return await self._patch(incident, values, person)
 
     async def _patch(
@@ -357,6 +380,11 @@ class Incidents:
         )
         await self._feed.reconcile(TABLE, record, actor=person.sys_user_id)
         return Incident.from_record(record)
+
+    @classmethod
+    def _require(cls, incident: Incident, move: Move, verb: str) -> None:
+        if not allowed(incident.state, move):
+            cls._require_open(incident, verb)
 
     @staticmethod
     def _require_open(incident: Incident, verb: str) -> None:

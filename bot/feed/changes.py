@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 
 from sqlalchemy import text
 
-from bot.blocks import Card
+from bot.slack.kit import Card
 from servicenow.client import ServiceNowClient
 from servicenow.errors import NotFoundError, ServiceNowError
 from servicenow.query import Query
@@ -49,6 +49,15 @@ class Outgoing:
     sys_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Observation:
+    """What one version of a record means in Slack, as its tracker sees it."""
+
+    snapshot: dict[str, str]  # what is remembered, to diff the next version against
+    card: Card | None = None  # every posted copy is rewritten to this (None: leave them)
+    effects: tuple[Outgoing, ...] = ()  # DMs and posts this change causes
+
+
 class Tracker(Protocol):
     table: str
     fields: tuple[str, ...]
@@ -57,13 +66,18 @@ class Tracker(Protocol):
     initial_query: str | None
     baseline_initial: bool
 
-    def snapshot(self, record: Mapping[str, str]) -> dict[str, str]: ...
-
-    async def render(self, record: Mapping[str, str]) -> Card | None: ...
-
-    async def effects(
-        self, record: Mapping[str, str], previous: Mapping[str, str] | None, actor: str | None
-    ) -> list[Outgoing]: ...
+    async def observe(
+        self,
+        record: Mapping[str, str],
+        previous: Mapping[str, str] | None,
+        actor: str | None,
+        *,
+        baseline: bool = False,
+    ) -> Observation:
+        """This version of the record against the last snapshot (None: first sight), changed by
+        `actor` (a sys_user id, when known). With `baseline`, the record is only being
+        remembered: no card, no effects, and no reads beyond the record itself."""
+        ...
 
 
 def stored(card: Card) -> StoredCard:
@@ -146,21 +160,22 @@ class Feed:
             previous = await self._store.snapshot(table, sys_id)
             if previous is not None and previous.sys_mod_count >= current:
                 return False
-            if previous is None and baseline:
-                # First sight of a record the bot only read: remember it, send nothing, and
-                # leave posted copies alone (there are none yet).
-                effects, card = [], None
-            else:
-                effects = await tracker.effects(record, previous.data if previous else None, actor)
-                card = await tracker.render(record)
+            # First sight of a record the bot only read: remember it, send nothing, and leave
+            # posted copies alone (there are none yet).
+            seen = await tracker.observe(
+                record,
+                previous.data if previous else None,
+                actor,
+                baseline=previous is None and baseline,
+            )
             accepted = await self._store.accept_change(
                 table,
                 sys_id,
                 previous=previous.sys_mod_count if previous else None,
                 current=current,
-                data=tracker.snapshot(record),
-                writes=[write(effect) for effect in effects],
-                card=stored(card) if card is not None else None,
+                data=seen.snapshot,
+                writes=[write(effect) for effect in seen.effects],
+                card=stored(seen.card) if seen.card is not None else None,
             )
         if accepted and self._wake is not None:
             self._wake.set()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
 
-from bot.identity import NoServiceNowAccount
-from bot.incidents import IncidentProblem
 from servicenow.errors import (
     AuthError,
     BadRequestError,
@@ -18,8 +16,12 @@ from servicenow.errors import (
 from servicenow.query import UnsafeQueryValue
 
 
+class Refusal(Exception):
+    """Something the person asked for can't be done; the message says why, for them."""
+
+
 def explain(exc: Exception) -> str:
-    if isinstance(exc, NoServiceNowAccount | IncidentProblem):
+    if isinstance(exc, Refusal):
         return str(exc)
     if isinstance(exc, UnsafeQueryValue):
         return f":warning: {exc}"

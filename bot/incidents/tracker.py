@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot import blocks
+from bot.feed.changes import Observation, Outgoing
 from bot.identity import Identity
-from bot.incidents import TABLE, Incidents
-from bot.sync import Outgoing
+from bot.incidents.cards import Comment, assigned_dm, follower_dm, state_change_dm
+from bot.incidents.service import TABLE, Incidents
+from bot.slack.kit import Card
 from servicenow.records import Incident, IncidentState, Priority
 from storage import Followers, NotificationSettings
 
@@ -92,79 +93,70 @@ class IncidentTracker:
         self._settings = settings
         self._channel = incident_channel
         self.fields = Incident.FIELDS
-        # One reconcile asks effects, render and snapshot about the same version: fetch its
-        # newest comment once (reconciles of different records run side by side).
-        self._comments: dict[tuple[str, str], blocks.Comment | None] = {}
 
-    async def _latest(self, record: Mapping[str, str]) -> blocks.Comment | None:
-        key = (record["sys_id"], record.get("sys_mod_count", ""))
-        if key not in self._comments:
-            if len(self._comments) > 10_000:  # reconciles that failed halfway leave entries
-                self._comments.clear()
-            # A record as inserted has no comment from the bot: opening an incident costs its
-            # single Table API call.
-            inserted = record.get("sys_mod_count") == "0"
-            self._comments[key] = (
-                None if inserted else await self._incidents.latest_comment(record["sys_id"])
-            )
-        return self._comments[key]
-
-    def snapshot(self, record: Mapping[str, str]) -> dict[str, str]:
-        """Called last in a reconcile: it also forgets the comment fetched for this version."""
-        data = self._current(record)
-        self._comments.pop((record["sys_id"], record.get("sys_mod_count", "")), None)
-        return data
-
-    def _current(self, record: Mapping[str, str]) -> dict[str, str]:
-        key = (record["sys_id"], record.get("sys_mod_count", ""))
-        data = {
-            field: record.get(field, "") for field in SNAPSHOT_FIELDS if field != "latest_comment"
-        }
-        if key in self._comments:
-            latest = self._comments[key]
-            data["latest_comment"] = latest.id if latest else ""
-        else:
-            data["latest_comment"] = UNKNOWN  # a baseline: the journal was not read
-        return data
-
-    async def render(self, record: Mapping[str, str]) -> blocks.Card:
+    async def observe(
+        self,
+        record: Mapping[str, str],
+        previous: Mapping[str, str] | None,
+        actor: str | None,
+        *,
+        baseline: bool = False,
+    ) -> Observation:
+        if baseline:
+            return Observation(snapshot(record, None, read=False))
+        # A record as inserted has no comment from the bot yet: opening an incident costs its
+        # single Table API call.
+        inserted = record.get("sys_mod_count") == "0"
+        latest = None if inserted else await self._incidents.latest_comment(record["sys_id"])
         incident = Incident.from_record(record)
-        return self._incidents.card(incident, await self._latest(record))
+        card = self._incidents.card(incident, latest)
+        current = snapshot(record, latest, read=True)
+        return Observation(
+            current, card, tuple(await self._effects(incident, card, previous, current, actor))
+        )
 
-    async def effects(
-        self, record: Mapping[str, str], previous: Mapping[str, str] | None, actor: str | None
+    async def _effects(
+        self,
+        incident: Incident,
+        card: Card,
+        previous: Mapping[str, str] | None,
+        current: Mapping[str, str],
+        actor: str | None,
     ) -> list[Outgoing]:
-        incident = Incident.from_record(record)
         url = self._incidents.url(incident.sys_id)
-        await self._latest(record)
         if previous is None:
             if incident.sys_mod_count == 0 and self._channel:
-                card = await self.render(record)
                 return [Outgoing("post", self._channel, card, TABLE, incident.sys_id)]
             return []  # first sight of an older record: the baseline for the next change
-        current = self._current(record)
-        messages: dict[str, blocks.Card] = {}
+        messages: dict[str, Card] = {}
 
-        async def to(sys_user_id: str, email: str, name: str, card: blocks.Card) -> None:
+        async def to(sys_user_id: str, email: str, name: str, dm: Card) -> None:
             if not sys_user_id or sys_user_id == actor:
                 return
             slack_user = await self._identity.slack_user(sys_user_id, email, name)
             if slack_user and slack_user not in messages:
-                messages[slack_user] = card
+                messages[slack_user] = dm
 
         if previous.get("state") != current.get("state"):
-            card = blocks.state_change_dm(incident, url, _state(previous.get("state")))
-            await to(incident.caller_id, incident.caller_email, incident.caller_name, card)
+            dm = state_change_dm(incident, url, _state(previous.get("state")))
+            await to(incident.caller_id, incident.caller_email, incident.caller_name, dm)
         if previous.get("assigned_to") != current.get("assigned_to"):
-            card = blocks.assigned_dm(incident, url)
+            dm = assigned_dm(incident, url)
             await to(
-                incident.assigned_to, incident.assigned_to_email, incident.assigned_to_name, card
+                incident.assigned_to, incident.assigned_to_email, incident.assigned_to_name, dm
             )
         lines = describe_changes(previous, current)
         if lines:
-            card = blocks.follower_dm(incident, url, lines)
+            dm = follower_dm(incident, url, lines)
             for slack_user, sys_user_id in await self._followers.of(TABLE, incident.sys_id):
                 if sys_user_id != actor and slack_user not in messages:
-                    messages[slack_user] = card
+                    messages[slack_user] = dm
         muted = await self._settings.muted(list(messages))
-        return [Outgoing("dm", user, card) for user, card in messages.items() if user not in muted]
+        return [Outgoing("dm", user, dm) for user, dm in messages.items() if user not in muted]
+
+
+def snapshot(record: Mapping[str, str], latest: Comment | None, *, read: bool) -> dict[str, str]:
+    """What is remembered of a version; `read` says whether its newest comment was read."""
+    data = {field: record.get(field, "") for field in SNAPSHOT_FIELDS if field != "latest_comment"}
+    data["latest_comment"] = (latest.id if latest else "") if read else UNKNOWN
+    return data

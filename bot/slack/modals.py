@@ -10,8 +10,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
-from bot.explain import explain
+from bot.slack.explain import explain
+from bot.slack.kit import modal, section
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +21,11 @@ WAIT_BEFORE_LOADING = 0.8
 
 
 def loading_view(title: str) -> dict[str, Any]:
-    return blocks.modal(
-        "loading", title, [blocks.section(":hourglass: Loading from ServiceNow…")], submit=None
-    )
+    return modal("loading", title, [section(":hourglass: Loading from ServiceNow…")], submit=None)
 
 
 def error_view(title: str, message: str) -> dict[str, Any]:
-    return blocks.modal("error", title, [blocks.section(message)], submit=None)
+    return modal("error", title, [section(message)], submit=None)
 
 
 async def open_modal(

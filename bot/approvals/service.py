@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot import blocks
-from bot.identity import Identity, Person
-from bot.incidents import IncidentProblem, via_slack
-from bot.messenger import Messenger
-from bot.sync import Feed, Outgoing
+from bot.approvals.cards import ApprovalRequest, approval_card, approval_outcome
+from bot.feed.changes import Feed
+from bot.feed.messenger import Messenger
+from bot.identity import Identity, Person, via_slack
+from bot.slack.explain import Refusal
+from bot.slack.kit import Card
 from servicenow.client import ServiceNowClient
 from servicenow.query import Query, validate_sys_id
 from servicenow.records import Approval, ApprovalState
@@ -32,7 +33,7 @@ FIELDS: tuple[str, ...] = (
 PENDING_MAX = 50
 
 
-class ApprovalProblem(IncidentProblem):
+class ApprovalProblem(Refusal):
     """The person can't decide this approval (not theirs, already decided…); says why, for them."""
 
 
@@ -40,8 +41,8 @@ class ApprovalProblem(IncidentProblem):
 class Decided:
     """A decision written to ServiceNow: the approval as it is now, and its card."""
 
-    request: blocks.ApprovalRequest
-    card: blocks.Card
+    request: ApprovalRequest
+    card: Card
 
     @property
     def confirmation(self) -> str:
@@ -67,10 +68,10 @@ class Approvals:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def request(self, record: Mapping[str, str]) -> blocks.ApprovalRequest:
+    def request(self, record: Mapping[str, str]) -> ApprovalRequest:
         """The approval in `record` (fetched with FIELDS) with its parent's link and requester."""
         approval = Approval.from_record(record)
-        return blocks.ApprovalRequest(approval, self.url(approval), record.get(REQUESTER, ""))
+        return ApprovalRequest(approval, self.url(approval), record.get(REQUESTER, ""))
 
     def url(self, approval: Approval) -> str:
         """The record being approved, in ServiceNow (the approval itself when there is none)."""
@@ -79,13 +80,13 @@ class Approvals:
             return self._servicenow.record_url(approval.source_table or "task", parent)
         return self._servicenow.record_url(TABLE, approval.sys_id)
 
-    def card(self, record: Mapping[str, str]) -> blocks.Card:
-        return blocks.approval_card(self.request(record))
+    def card(self, record: Mapping[str, str]) -> Card:
+        return approval_card(self.request(record))
 
     async def get(self, sys_id: str) -> dict[str, str]:
         return await self._servicenow.get(TABLE, validate_sys_id(sys_id), fields=FIELDS)
 
-    async def pending_for(self, slack_user_id: str) -> list[blocks.ApprovalRequest]:
+    async def pending_for(self, slack_user_id: str) -> list[ApprovalRequest]:
         """The approvals waiting on the person behind `slack_user_id`, oldest first."""
         person = await self._identity.person(slack_user_id)
         query = (
@@ -120,7 +121,7 @@ class Approvals:
         }
         return await self._decide(person, record, values)
 
-    async def check(self, slack_user_id: str, sys_id: str) -> blocks.ApprovalRequest:
+    async def check(self, slack_user_id: str, sys_id: str) -> ApprovalRequest:
         """The approval, if this person may decide it now; ApprovalProblem (or
         NoServiceNowAccount) saying why not otherwise. Used before opening the reject form."""
         _, record = await self._decidable(slack_user_id, sys_id)
@@ -140,7 +141,7 @@ class Approvals:
         if approval.state != ApprovalState.REQUESTED:
             # Decided elsewhere (ServiceNow, another click): let every copy show the truth now.
             await self._feed.reconcile(TABLE, record)
-            outcome = blocks.approval_outcome(approval) or approval.state.label
+            outcome = approval_outcome(approval) or approval.state.label
             raise ApprovalProblem(
                 f"{request.name} is already {approval.state.label.lower()} ({outcome}); "
                 "nothing was changed."
@@ -163,7 +164,7 @@ class Approvals:
         # The change feed rewrites every copy of the card (the approver's DM) through the outbox.
         await self._feed.reconcile(TABLE, written, actor=person.sys_user_id)
         request = self.request(written)
-        return Decided(request, blocks.approval_card(request))
+        return Decided(request, approval_card(request))
 
     # -- telling the approver --------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class Approvals:
         request = self.request(record)
         if target is None or request.approval.state != ApprovalState.REQUESTED:
             return None
-        card = blocks.approval_card(request)
+        card = approval_card(request)
         return await self._messenger.post_card(target, card, table=TABLE, sys_id=sys_id)
 
     async def approver_slack_user(self, record: Mapping[str, str]) -> str | None:
@@ -188,44 +189,3 @@ class Approvals:
         return await self._identity.slack_user(
             approver, record.get("approver.email", ""), record.get("approver.name", "")
         )
-
-
-class ApprovalTracker:
-    """How `sysapproval_approver` plugs into the change feed (bot/sync.py's Tracker protocol)."""
-
-    table = TABLE
-    fields: tuple[str, ...] = FIELDS
-    # Start from now: no startup scan and no DM storm. A pending approval from before is news
-    # (a DM) the first time it changes while still requested.
-    initial_query: str | None = None
-    baseline_initial = False
-
-    def __init__(self, approvals: Approvals) -> None:
-        self._approvals = approvals
-
-    def snapshot(self, record: Mapping[str, str]) -> dict[str, str]:
-        return {name: record.get(name, "") for name in ("state", "approver", "sys_mod_count")}
-
-    async def render(self, record: Mapping[str, str]) -> blocks.Card | None:
-        return self._approvals.card(record)
-
-    async def effects(
-        self, record: Mapping[str, str], previous: Mapping[str, str] | None, actor: str | None
-    ) -> list[Outgoing]:
-        """A DM to the approver when the approval enters `requested` (for them); nothing else."""
-        if record.get("state") != ApprovalState.REQUESTED:
-            return []
-        approver = record.get("approver", "")
-        if (
-            previous is not None
-            and previous.get("state") == ApprovalState.REQUESTED
-            and previous.get("approver") == approver
-        ):
-            return []
-        if not approver or actor == approver:
-            return []
-        target = await self._approvals.approver_slack_user(record)
-        if target is None:
-            return []
-        card = self._approvals.card(record)
-        return [Outgoing("dm", target, card, table=TABLE, sys_id=record.get("sys_id", ""))]

@@ -1,0 +1,1 @@
+"""The change feed (ServiceNow changes in, exactly once) and the messenger (Slack writes out, through the outbox)."""

@@ -1,0 +1,15 @@
+"""The App Home tab: my pending approvals and my open incidents."""
+
+from __future__ import annotations
+
+from bot.approvals.service import Approvals
+from bot.home import listeners
+from bot.home.service import Home
+from bot.incidents.service import Incidents
+from bot.services import Services
+
+
+def install(services: Services, incidents: Incidents, approvals: Approvals) -> Home:
+    home = Home(services.slack, services.identity, incidents, approvals)
+    listeners.install(services.interactions, home)
+    return home

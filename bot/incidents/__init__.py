@@ -1,0 +1,38 @@
+"""Incidents: the service, cards, tracker, listeners and `/incident` subcommands, installed together."""
+
+from __future__ import annotations
+
+from bot.incidents import commands, listeners
+from bot.incidents.parts import Parts
+from bot.incidents.service import Incidents
+from bot.incidents.tracker import IncidentTracker
+from bot.services import Services
+from storage import Followers, NotificationSettings
+
+
+def install(services: Services) -> Incidents:
+    incidents = Incidents(
+        services.servicenow, services.identity, services.messenger, services.choices, services.feed
+    )
+    followers, notifications = Followers(services.db), NotificationSettings(services.db)
+    services.feed.track(
+        IncidentTracker(
+            incidents,
+            services.identity,
+            followers,
+            notifications,
+            incident_channel=services.settings.incident_channel,
+        )
+    )
+    parts = Parts(
+        incidents,
+        services.interactions,
+        services.identity,
+        followers,
+        notifications,
+        services.slack,
+        services.settings.incident_channel,
+    )
+    listeners.install(parts)
+    services.commands.add(commands.SUBCOMMANDS, parts)
+    return incidents

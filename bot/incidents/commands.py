@@ -1,0 +1,340 @@
+"""The incident subcommands of `/incident`: one entry each (words, help, parser, work).
+
+Parsers are pure and forgiving (any case, extra spaces, `inc0010001`, `<@U123|name>` or `me`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from bot.commands.router import Help, Subcommand, Words
+from bot.incidents.cards import create_modal, incident_list, resolve_modal
+from bot.incidents.parts import Parts
+from bot.incidents.service import Incidents, split_description
+from bot.incidents.vocabulary import HoldReason
+from bot.slack.interactions import Interaction
+from bot.slack.kit import escape
+from bot.slack.modals import open_modal
+from servicenow.records import Incident
+
+NUMBER = re.compile(r"^INC\d{7}$", re.IGNORECASE)
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+DONE = ":white_check_mark:"
+
+_OneNumber = TypeVar("_OneNumber", "Show", "Resolve", "Close", "Reopen")
+_Change = Callable[[str, str], Awaitable[Incident]]
+
+
+# -- requests --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bare:
+    """`/incident` alone: the create modal."""
+
+
+@dataclass(frozen=True)
+class Create:
+    text: str
+
+
+@dataclass(frozen=True)
+class Show:
+    number: str
+
+
+ListScope = Literal["mine", "assigned", "group"]
+
+
+@dataclass(frozen=True)
+class ListIncidents:
+    scope: ListScope = "mine"
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class Assign:
+    number: str
+    assignee: str  # "me" or a Slack user id
+
+
+@dataclass(frozen=True)
+class Comment:
+    number: str
+    text: str
+    public: bool  # comments are customer-visible; work notes are not
+
+
+@dataclass(frozen=True)
+class Resolve:
+    number: str
+
+
+@dataclass(frozen=True)
+class Close:
+    number: str
+
+
+@dataclass(frozen=True)
+class Reopen:
+    number: str
+
+
+@dataclass(frozen=True)
+class Hold:
+    number: str
+    reason: HoldReason
+    text: str
+
+
+@dataclass(frozen=True)
+class Notify:
+    enabled: bool
+
+
+# -- parsers ---------------------------------------------------------------------------------------
+
+
+def _bare(_: Words) -> Bare:
+    return Bare()
+
+
+def _create(words: Words) -> Create | Help:
+    if words.keyword == "new":
+        if not words.rest:
+            return Help("`new` needs a description: `/incident new <what is wrong>`")
+        return Create(words.rest)
+    return Create(words.text)
+
+
+def _show(words: Words) -> Show | Help:
+    if NUMBER.match(words.keyword):
+        if words.args:
+            number = words.keyword.upper()
+            return Help(f"Say what to do first, e.g. `/incident comment {number} <text>`")
+        return Show(words.keyword.upper())
+    return _one_number(Show, words)
+
+
+def _one_number(kind: type[_OneNumber], words: Words) -> _OneNumber | Help:
+    if len(words.args) != 1 or not NUMBER.match(words.args[0]):
+        return Help(
+            f"`{words.keyword}` takes one incident number, e.g. `/incident {words.keyword} INC0010001`"
+        )
+    return kind(words.args[0].upper())
+
+
+def _list(words: Words) -> ListIncidents | Help:
+    scope: ListScope = "mine"
+    page = 1
+    rest = [a.lower() for a in words.args]
+    if rest and rest[0] in ("mine", "assigned", "group"):
+        scope = rest.pop(0)  # type: ignore[assignment]
+    if rest and rest[0] == "page" and len(rest) == 2 and rest[1].isdecimal() and int(rest[1]) >= 1:
+        page = int(rest.pop(1))
+        rest.pop(0)
+    if rest:
+        return Help("`list` takes `assigned`, `group` or nothing, e.g. `/incident list assigned`")
+    return ListIncidents(scope, page)
+
+
+def _assign(words: Words) -> Assign | Help:
+    usage = "`assign` takes a number and a person: `/incident assign INC0010001 @someone` (or `me`)"
+    args = words.args
+    if len(args) != 2 or not NUMBER.match(args[0]):
+        return Help(usage)
+    if args[1].lower() == "me":
+        return Assign(args[0].upper(), "me")
+    mention = MENTION.match(args[1])
+    return Assign(args[0].upper(), mention.group(1)) if mention else Help(usage)
+
+
+def _comment(words: Words) -> Comment | Help:
+    parts = words.text.split(None, 2)
+    if len(parts) < 3 or not NUMBER.match(parts[1]):
+        keyword = words.keyword
+        return Help(f"`{keyword}` takes a number and text: `/incident {keyword} INC0010001 <text>`")
+    return Comment(parts[1].upper(), parts[2].strip(), public=words.keyword == "comment")
+
+
+def _hold(words: Words) -> Hold | Help:
+    reasons = ", ".join(f"`{reason.word}`" for reason in HoldReason)
+    usage = f"`hold` takes a number and a reason ({reasons}): `/incident hold INC0010001 vendor waiting for parts`"
+    parts = words.text.split(None, 3)
+    if len(parts) < 3 or not NUMBER.match(parts[1]):
+        return Help(usage)
+    word = parts[2].lower()
+    if word == "awaiting" and len(parts) == 4:
+        word, _, rest = parts[3].partition(" ")
+        extra = rest.strip()
+    else:
+        extra = parts[3].strip() if len(parts) == 4 else ""
+    reason = HoldReason.from_word(word)
+    return Help(usage) if reason is None else Hold(parts[1].upper(), reason, extra)
+
+
+def _notify(words: Words) -> Notify | Help:
+    if len(words.args) == 1 and words.args[0].lower() in ("on", "off"):
+        return Notify(words.args[0].lower() == "on")
+    return Help("`notify` takes `on` or `off`")
+
+
+# -- work ------------------------------------------------------------------------------------------
+
+
+async def _open_create_form(parts: Parts, it: Interaction, _: Bare) -> None:
+    async def form() -> dict[str, Any]:
+        return create_modal(it.channel or "", await parts.incidents.categories())
+
+    await open_modal(parts.slack, it.trigger_id or "", "New incident", form())
+    return None
+
+
+async def _run_create(parts: Parts, it: Interaction, request: Create) -> str | None:
+    created = await parts.incidents.create(
+        it.user, request.text, correlation_id=f"slack:{it.trigger_id}"
+    )
+    if it.channel == parts.incident_channel:
+        return None  # the feed announces every new incident there already
+    return await parts.incidents.post(it.channel or it.user, created.incident, created.card)
+
+
+async def _run_show(parts: Parts, it: Interaction, request: Show) -> str | None:
+    incident = await parts.incidents.find(request.number)
+    incident, card = await parts.incidents.render(incident.sys_id, incident)
+    return await parts.incidents.post(it.channel or it.user, incident, card)
+
+
+async def _run_list(parts: Parts, it: Interaction, request: ListIncidents) -> None:
+    await show_list(parts, it, request.scope, request.page, replace=False)
+
+
+async def show_list(parts: Parts, it: Interaction, scope: str, page: int, *, replace: bool) -> None:
+    """One page of a list, only to the person (a new ephemeral, or in place of the old page)."""
+    found, total = await parts.incidents.list_for(it.user, scope, page)
+    urls = [parts.incidents.url(incident.sys_id) for incident in found]
+    card = incident_list(scope, found, urls, page=page, total=total)
+    await parts.interactions.reply(it, card, replace=replace)
+
+
+async def _run_assign(parts: Parts, it: Interaction, request: Assign) -> str:
+    incident = await parts.incidents.find(request.number)
+    changed = await parts.incidents.assign(it.user, incident.sys_id, request.assignee)
+    who = "you" if request.assignee in ("me", it.user) else f"<@{request.assignee}>"
+    return f"{DONE} Assigned {changed.number} to {who}."
+
+
+async def _run_comment(parts: Parts, it: Interaction, request: Comment) -> str:
+    incident = await parts.incidents.find(request.number)
+    changed = await parts.incidents.comment(
+        it.user, incident.sys_id, request.text, public=request.public
+    )
+    kind = "comment" if request.public else "work note"
+    return f"{DONE} Added your {kind} to {changed.number}."
+
+
+async def _open_resolve_form(parts: Parts, it: Interaction, request: Resolve) -> None:
+    async def form() -> dict[str, Any]:
+        incident = await parts.incidents.find(request.number)
+        return resolve_modal(incident, await parts.incidents.close_codes(), it.carry())
+
+    await open_modal(parts.slack, it.trigger_id or "", f"Resolve {request.number}", form())
+
+
+async def _on(incidents: Incidents, number: str, change: _Change, actor: str) -> Incident:
+    incident = await incidents.find(number)
+    return await change(actor, incident.sys_id)
+
+
+async def _run_close(parts: Parts, it: Interaction, request: Close) -> str:
+    changed = await _on(parts.incidents, request.number, parts.incidents.close, it.user)
+    return f"{DONE} Closed {changed.number}."
+
+
+async def _run_reopen(parts: Parts, it: Interaction, request: Reopen) -> str:
+    changed = await _on(parts.incidents, request.number, parts.incidents.reopen, it.user)
+    return f"{DONE} Reopened {changed.number}; it is In Progress again."
+
+
+async def _run_hold(parts: Parts, it: Interaction, request: Hold) -> str:
+    incident = await parts.incidents.find(request.number)
+    changed = await parts.incidents.hold(it.user, incident.sys_id, request.reason, request.text)
+    return f"{DONE} {changed.number} is on hold ({request.reason.label})."
+
+
+async def _run_notify(parts: Parts, it: Interaction, request: Notify) -> str:
+    await parts.identity.person(it.user)
+    await parts.notifications.set_muted(it.user, not request.enabled)
+    if request.enabled:
+        return ":bell: DMs about your incidents are on again."
+    return ":no_bell: No more DMs about incident changes. `/incident notify on` brings them back."
+
+
+def _creating(request: Create) -> str:
+    short, _ = split_description(request.text)
+    return f"Opening an incident: {escape(short)}…"
+
+
+SUBCOMMANDS: tuple[Subcommand[Parts, Any], ...] = (
+    Subcommand(
+        (),
+        ("`/incident` — open the form for a new incident",),
+        _bare,
+        _open_create_form,
+        role="bare",
+    ),
+    Subcommand(
+        ("new",),
+        ("`/incident <what is wrong>` (or `new <what is wrong>`) — open an incident in one line",),
+        _create,
+        _run_create,
+        ack=_creating,
+        role="fallback",
+    ),
+    Subcommand(
+        ("show",),
+        ("`/incident INC0010001` (or `show INC…`) — post the incident's card here",),
+        _show,
+        _run_show,
+        number=NUMBER,
+    ),
+    Subcommand(
+        ("list",),
+        ("`/incident list` · `list assigned` · `list group` — your open incidents, your queue",),
+        _list,
+        _run_list,
+    ),
+    Subcommand(("assign",), ("`/incident assign INC… @someone` (or `me`)",), _assign, _run_assign),
+    Subcommand(
+        ("comment", "note"),
+        (
+            "`/incident comment INC… <text>` — a comment the caller sees",
+            "`/incident note INC… <text>` — an internal work note",
+        ),
+        _comment,
+        _run_comment,
+    ),
+    Subcommand(
+        ("resolve",),
+        ("`/incident resolve INC…` · `close INC…` · `reopen INC…`",),
+        lambda words: _one_number(Resolve, words),
+        _open_resolve_form,
+    ),
+    Subcommand(("close",), (), lambda words: _one_number(Close, words), _run_close),
+    Subcommand(("reopen",), (), lambda words: _one_number(Reopen, words), _run_reopen),
+    Subcommand(
+        ("hold",),
+        ("`/incident hold INC… caller|vendor|problem|change <text>`",),
+        _hold,
+        _run_hold,
+    ),
+    Subcommand(
+        ("notify",),
+        ("`/incident notify off` · `notify on` — mute or restore your DMs about changes",),
+        _notify,
+        _run_notify,
+    ),
+)

@@ -1,0 +1,24 @@
+"""Action, callback and options ids of the incident cards, lists and forms (cards and listeners share them)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class IncidentId(StrEnum):
+    # buttons and menus
+    OPEN = "incident_open"
+    ASSIGN_ME = "incident_assign_me"
+    COMMENT = "incident_comment"
+    RESOLVE = "incident_resolve"
+    STATE = "incident_state"
+    FOLLOW = "incident_follow"
+    REOPEN = "incident_reopen"
+    POST = "incident_post"
+    LIST_PAGE = "incident_list_page"
+    GROUP_OPTIONS = "group"
+    # modals (the comment and resolve forms answer to the same ids as the buttons that open them)
+    CREATE_FORM = "incident_create"
+    COMMENT_FORM = "incident_comment"
+    RESOLVE_FORM = "incident_resolve"
+    HOLD_FORM = "incident_hold"
