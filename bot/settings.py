@@ -20,8 +20,13 @@ class SettingsError(Exception):
 
 
 class Settings(BaseSettings):
+    # An empty variable counts as unset, as in a .env copied from .env.example (`SLACK_APP_TOKEN=`).
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
     )
 
     slack_bot_token: str | None = None
@@ -40,7 +45,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./incident-bot.db"
     incident_channel: str | None = None
     host: str = "0.0.0.0"
-    port: int = Field(default=3000, ge=1, le=65535)
+    port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (the log says which)
 
     @field_validator("slack_api_url", "servicenow_instance_url")
     @classmethod

@@ -51,6 +51,31 @@ def test_every_problem_is_one_line_naming_the_variable(env: pytest.MonkeyPatch) 
     assert all("\n" not in p for p in problems)
 
 
+def test_port_zero_asks_for_any_free_port_and_out_of_range_is_refused(
+    env: pytest.MonkeyPatch,
+) -> None:
+    env.setenv("PORT", "0")
+    assert load_settings("serve").port == 0
+    env.setenv("PORT", "65536")
+    with pytest.raises(SettingsError) as caught:
+        load_settings("serve")
+    assert [p.split(":")[0] for p in caught.value.problems] == ["PORT"]
+
+
+def test_empty_variables_count_as_unset(env: pytest.MonkeyPatch) -> None:
+    for name in ("SLACK_APP_TOKEN", "SERVICENOW_CLIENT_ID", "INCIDENT_CHANNEL", "PORT"):
+        env.setenv(name, "")
+    settings = load_settings("serve")
+    assert settings.slack_app_token is None and settings.servicenow_client_id is None
+    assert (settings.incident_channel, settings.port) == (None, 3000)
+    env.setenv("SLACK_SIGNING_SECRET", "")
+    with pytest.raises(SettingsError) as caught:
+        load_settings("serve")
+    assert caught.value.problems == [
+        "SLACK_SIGNING_SECRET: required for `incident-bot serve` but not set"
+    ]
+
+
 def test_mode_decides_what_is_required(env: pytest.MonkeyPatch) -> None:
     env.delenv("SLACK_SIGNING_SECRET")
     with pytest.raises(SettingsError) as caught:
