@@ -1,4 +1,4 @@
-"""`incident-bot` (also `python -m bot`): serve, socket, migrate, check, business-rule."""
+"""`incident-bot` (also `python -m bot`): serve, socket, migrate, check, business-rule, manifest."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from bot.settings import Mode, Settings, SettingsError, load_settings
 
@@ -17,14 +17,29 @@ if TYPE_CHECKING:
     from storage import Database
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line on stderr (exit 2), like every other problem."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"incident-bot: {message} (see `{self.prog} --help`)\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="incident-bot", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = _Parser(prog="incident-bot", description=__doc__)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
     sub.add_parser("serve", help="serve Slack requests over HTTP (POST /slack/events)")
     sub.add_parser("socket", help="connect to Slack in Socket Mode (and serve /healthz)")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("check", help="verify Slack auth, ServiceNow auth and the database")
     sub.add_parser("business-rule", help="print the ServiceNow Business Rule and how to install it")
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
+    where = manifest.add_mutually_exclusive_group()
+    where.add_argument(
+        "--url", help="the bot's public address; Slack sends everything to URL/slack/events"
+    )
+    where.add_argument("--socket", action="store_true", help="for Socket Mode (no request URLs)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -35,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(business_rule_instructions())
         return 0
+    if args.command == "manifest":
+        return _manifest(args.url, args.socket)
     mode: Mode = args.command
     try:
         settings = load_settings(mode)
@@ -49,6 +66,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if mode == "migrate":
         return asyncio.run(_migrate(settings))
     return asyncio.run(_check(settings))
+
+
+def _manifest(url: str | None, socket: bool) -> int:
+    from bot.manifest import ManifestError, render
+
+    if url is None and not socket:
+        print(
+            "incident-bot: manifest needs --url https://<the bot's public address> or --socket",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        text = render(None if socket else url)
+    except ManifestError as exc:
+        print(f"incident-bot: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
 
 
 def _serve(settings: Settings) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from bot import manifest
 from bot.app import Bot, create_app
 from bot.settings import Settings, load_settings
 from sandbox.server import serve
@@ -71,6 +72,9 @@ async def run_stack(
         app = create_app(config)
         async with serve(app, host=host, port=bot_port) as bot:
             standin.bot_url = bot.url
+            # Installed from the manifest the bot generates, as a real workspace would install it:
+            # Slack sends only what it declares and grants only the scopes it asks for.
+            standin.install_app(manifest.build(bot.url))
             if config.servicenow_webhook_secret:
                 # ServiceNow's Business Rule, as the setup guide installs it: signed events.
                 emu.webhook = WebhookTarget(

@@ -8,6 +8,7 @@ async with run_slack() as slack:
 """
 
 from sandbox.slack.app import create_app, run_slack
+from sandbox.slack.installed import InstalledApp, NotInManifest
 from sandbox.slack.records import (
     ApiCall,
     ApiFault,
@@ -25,7 +26,9 @@ __all__ = [
     "ApiFault",
     "Channel",
     "Ephemeral",
+    "InstalledApp",
     "Message",
+    "NotInManifest",
     "SlackReply",
     "SlackStandIn",
     "SlackUser",

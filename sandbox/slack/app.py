@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from sandbox.server import serve
 from sandbox.slack import webapi
+from sandbox.slack.installed import NotInManifest
 from sandbox.slack.records import ApiCall, ApiError
 from sandbox.slack.standin import SlackStandIn
 
@@ -96,6 +97,8 @@ def create_app(standin: SlackStandIn) -> Starlette:
             return JSONResponse({"error": "no bot is registered with the Slack stand-in"}, 409)
         try:
             reply = await standin.send_command(user.id, text, channel_id=channel.id, command=name)
+        except NotInManifest as error:
+            return JSONResponse({"error": str(error)}, 400)
         except httpx.HTTPError as error:
             return JSONResponse(
                 {"error": f"the bot at {standin.bot_url} did not answer: {error!r}"}, 502

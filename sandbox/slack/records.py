@@ -61,6 +61,7 @@ class ApiCall:
     at: float
     status: int = 200
     error: str | None = None
+    scopes: tuple[str, ...] = ()  # the granted scopes the answer relied on
 
 
 @dataclass

@@ -21,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from sandbox.slack import payloads
 from sandbox.slack.blockkit import message_problems, view_problems
+from sandbox.slack.installed import InstalledApp
 from sandbox.slack.records import (
     BOT_USER,
     DEFAULT_CHANNELS,
@@ -68,6 +69,12 @@ class SlackStandIn:
         seeded = [replace(u) for u in (DEFAULT_USERS if users is None else users)]
         self.users: dict[str, SlackUser] = {u.id: u for u in [*seeded, self.bot]}
         self.channels: dict[str, Channel] = {c.id: c for c in DEFAULT_CHANNELS}
+        self.bot_channels: set[str] = set()  # channels the bot was invited to (none at first)
+
+        # The installed app (install_app); None lets every request and Web API call through.
+        self.app: InstalledApp | None = None
+        self.scopes_used: set[str] = set()  # granted scopes something really relied on
+        self.relied_on: list[str] = []  # the same, for the Web API call being answered
 
         self.url: str = ""
         self.bot_url: str | None = None
@@ -98,6 +105,33 @@ class SlackStandIn:
         self._sent: dict[str, str] = {}  # retry key -> the body first sent, so a retry repeats it
         self._events: dict[str, dict[str, Any]] = {}
         self._http: httpx.AsyncClient | None = None
+
+    # ---- the installed app ------------------------------------------------------------------
+
+    def install_app(self, manifest: dict[str, Any]) -> InstalledApp:
+        """Install the app from its manifest: from now on Slack sends only what it declares, to
+        the URLs it gives, and Web API calls get only the scopes it asks for."""
+        self.app = InstalledApp.from_manifest(manifest)
+        return self.app
+
+    def use_scope(self, scope: str) -> bool:
+        """Whether the bot token has `scope` (always, with no app installed); notes the use."""
+        if self.app is not None and scope not in self.app.scopes:
+            return False
+        self.relied_on.append(scope)
+        self.scopes_used.add(scope)
+        return True
+
+    def _request_url(self, route: Callable[[InstalledApp], str | None]) -> str:
+        """Where Slack sends a request: the installed app's URL for it (NotInManifest when the
+        manifest does not declare it), else `bot_url`/slack/events. The stand-in has no Socket
+        Mode: for a Socket Mode app it posts to `bot_url` what Slack would send over the socket."""
+        url = route(self.app) if self.app is not None else None
+        if url:
+            return url
+        if not self.bot_url:
+            raise RuntimeError("SlackStandIn.bot_url is not set: nowhere to send Slack's requests")
+        return self.bot_url.rstrip("/") + "/slack/events"
 
     # ---- lookups ---------------------------------------------------------------------------
 
@@ -466,6 +500,8 @@ class SlackStandIn:
         """Type `command text` as `user_id` in `channel_id`; records the ack as Slack shows it."""
         user = self.user(user_id)
         channel = self.channel(channel_id)
+        url = self._request_url(lambda app: app.command_url(command))
+        self.use_scope("commands")
         key = f"command|{user.id}|{channel.id}|{command}|{text}"
         body = self._sent.get(key) if retry_num is not None else None
         if body is None:
@@ -480,7 +516,7 @@ class SlackStandIn:
             )
             self._sent[key] = body
         reply = await self._deliver(
-            body, FORM, retry_num=retry_num, sign=sign, timestamp=timestamp, tamper=tamper
+            body, FORM, url, retry_num=retry_num, sign=sign, timestamp=timestamp, tamper=tamper
         )
         honest = sign and not tamper and (timestamp is None or abs(time.time() - timestamp) < 300)
         what = f"{command} {text}".strip()
@@ -504,6 +540,7 @@ class SlackStandIn:
         """Click `action_id` on a message, a view, or (channel_id only) the user's latest
         ephemeral in that channel showing it."""
         user = self.user(user_id)
+        url = self._request_url(lambda app: app.interaction_url("block_actions"))
         if view is not None:
             where = f"view|{view.id}"
         elif message is not None:
@@ -523,7 +560,7 @@ class SlackStandIn:
                 )
             body = payloads.interaction_form(payload)
             self._sent[key] = body
-        reply = await self._deliver(body, FORM, retry_num=retry_num)
+        reply = await self._deliver(body, FORM, url, retry_num=retry_num)
         self._check_ack(reply, f"block_actions {action_id}")
         return reply
 
@@ -630,6 +667,7 @@ class SlackStandIn:
     ) -> SlackReply:
         """Press Submit on a modal with these `state.values`; applies the bot's response_action."""
         user = self.user(user_id)
+        url = self._request_url(lambda app: app.interaction_url("view_submission"))
         view = self.views.get(view_id)
         if view is None or view.closed:
             raise ValueError(f"no open view {view_id!r}")
@@ -650,7 +688,7 @@ class SlackStandIn:
             "is_enterprise_install": False,
             "enterprise": None,
         }
-        reply = await self._deliver(payloads.interaction_form(payload), FORM)
+        reply = await self._deliver(payloads.interaction_form(payload), FORM, url)
         if self._check_ack(reply, f"view_submission {view.view.get('callback_id', '')}"):
             self._apply_view_answer(view, reply)
         return reply
@@ -686,6 +724,7 @@ class SlackStandIn:
     ) -> SlackReply:
         """A block_suggestion request (external select typing `value`); the options are in the reply."""
         user = self.user(user_id)
+        url = self._request_url(lambda app: app.interaction_url("block_suggestion"))
         payload: dict[str, Any] = {
             "type": "block_suggestion",
             "user": payloads.user_ref(user, self.team_id),
@@ -704,7 +743,7 @@ class SlackStandIn:
             payload["view"] = payloads.view_object(view, self.team_id, self.bot.bot_id or "")
         else:
             payload["container"] = {"type": "message", "channel_id": "C0GENERAL0"}
-        reply = await self._deliver(payloads.interaction_form(payload), FORM)
+        reply = await self._deliver(payloads.interaction_form(payload), FORM, url)
         self._check_ack(reply, f"block_suggestion {action_id}")
         return reply
 
@@ -712,6 +751,7 @@ class SlackStandIn:
         self, event: dict[str, Any], *, retry_num: int | None = None, event_id: str | None = None
     ) -> SlackReply:
         """Deliver an Events API event; a retry (retry_num) repeats the same envelope and event_id."""
+        url = self._request_url(lambda app: app.event_url(event))
         key = json.dumps(event, sort_keys=True)
         envelope = self._events.get(key) if retry_num is not None else None
         if envelope is None:
@@ -725,7 +765,7 @@ class SlackStandIn:
                 event_time=int(time.time()),
             )
             self._events[key] = envelope
-        reply = await self._deliver(json.dumps(envelope), JSON, retry_num=retry_num)
+        reply = await self._deliver(json.dumps(envelope), JSON, url, retry_num=retry_num)
         self._check_ack(reply, f"event {event.get('type')}")
         return reply
 
@@ -748,14 +788,13 @@ class SlackStandIn:
         self,
         body: str,
         content_type: str,
+        url: str,
         *,
         retry_num: int | None = None,
         sign: bool = True,
         timestamp: int | None = None,
         tamper: bool = False,
     ) -> SlackReply:
-        if not self.bot_url:
-            raise RuntimeError("SlackStandIn.bot_url is not set: nowhere to send Slack's requests")
         headers = {"content-type": content_type, "user-agent": USER_AGENT}
         if sign:
             ts = str(timestamp if timestamp is not None else int(time.time()))
@@ -768,7 +807,6 @@ class SlackStandIn:
         if retry_num is not None:
             headers["x-slack-retry-num"] = str(retry_num)
             headers["x-slack-retry-reason"] = RETRY_REASON
-        url = self.bot_url.rstrip("/") + "/slack/events"
         started = time.perf_counter()
         if self._http is not None:
             response = await self._http.post(url, content=body.encode(), headers=headers)

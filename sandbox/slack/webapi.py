@@ -1,7 +1,8 @@
 """The Web API methods the bot uses, answering with the bodies and errors Slack gives.
 
 `call(standin, method, args, token)` is the whole pipeline: faults first, then the method name, then
-the token, then the method itself; every call is recorded in `standin.calls`.
+the token, then the scopes the method requires, then the method itself; every call is recorded in
+`standin.calls` with the scopes it relied on.
 """
 
 from __future__ import annotations
@@ -21,6 +22,24 @@ UPDATE_TEXT_MAX = 4_000  # chat.update: msg_too_long beyond this
 Args = dict[str, Any]
 Handler = Callable[[SlackStandIn, Args], dict[str, Any]]
 
+# The bot-token scope each method requires (docs.slack.dev/reference/methods/<method>, "Scopes").
+# conversations.open takes any of channels:manage, groups:write, im:write, mpim:write: the stand-in
+# opens 1:1 DMs only, which is im:write.
+REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
+    "auth.test": (),
+    "users.info": ("users:read",),
+    "users.lookupByEmail": ("users:read.email",),
+    "chat.postMessage": ("chat:write",),
+    "chat.update": ("chat:write",),
+    "chat.postEphemeral": ("chat:write",),
+    "chat.delete": ("chat:write",),
+    "conversations.open": ("im:write",),
+    "views.open": (),
+    "views.push": (),
+    "views.update": (),
+    "views.publish": (),
+}
+
 
 def call(
     standin: SlackStandIn, method: str, args: Args, token: str | None
@@ -35,12 +54,25 @@ def call(
             raise ApiError("not_authed")
         if token != standin.bot_token:
             raise ApiError("invalid_auth")
+        standin.relied_on = []
+        require_scopes(standin, REQUIRED_SCOPES[method])
         body = handler(standin, args)
     except ApiError as error:
         standin.record_call(ApiCall(method, args, token, time.time(), error.status, error.code))
         return error.status, error.body(), error.headers
-    standin.record_call(ApiCall(method, args, token, time.time()))
+    scopes = tuple(standin.relied_on)
+    standin.record_call(ApiCall(method, args, token, time.time(), scopes=scopes))
     return 200, body, {}
+
+
+def require_scopes(standin: SlackStandIn, scopes: tuple[str, ...]) -> None:
+    """Slack's answer to a token without a scope the method needs."""
+    missing = [scope for scope in scopes if not standin.use_scope(scope)]
+    if missing and standin.app is not None:
+        raise ApiError(
+            "missing_scope",
+            extra={"needed": ",".join(missing), "provided": ",".join(standin.app.scopes)},
+        )
 
 
 def apply_faults(standin: SlackStandIn, method: str) -> None:
@@ -151,7 +183,11 @@ def auth_test(standin: SlackStandIn, args: Args) -> dict[str, Any]:
 
 def users_info(standin: SlackStandIn, args: Args) -> dict[str, Any]:
     user = known_user(standin, text_arg(args, "user"))
-    return {"ok": True, "user": payloads.user_object(user, standin.team_id, image_original=True)}
+    found = payloads.user_object(user, standin.team_id, image_original=True)
+    # The profile e-mail comes only with users:read.email (users:read alone leaves it out).
+    if "email" in found["profile"] and not standin.use_scope("users:read.email"):
+        del found["profile"]["email"]
+    return {"ok": True, "user": found}
 
 
 def users_lookup_by_email(standin: SlackStandIn, args: Args) -> dict[str, Any]:
@@ -164,6 +200,10 @@ def users_lookup_by_email(standin: SlackStandIn, args: Args) -> dict[str, Any]:
 
 def chat_post_message(standin: SlackStandIn, args: Args) -> dict[str, Any]:
     channel = post_channel(standin, text_arg(args, "channel"))
+    # A public channel the bot was not invited to takes chat:write.public.
+    invited = channel.is_im or channel.id in standin.bot_channels
+    if not invited and not standin.use_scope("chat:write.public"):
+        raise ApiError("not_in_channel")
     text = text_arg(args, "text") or ""
     blocks = blocks_arg(args)
     attachments = attachments_arg(args)

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot import manifest
 from sandbox.servicenow import Emulator, sign
 from sandbox.servicenow.seed import ALICE
 from sandbox.slack import ApiFault, Message, SlackStandIn
@@ -30,6 +31,7 @@ async def stack_with(tmp_path: Path, **settings: Any) -> AsyncIterator[Stack]:
     async with run_stack(**settings) as stack:
         yield stack
         assert stack.slack.problems == []
+        assert {call.method for call in stack.slack.calls} <= set(manifest.METHODS)
 
 
 def incident(stack: Stack, number: str) -> dict[str, str]:
