@@ -21,7 +21,9 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sandbox.servicenow.emulator import Emulator, OAuthClient, format_date
+from sandbox.servicenow.auth import OAuthClient
+from sandbox.servicenow.emulator import Emulator
+from sandbox.servicenow.store import format_date
 
 
 def sys_id_for(table: str, key: str) -> str:
