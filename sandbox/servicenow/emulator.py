@@ -19,6 +19,7 @@ from sandbox.servicenow.errors import AclError, RecordNotFound
 from sandbox.servicenow.faults import FaultPlan
 from sandbox.servicenow.rules import BusinessRules, Write
 from sandbox.servicenow.schema import Table
+from sandbox.servicenow.seed import seed_instance
 from sandbox.servicenow.store import Record, RecordStore, as_string, format_date, utc_now
 from sandbox.servicenow.webhook import WebhookDelivery, WebhookSender, WebhookTarget
 
@@ -51,8 +52,6 @@ class Emulator:
         # called with (table, sys_id) after every insert or update (the browser UI's live feed)
         self.listeners: list[Callable[[str, str], None]] = []
         if seed:
-            from sandbox.servicenow.seed import seed_instance
-
             seed_instance(self)
 
     # ------------------------------------------------------- settings, state
@@ -152,16 +151,32 @@ class Emulator:
         return format_date(self.clock())
 
     def insert(
-        self, table: str, values: Mapping[str, Any], *, as_user: str = "admin"
+        self,
+        table: str,
+        values: Mapping[str, Any],
+        *,
+        as_user: str = "admin",
+        at: datetime | None = None,
     ) -> dict[str, str]:
-        """Create a record as `as_user` would: defaults, numbering, business rules, journal."""
-        return dict(self._insert(table, values, as_user, self.clock()))
+        """Create a record as `as_user` would: defaults, numbering, business rules, journal.
+
+        `at` backdates it (the seed's history); by default it happens now.
+        """
+        return dict(self._insert(table, values, as_user, self.clock() if at is None else at))
 
     def update(
-        self, table: str, sys_id: str, values: Mapping[str, Any], *, as_user: str = "admin"
+        self,
+        table: str,
+        sys_id: str,
+        values: Mapping[str, Any],
+        *,
+        as_user: str = "admin",
+        at: datetime | None = None,
     ) -> dict[str, str]:
         """Change a record as `as_user` would; raises RecordNotFound, DataPolicyError, AclError."""
-        return dict(self._update(table, sys_id, values, as_user, self.clock()))
+        return dict(
+            self._update(table, sys_id, values, as_user, self.clock() if at is None else at)
+        )
 
     def delete(self, table: str, sys_id: str, *, as_user: str = "admin") -> None:
         self.store.delete(table, sys_id)
