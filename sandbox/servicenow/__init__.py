@@ -8,7 +8,8 @@ It imitates ServiceNow from the notes and fixtures alone and imports nothing fro
 """
 
 from sandbox.servicenow.app import create_app, run_emulator
-from sandbox.servicenow.emulator import Emulator, OAuthClient, RecordedRequest
+from sandbox.servicenow.auth import OAuthClient
+from sandbox.servicenow.emulator import Emulator, RecordedRequest
 from sandbox.servicenow.errors import (
     AclError,
     BadRequest,

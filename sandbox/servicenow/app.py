@@ -24,11 +24,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from sandbox.server import serve
-from sandbox.servicenow.emulator import Emulator, OAuthError, RecordedRequest, as_string
+from sandbox.servicenow.auth import OAuthError
+from sandbox.servicenow.emulator import Emulator, RecordedRequest
 from sandbox.servicenow.errors import BadRequest, RecordNotFound, ServiceNowError
 from sandbox.servicenow.faults import NOT_AUTHENTICATED_BODY, Fault
 from sandbox.servicenow.render import View, render
 from sandbox.servicenow.schema import Table
+from sandbox.servicenow.store import as_string
 
 JSON_TYPE = "application/json;charset=UTF-8"
 DEFAULT_LIMIT = 10000

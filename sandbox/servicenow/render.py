@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from sandbox.servicenow.schema import Field, Kind, Table
 
 if TYPE_CHECKING:
-    from sandbox.servicenow.emulator import Emulator, Record
+    from sandbox.servicenow.emulator import Emulator
+    from sandbox.servicenow.store import Record
 
 JOURNAL_ELEMENTS = {
     "comments": ("comments",),

@@ -18,10 +18,43 @@ OAuth client "sandbox-client" / "sandbox-secret" (client_credentials runs as inc
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sandbox.servicenow.emulator import Emulator, OAuthClient, format_date
+from sandbox.servicenow.auth import OAuthClient
+from sandbox.servicenow.store import format_date
+
+
+class Instance(Protocol):
+    """What seeding needs of the emulator: its clock, backdated writes and credentials."""
+
+    def clock(self) -> datetime: ...
+
+    def insert(
+        self,
+        table: str,
+        values: Mapping[str, Any],
+        *,
+        as_user: str = ...,
+        at: datetime | None = ...,
+    ) -> dict[str, str]: ...
+
+    def update(
+        self,
+        table: str,
+        sys_id: str,
+        values: Mapping[str, Any],
+        *,
+        as_user: str = ...,
+        at: datetime | None = ...,
+    ) -> dict[str, str]: ...
+
+    @property
+    def passwords(self) -> dict[str, str]: ...
+
+    @property
+    def oauth_clients(self) -> dict[str, OAuthClient]: ...
 
 
 def sys_id_for(table: str, key: str) -> str:
@@ -168,7 +201,7 @@ CHOICES: dict[tuple[str, str], list[tuple[str, str]]] = {
 }
 
 
-def seed_instance(emulator: Emulator) -> None:
+def seed_instance(emulator: Instance) -> None:
     base = emulator.clock()
 
     def at(days: float) -> datetime:
@@ -178,7 +211,7 @@ def seed_instance(emulator: Emulator) -> None:
         table: str, key: str, values: dict[str, Any], who: str = "admin", days: float = 30
     ) -> str:
         sys_id = sys_id_for(table, key)
-        emulator._insert(table, {"sys_id": sys_id, **values}, who, at(days))
+        emulator.insert(table, {"sys_id": sys_id, **values}, as_user=who, at=at(days))
         return sys_id
 
     emulator.oauth_clients[OAUTH_CLIENT_ID] = OAuthClient(
@@ -235,7 +268,7 @@ def seed_instance(emulator: Emulator) -> None:
     _seed_approvals(emulator, put, at)
 
 
-def _seed_incidents(emulator: Emulator, put: Any, at: Any) -> None:
+def _seed_incidents(emulator: Instance, put: Any, at: Any) -> None:
     def incident(number: str, days: float, **values: str) -> str:
         return str(
             put(
@@ -248,7 +281,7 @@ def _seed_incidents(emulator: Emulator, put: Any, at: Any) -> None:
         )
 
     def change(sys_id: str, who: str, days: float, **values: str) -> None:
-        emulator._update("incident", sys_id, values, who, at(days))
+        emulator.update("incident", sys_id, values, as_user=who, at=at(days))
 
     first = incident(
         "INC0000001",
@@ -328,7 +361,7 @@ def _seed_incidents(emulator: Emulator, put: Any, at: Any) -> None:
     )
 
 
-def _seed_approvals(emulator: Emulator, put: Any, at: Any) -> None:
+def _seed_approvals(emulator: Instance, put: Any, at: Any) -> None:
     put(
         "change_request",
         "CHG0000001",

@@ -7,12 +7,14 @@ ASCII-only JSON (what `JSON.stringify` plus ASCII escapes gives), and it is exac
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -78,3 +80,53 @@ async def deliver(delivery: WebhookDelivery, client: httpx.AsyncClient) -> None:
     except httpx.HTTPError as exc:
         delivery.error = repr(exc)
         log.warning("webhook %s failed: %r", delivery.url, exc)
+
+
+class WebhookSender:
+    """Sends each change event to `target` in the background, keeping every delivery's outcome.
+
+    When no event loop is running (plain synchronous use), the event is recorded with an error
+    and not sent.
+    """
+
+    def __init__(self) -> None:
+        self.target: WebhookTarget | None = None
+        self.deliveries: list[WebhookDelivery] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._http: httpx.AsyncClient | None = None
+
+    def send(self, table: str, record: dict[str, str], operation: str, now: datetime) -> None:
+        target = self.target
+        if target is None or table not in target.tables:
+            return
+        timestamp = str(int(now.timestamp()))
+        body = event_body(table, record, operation)
+        event_id = f"{record['sys_id']}:{record.get('sys_mod_count', '')}"
+        headers = event_headers(target.secret, timestamp, body, event_id)
+        delivery = WebhookDelivery(target.url, body, headers)
+        self.deliveries.append(delivery)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            delivery.error = "no running event loop: not sent"
+            log.info("webhook for %s %s not sent: no running event loop", table, record["sys_id"])
+            return
+        if self._http is None:
+            # One client for every delivery (a client per POST costs more than the POST).
+            self._http = httpx.AsyncClient(timeout=10.0)
+        task = loop.create_task(deliver(delivery, self._http))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait(self) -> None:
+        """Wait until every delivery started so far (and any they caused) is done."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def cancel(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None

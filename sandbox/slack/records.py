@@ -158,19 +158,28 @@ class ResponseUrl:
     uses: int = 0
 
 
-BOT_USER = SlackUser(
-    "U0BOT00000", "incident-bot", "Incident Bot", None, is_bot=True, bot_id="B0BOT00000"
-)
+# The seeded workspace, by id: tests and tools name these rather than spelling the ids out.
+ALICE = "U0ALICE000"
+BOB = "U0BOB00000"
+CAROL = "U0CAROL000"
+DAVE = "U0DAVE0000"  # has no ServiceNow account
+ERIN = "U0ERIN0000"  # inactive in ServiceNow
+BOT = "U0BOT00000"
+BOT_ID = "B0BOT00000"
+GENERAL = "C0GENERAL0"
+INCIDENTS = "C0INCIDENT"
+
+BOT_USER = SlackUser(BOT, "incident-bot", "Incident Bot", None, is_bot=True, bot_id=BOT_ID)
 
 DEFAULT_USERS: tuple[SlackUser, ...] = (
-    SlackUser("U0ALICE000", "alice", "Alice Chen", "alice@example.com"),
-    SlackUser("U0BOB00000", "bob", "Bob Martin", "bob@example.com"),
-    SlackUser("U0CAROL000", "carol", "Carol Diaz", "carol@example.com"),
-    SlackUser("U0DAVE0000", "dave", "Dave Jones", "dave@example.com"),
-    SlackUser("U0ERIN0000", "erin", "Erin Park", "erin@example.com"),
+    SlackUser(ALICE, "alice", "Alice Chen", "alice@example.com"),
+    SlackUser(BOB, "bob", "Bob Martin", "bob@example.com"),
+    SlackUser(CAROL, "carol", "Carol Diaz", "carol@example.com"),
+    SlackUser(DAVE, "dave", "Dave Jones", "dave@example.com"),
+    SlackUser(ERIN, "erin", "Erin Park", "erin@example.com"),
 )
 
 DEFAULT_CHANNELS: tuple[Channel, ...] = (
-    Channel("C0GENERAL0", "general"),
-    Channel("C0INCIDENT", "incidents"),
+    Channel(GENERAL, "general"),
+    Channel(INCIDENTS, "incidents"),
 )

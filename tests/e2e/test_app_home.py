@@ -6,9 +6,8 @@ from typing import Any
 
 from sandbox.servicenow import seed
 from sandbox.slack import View
+from sandbox.slack.records import ALICE, CAROL, DAVE
 from sandbox.stack import Stack
-
-ALICE, CAROL, DAVE = "U0ALICE000", "U0CAROL000", "U0DAVE0000"
 
 
 async def open_home(stack: Stack, user: str) -> View:

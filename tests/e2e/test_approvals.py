@@ -8,9 +8,9 @@ from typing import Any
 from sandbox.servicenow import seed
 from sandbox.servicenow.faults import Fault
 from sandbox.slack import Message
+from sandbox.slack.records import ALICE, BOB, CAROL, DAVE, GENERAL
 from sandbox.stack import Stack
 
-ALICE, BOB, CAROL, DAVE = "U0ALICE000", "U0BOB00000", "U0CAROL000", "U0DAVE0000"
 TABLE = "sysapproval_approver"
 
 
@@ -226,7 +226,7 @@ async def test_incident_approvals_lists_my_pending_approvals_with_their_buttons(
         CAROL,
         action_id="approval_approve",
         value=seed.CHANGE_APPROVAL,
-        channel_id="C0GENERAL0",
+        channel_id=GENERAL,
     )
     replaced = await stack.slack.wait_for(
         lambda: [e for e in stack.slack.ephemerals_for(CAROL) if "Approved CHG0000001" in e.text]

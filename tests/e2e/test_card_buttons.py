@@ -6,10 +6,8 @@ import asyncio
 from typing import Any
 
 from sandbox.slack import Message
+from sandbox.slack.records import ALICE, BOB, DAVE, GENERAL, INCIDENTS
 from sandbox.stack import Stack
-
-ALICE, BOB, DAVE = "U0ALICE000", "U0BOB00000", "U0DAVE0000"
-GENERAL, INCIDENTS = "C0GENERAL0", "C0INCIDENT"
 
 
 def incident(stack: Stack, number: str) -> dict[str, str]:

@@ -17,12 +17,13 @@ from bot import manifest
 from sandbox.servicenow import Emulator, sign
 from sandbox.servicenow.seed import ALICE
 from sandbox.slack import ApiFault, Message, SlackStandIn
+from sandbox.slack.records import ALICE as ALICE_SLACK
+from sandbox.slack.records import BOB as BOB_SLACK
+from sandbox.slack.records import CAROL as CAROL_SLACK
+from sandbox.slack.records import GENERAL, INCIDENTS
 from sandbox.stack import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET, Stack, run_stack
 from storage import Database
 from tests.support import eventually
-
-ALICE_SLACK, BOB_SLACK, CAROL_SLACK = "U0ALICE000", "U0BOB00000", "U0CAROL000"
-GENERAL, INCIDENTS = "C0GENERAL0", "C0INCIDENT"
 
 
 @asynccontextmanager

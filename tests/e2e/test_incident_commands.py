@@ -7,10 +7,8 @@ from typing import Any
 
 from sandbox.servicenow import Fault
 from sandbox.slack import Ephemeral, Message, SlackReply
+from sandbox.slack.records import ALICE, BOB, CAROL, DAVE, GENERAL, INCIDENTS
 from sandbox.stack import Stack
-
-ALICE, BOB, CAROL, DAVE = "U0ALICE000", "U0BOB00000", "U0CAROL000", "U0DAVE0000"
-GENERAL, INCIDENTS = "C0GENERAL0", "C0INCIDENT"
 
 
 def incident(stack: Stack, number: str) -> dict[str, str]:

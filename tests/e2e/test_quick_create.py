@@ -5,12 +5,10 @@ from __future__ import annotations
 import httpx
 
 from sandbox.servicenow import Fault
+from sandbox.slack.records import ALICE, DAVE, GENERAL
 from sandbox.stack import Stack
 from storage import PostedMessages
 from tests.support import eventually
-
-ALICE, DAVE = "U0ALICE000", "U0DAVE0000"
-GENERAL = "C0GENERAL0"
 
 
 def table_calls(stack: Stack) -> int:

@@ -17,8 +17,8 @@ from starlette.routing import Route
 
 from sandbox.server import serve
 from sandbox.slack import SlackStandIn, run_slack
+from sandbox.slack.records import ALICE, GENERAL
 
-ALICE = "U0ALICE000"
 MODAL = {
     "type": "modal",
     "callback_id": "new",
@@ -80,7 +80,7 @@ async def test_bolt_command_ack_respond_and_post(slack_with_bolt: SlackStandIn) 
     slack = slack_with_bolt
     reply = await slack.send_command(ALICE, "printer on fire")
     assert reply.status == 200
-    card = await slack.wait_for(lambda: slack.messages_in("C0GENERAL0"))
+    card = await slack.wait_for(lambda: slack.messages_in(GENERAL))
     assert card[0].text == "card: printer on fire"
     await slack.wait_for(lambda: len(slack.ephemerals) == 2)
     # Bolt answers the HTTP request while the listener runs on, so the order may vary.

@@ -12,12 +12,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.responses import JSONResponse
 
 from sandbox.slack import SlackStandIn, run_slack
+from sandbox.slack.records import ALICE, GENERAL, INCIDENTS
 
 if TYPE_CHECKING:
     from tests.sandbox_slack.conftest import FakeBot
-
-ALICE = "U0ALICE000"
-GENERAL = "C0GENERAL0"
 
 
 async def test_command_endpoint_sends_a_signed_command_and_reports_the_ack(
@@ -93,7 +91,7 @@ async def test_wait_for_timeout_lists_the_recent_calls(
     with pytest.raises(SlackApiError):
         await client.users_info(user="U0NOBODY00")
     with pytest.raises(TimeoutError) as caught:
-        await slack.wait_for(lambda: slack.messages_in("C0INCIDENT"), timeout=0.05)
+        await slack.wait_for(lambda: slack.messages_in(INCIDENTS), timeout=0.05)
     text = str(caught.value)
     assert "condition not met within 0.05s" in text
     assert "chat.postMessage(channel=C0GENERAL0, text=something else)" in text

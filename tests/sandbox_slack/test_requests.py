@@ -14,12 +14,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from sandbox.slack import SlackStandIn
 from sandbox.slack.payloads import interaction_form
+from sandbox.slack.records import ALICE, BOB, GENERAL, INCIDENTS
 
 if TYPE_CHECKING:
     from tests.sandbox_slack.conftest import FakeBot, Received
 
-ALICE, BOB = "U0ALICE000", "U0BOB00000"
-GENERAL = "C0GENERAL0"
 Load = Callable[[str], Any]
 APPROVE = {
     "type": "actions",
@@ -55,7 +54,7 @@ async def test_slash_command_is_a_signed_form_with_the_fixture_fields_in_order(
     assert (form["user_id"], form["user_name"], form["channel_id"], form["channel_name"]) == (
         ALICE,
         "alice",
-        "C0INCIDENT",
+        INCIDENTS,
         "incidents",
     )
     assert (form["command"], form["text"], form["team_id"]) == (

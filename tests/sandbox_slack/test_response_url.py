@@ -8,12 +8,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from sandbox.slack import Message, SlackStandIn
+from sandbox.slack.records import ALICE, GENERAL
 
 if TYPE_CHECKING:
     from tests.sandbox_slack.conftest import FakeBot
 
-ALICE = "U0ALICE000"
-GENERAL = "C0GENERAL0"
 CARD = [{"type": "section", "text": {"type": "mrkdwn", "text": "*INC0010001* New"}}]
 BUTTON = {
     "type": "actions",

@@ -11,11 +11,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.responses import JSONResponse
 
 from sandbox.slack import SlackStandIn, View
+from sandbox.slack.records import ALICE, BOB
 
 if TYPE_CHECKING:
     from tests.sandbox_slack.conftest import FakeBot
 
-ALICE, BOB = "U0ALICE000", "U0BOB00000"
 Load = Callable[[str], Any]
 
 

@@ -13,12 +13,11 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox.slack import ApiFault, SlackStandIn
+from sandbox.slack.records import ALICE, BOB, BOT, BOT_ID, ERIN, GENERAL, INCIDENTS
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-ALICE, BOB, ERIN = "U0ALICE000", "U0BOB00000", "U0ERIN0000"
-GENERAL, INCIDENTS = "C0GENERAL0", "C0INCIDENT"
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "*INC0010001* printer on fire"}}
 
 Load = Callable[[str], Any]
@@ -45,8 +44,8 @@ async def test_auth_test_has_the_fixture_shape_and_the_bot_identity(
     response = await client.auth_test()
     assert set(response.data) == set(fixture_json("auth_test.ok.bot.json"))
     assert (response["user_id"], response["bot_id"], response["team_id"]) == (
-        "U0BOT00000",
-        "B0BOT00000",
+        BOT,
+        BOT_ID,
         "T0SANDBOX",
     )
     [call] = slack.calls_to("auth.test")
@@ -178,12 +177,12 @@ async def test_post_message_records_the_message_and_answers_in_the_fixture_shape
     assert set(response.data) == set(expected)
     assert set(response["message"]) == set(expected["message"])
     assert response["channel"] == INCIDENTS
-    assert response["message"]["bot_id"] == "B0BOT00000"
+    assert response["message"]["bot_id"] == BOT_ID
     [message] = slack.messages_in(INCIDENTS)
     assert (message.ts, message.text, message.user) == (
         response["ts"],
         "Here's a message",
-        "U0BOT00000",
+        BOT,
     )
     assert message.attachments == attachments and message.edited == 0
 
@@ -223,7 +222,7 @@ async def test_update_rewrites_the_message_and_keeps_the_previous_version(
     expected = fixture_json("chat_update.ok.json")
     assert set(response.data) == set(expected)
     assert set(response["message"]) == set(expected["message"])
-    assert response["message"]["user"] == "U0BOT00000"
+    assert response["message"]["user"] == BOT
     [message] = slack.messages_in(GENERAL)
     assert (message.text, message.edited) == ("In Progress", 1)
     assert message.blocks == []  # text without blocks clears the blocks
