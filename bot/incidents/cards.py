@@ -20,6 +20,7 @@ from bot.slack.kit import (
     clip,
     context,
     escape,
+    input_block,
     link_button,
     modal,
     mrkdwn,
@@ -265,20 +266,13 @@ def create_modal(channel: str, categories: Sequence[Choice] | None) -> dict[str,
                 optional=True,
             )
         )
-    blocks.append(
-        {
-            "type": "input",
-            "block_id": "assignment_group",
-            "label": plain("Assignment group"),
-            "optional": True,
-            "element": {
-                "type": "external_select",
-                "action_id": IncidentId.GROUP_OPTIONS,
-                "placeholder": plain("Type to search groups"),
-                "min_query_length": 0,
-            },
-        }
-    )
+    group = {
+        "type": "external_select",
+        "action_id": IncidentId.GROUP_OPTIONS,
+        "placeholder": plain("Type to search groups"),
+        "min_query_length": 0,
+    }
+    blocks.append(input_block("assignment_group", "Assignment group", group, optional=True))
     return modal(
         IncidentId.CREATE_FORM, "New incident", blocks, submit="Open", metadata={"channel": channel}
     )

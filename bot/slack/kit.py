@@ -172,13 +172,7 @@ def text_input(
         element["placeholder"] = plain(placeholder, 150)
     if initial:
         element["initial_value"] = initial[: max_length or 3000]
-    return {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label, 2000),
-        "optional": optional,
-        "element": element,
-    }
+    return input_block(block_id, label, element, optional=optional)
 
 
 def select_input(
@@ -198,6 +192,10 @@ def select_input(
     chosen = next((option(text, value) for value, text in options if value == initial), None)
     if chosen:
         element["initial_option"] = chosen
+    return input_block(block_id, label, element, optional=optional)
+
+
+def input_block(block_id: str, label: str, element: Block, *, optional: bool = False) -> Block:
     return {
         "type": "input",
         "block_id": block_id,
