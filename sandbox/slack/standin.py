@@ -40,6 +40,7 @@ from sandbox.slack.records import (
     Trigger,
     View,
 )
+from sandbox.slack.socket_mode import SocketMode
 
 T = TypeVar("T")
 
@@ -60,6 +61,7 @@ class SlackStandIn:
         bot_token: str = "xoxb-sandbox-token",
         team_id: str = "T0SANDBOX",
         users: Sequence[SlackUser] | None = None,
+        socket_mode: bool = False,
     ) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
@@ -98,6 +100,11 @@ class SlackStandIn:
         self._sent: dict[str, str] = {}  # retry key -> the body first sent, so a retry repeats it
         self._events: dict[str, dict[str, Any]] = {}
         self._http: httpx.AsyncClient | None = None
+
+        # Socket Mode (sandbox/slack/socket_mode.py): apps.connections.open and the WebSocket link;
+        # while enabled, _deliver sends Slack's requests over the link instead of POSTing them.
+        self.socket = SocketMode(self)
+        self.socket.enabled = socket_mode
 
     # ---- lookups ---------------------------------------------------------------------------
 
@@ -754,6 +761,8 @@ class SlackStandIn:
         timestamp: int | None = None,
         tamper: bool = False,
     ) -> SlackReply:
+        if self.socket.enabled:  # Socket Mode: an envelope over the WebSocket (nothing to sign)
+            return await self.socket.deliver(body, content_type, retry_num=retry_num)
         if not self.bot_url:
             raise RuntimeError("SlackStandIn.bot_url is not set: nowhere to send Slack's requests")
         headers = {"content-type": content_type, "user-agent": USER_AGENT}
