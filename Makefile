@@ -25,8 +25,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# `make sandbox ARGS=--socket`: the bot in Socket Mode (see `python -m sandbox --help`).
 sandbox: $(STAMP)
-	$(BIN)/python -m sandbox
+	$(BIN)/python -m sandbox $(ARGS)
 
 run: $(STAMP)
 	$(BIN)/incident-bot serve

@@ -197,8 +197,42 @@ def build_bolt(services: Services) -> AsyncApp:
     return app
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The HTTP app: `POST /slack/events`, `POST /servicenow/events` and `GET /healthz`."""
+@dataclass(frozen=True)
+class SocketMode:
+    """Take Slack's requests over a Socket Mode WebSocket instead of `POST /slack/events`."""
+
+    app_token: str
+    ping_interval: float = 10.0  # slack_sdk's default; a dropped link is noticed within this
+    connect_timeout: float = 30.0
+
+
+@asynccontextmanager
+async def socket_mode_link(bolt: AsyncApp, options: SocketMode) -> AsyncIterator[None]:
+    """Connect Bolt over Socket Mode (slack_sdk's aiohttp client, which calls apps.connections.open
+    through `bolt.client`, i.e. SLACK_API_URL) and keep it connected, reconnecting as Slack asks."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bolt, options.app_token, ping_interval=options.ping_interval)
+    try:
+        # slack_sdk retries a failed connection forever; start-up must fail instead.
+        await asyncio.wait_for(handler.connect_async(), options.connect_timeout)  # type: ignore[no-untyped-call]
+    except TimeoutError:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        raise RuntimeError(
+            f"Socket Mode: no connection to Slack within {options.connect_timeout:.0f} s"
+        ) from None
+    try:
+        yield
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+def create_app(settings: Settings, *, socket_mode: SocketMode | None = None) -> Starlette:
+    """The HTTP app: `POST /slack/events`, `POST /servicenow/events` and `GET /healthz`.
+
+    With `socket_mode`, Slack's requests come over Socket Mode instead (connected once the
+    services have started, closed before they stop) and there is no `/slack/events`.
+    """
     services = build_services(settings)
     bolt = build_bolt(services)
     handler = AsyncSlackRequestHandler(bolt)
@@ -215,17 +249,22 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await services.start()
-        yield
-        await services.aclose()
+        try:
+            if socket_mode is None:
+                yield
+            else:
+                async with socket_mode_link(bolt, socket_mode):
+                    yield
+        finally:
+            await services.aclose()
 
-    app = Starlette(
-        routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/servicenow/events", servicenow_events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/servicenow/events", servicenow_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if socket_mode is None:
+        routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services
     return app
 
