@@ -25,8 +25,9 @@ test: lint chromium
 chromium:
 	@sh tests/browser/ensure-chromium.sh
 
+# `make sandbox ARGS=--socket`: the bot in Socket Mode (see `python -m sandbox --help`).
 sandbox: $(STAMP)
-	$(BIN)/python -m sandbox
+	$(BIN)/python -m sandbox $(ARGS)
 
 run: $(STAMP)
 	$(BIN)/incident-bot serve

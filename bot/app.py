@@ -146,12 +146,20 @@ def build(settings: Settings) -> Bot:
     keys = IdempotencyKeys(db)
     # The token travels in `client`, and OAuth is switched off explicitly: Bolt would otherwise go
     # into OAuth mode if SLACK_CLIENT_ID and SLACK_CLIENT_SECRET happened to be in the environment.
-    bolt = AsyncApp(
-        signing_secret=settings.slack_signing_secret,
-        client=slack,
-        oauth_settings=None,
-        oauth_flow=None,
-    )
+    # Bolt also reads SLACK_BOT_TOKEN from the environment and warns that it goes unused beside
+    # `client`: true, expected, and noise in front of the start-up checks' lines.
+    # (Bolt resets its logger's level while it builds, so a filter holds the line meanwhile.)
+    bolt_log, quiet = logging.getLogger("slack_bolt.AsyncApp"), logging.Filter("nothing")
+    bolt_log.addFilter(quiet)
+    try:
+        bolt = AsyncApp(
+            signing_secret=settings.slack_signing_secret,
+            client=slack,
+            oauth_settings=None,
+            oauth_flow=None,
+        )
+    finally:
+        bolt_log.removeFilter(quiet)
     services = Services(
         settings=settings,
         db=db,
@@ -172,8 +180,42 @@ def build(settings: Settings) -> Bot:
     return Bot(services, bolt, incident_kind, approval_kind, home_tab)
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The HTTP app: `POST /slack/events`, `POST /servicenow/events` and `GET /healthz`."""
+@dataclass(frozen=True)
+class SocketMode:
+    """Take Slack's requests over a Socket Mode WebSocket instead of `POST /slack/events`."""
+
+    app_token: str
+    ping_interval: float = 10.0  # slack_sdk's default; a dropped link is noticed within this
+    connect_timeout: float = 30.0
+
+
+@asynccontextmanager
+async def socket_mode_link(bolt: AsyncApp, options: SocketMode) -> AsyncIterator[None]:
+    """Connect Bolt over Socket Mode (slack_sdk's aiohttp client, which calls apps.connections.open
+    through `bolt.client`, i.e. SLACK_API_URL) and keep it connected, reconnecting as Slack asks."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bolt, options.app_token, ping_interval=options.ping_interval)
+    try:
+        # slack_sdk retries a failed connection forever; start-up must fail instead.
+        await asyncio.wait_for(handler.connect_async(), options.connect_timeout)  # type: ignore[no-untyped-call]
+    except TimeoutError:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        raise RuntimeError(
+            f"Socket Mode: no connection to Slack within {options.connect_timeout:.0f} s"
+        ) from None
+    try:
+        yield
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+def create_app(settings: Settings, *, socket_mode: SocketMode | None = None) -> Starlette:
+    """The HTTP app: `POST /slack/events`, `POST /servicenow/events` and `GET /healthz`.
+
+    With `socket_mode`, Slack's requests come over Socket Mode instead (connected once the
+    services have started, closed before they stop) and there is no `/slack/events`.
+    """
     bot = build(settings)
     handler = AsyncSlackRequestHandler(bot.bolt)
 
@@ -189,17 +231,22 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bot.start()
-        yield
-        await bot.aclose()
+        try:
+            if socket_mode is None:
+                yield
+            else:
+                async with socket_mode_link(bot.bolt, socket_mode):
+                    yield
+        finally:
+            await bot.aclose()
 
-    app = Starlette(
-        routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/servicenow/events", servicenow_events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/servicenow/events", servicenow_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if socket_mode is None:
+        routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.bot = bot
     return app
 

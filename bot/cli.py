@@ -7,14 +7,9 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from bot.settings import Mode, Settings, SettingsError, load_settings
-
-if TYPE_CHECKING:
-    from slack_sdk.web.async_client import AsyncWebClient
-
-    from storage import Database
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,8 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     where.add_argument("--socket", action="store_true", help="for Socket Mode (no request URLs)")
     args = parser.parse_args(argv)
+    # Quiet until the bot serves: a start-up that fails says so in one line per problem.
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
     if args.command == "business-rule":
@@ -59,10 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"incident-bot: {problem}", file=sys.stderr)
         return 2
-    if mode == "serve":
-        return _serve(settings)
-    if mode == "socket":
-        return asyncio.run(_socket(settings))
+    if mode in ("serve", "socket"):
+        try:
+            return asyncio.run(_run(settings, socket=mode == "socket"))
+        except KeyboardInterrupt:  # uvicorn stops on Ctrl-C, then re-raises it (as uvicorn.run)
+            return 0
     if mode == "migrate":
         return asyncio.run(_migrate(settings))
     return asyncio.run(_check(settings))
@@ -86,30 +83,32 @@ def _manifest(url: str | None, socket: bool) -> int:
     return 0
 
 
-def _serve(settings: Settings) -> int:
+async def _run(settings: Settings, *, socket: bool) -> int:
+    """`serve` and `socket`: check everything the bot needs first (one line per problem), then
+    serve HTTP (`/healthz`, `/servicenow/events`, and `/slack/events` unless in Socket Mode)."""
     import uvicorn
 
-    from bot.app import create_app
+    from bot.app import SocketMode, build, create_app
+    from bot.preflight import run_checks
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
-    return 0
-
-
-async def _socket(settings: Settings) -> int:
-    import uvicorn
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-    from bot.app import create_app
-
-    app = create_app(settings)
-    handler = AsyncSocketModeHandler(app.state.bot.bolt, settings.slack_app_token)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port))
-    await handler.connect_async()  # type: ignore[no-untyped-call]
+    app_token = settings.slack_app_token if socket else None
+    bot = build(settings)
     try:
-        await server.serve()
+        findings = await run_checks(bot.services, app_token=app_token, serving=True)
     finally:
-        await handler.close_async()  # type: ignore[no-untyped-call]
-    return 0
+        await bot.aclose()
+    problems = [finding.text for finding in findings if not finding.ok]
+    if problems:
+        for problem in dict.fromkeys(problems):
+            print(f"incident-bot: {problem}", file=sys.stderr)
+        return 1
+    logging.getLogger().setLevel(logging.INFO)
+    app = create_app(settings, socket_mode=SocketMode(app_token) if app_token else None)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+    )
+    await server.serve()
+    return 0 if server.started else 3  # 3: start-up failed (uvicorn's own code)
 
 
 async def _migrate(settings: Settings) -> int:
@@ -128,47 +127,18 @@ async def _migrate(settings: Settings) -> int:
 
 
 async def _check(settings: Settings) -> int:
+    """Each finding on a line: what works on stdout, each problem on stderr naming the setting."""
     from bot.app import build
+    from bot.preflight import run_checks
 
     bot = build(settings)
-    services = bot.services
-    failures = 0
     try:
-        for name, probe in (
-            ("Slack", _check_slack(services.slack)),
-            ("ServiceNow", services.servicenow.ping()),
-            ("database", _check_database(services.db)),
-        ):
-            try:
-                detail = await probe
-            except Exception as exc:
-                failures += 1
-                print(f"✗ {name}: {_reason(exc)}")
-            else:
-                print(f"✓ {name}" + (f": {detail}" if detail else ""))
+        findings = await run_checks(bot.services, app_token=settings.slack_app_token)
     finally:
         await bot.aclose()
-    return 1 if failures else 0
-
-
-async def _check_slack(slack: AsyncWebClient) -> str:
-    response = await slack.auth_test()
-    return f"signed in as {response['user']} in {response.get('team', response['team_id'])}"
-
-
-async def _check_database(db: Database) -> str:
-    await db.ping()
-    revision = await db.revision()
-    return (
-        f"revision {revision}"
-        if revision
-        else "reachable, but not migrated: run `incident-bot migrate`"
-    )
-
-
-def _reason(exc: Exception) -> str:
-    from slack_sdk.errors import SlackApiError
-
-    if isinstance(exc, SlackApiError):
-        return f"Slack answered {exc.response.get('error')}"
-    return str(exc) or type(exc).__name__
+    for finding in findings:
+        if finding.ok:
+            print(f"✓ {finding.what}" + (f": {finding.text}" if finding.text else ""))
+    for problem in dict.fromkeys(finding.text for finding in findings if not finding.ok):
+        print(f"incident-bot: {problem}", file=sys.stderr)
+    return 0 if all(finding.ok for finding in findings) else 1

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from bot import manifest
-from bot.app import Bot, create_app
+from bot.app import Bot, SocketMode, create_app
 from bot.settings import Settings, load_settings
 from sandbox.server import serve
 from sandbox.servicenow import Emulator, WebhookTarget, run_emulator
@@ -18,6 +18,7 @@ from sandbox.slack import SlackStandIn, run_slack
 
 SIGNING_SECRET = "sandbox-signing-secret"
 BOT_TOKEN = "xoxb-sandbox-token"
+APP_TOKEN = "xapp-1-A0SANDBOX0-1-sandbox"
 SERVICENOW_USER = "incident.bot"
 SERVICENOW_PASSWORD = "incident-bot"
 WEBHOOK_SECRET = "sandbox-webhook-secret"
@@ -47,19 +48,32 @@ async def run_stack(
     servicenow_port: int = 0,
     emulator: Emulator | None = None,
     slack: SlackStandIn | None = None,
+    socket_mode: bool = False,
+    ping_interval: float = 10.0,
     **settings: Any,
 ) -> AsyncIterator[Stack]:
-    """Start the stand-ins, then the bot configured against them; stop all three on exit."""
+    """Start the stand-ins, then the bot configured against them; stop all three on exit.
+
+    `socket_mode`: the bot runs as `incident-bot socket` does, taking Slack's requests over a
+    Socket Mode link (its HTTP server keeps /healthz and /servicenow/events), and the stand-in
+    delivers over that link. `ping_interval` is how soon the bot notices a dropped link.
+    """
     emulator = emulator or Emulator()
     slack = slack or SlackStandIn(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
+    slack.socket.enabled = socket_mode
+    slack.socket.app_token = APP_TOKEN
     async with (
         run_emulator(emulator, host=host, port=servicenow_port) as emu,
         run_slack(slack, host=host, port=slack_port) as standin,
     ):
+        slack_auth = (
+            {"slack_app_token": APP_TOKEN}
+            if socket_mode
+            else {"slack_signing_secret": SIGNING_SECRET}
+        )
         config = load_settings(
-            "serve",
+            "socket" if socket_mode else "serve",
             slack_bot_token=BOT_TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
             slack_api_url=f"{standin.url}/api/",
             servicenow_instance_url=emu.instance_url,
             servicenow_username=SERVICENOW_USER,
@@ -67,14 +81,16 @@ async def run_stack(
             database_url=database_url,
             host=host,
             port=bot_port or 3000,
+            **slack_auth,
             **settings,
         )
-        app = create_app(config)
+        link = SocketMode(APP_TOKEN, ping_interval=ping_interval) if socket_mode else None
+        app = create_app(config, socket_mode=link)
         async with serve(app, host=host, port=bot_port) as bot:
             standin.bot_url = bot.url
             # Installed from the manifest the bot generates, as a real workspace would install it:
             # Slack sends only what it declares and grants only the scopes it asks for.
-            standin.install_app(manifest.build(bot.url))
+            standin.install_app(manifest.build(None if socket_mode else bot.url))
             if config.servicenow_webhook_secret:
                 # ServiceNow's Business Rule, as the setup guide installs it: signed events.
                 emu.webhook = WebhookTarget(

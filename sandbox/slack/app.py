@@ -3,6 +3,7 @@
 - `GET|POST /api/{method}`: query string, form and JSON bodies are all read (slack_sdk sends each).
 - `POST /response/{id}`: the response_url given in commands and block actions.
 - `/sandbox/...`: no auth, for `python -m sandbox.driver` and a browser UI.
+- `WS /link/?ticket=…`: Socket Mode (sandbox/slack/socket_mode.py), reached through a relay.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.relay import run_relay
 from sandbox.server import serve
 from sandbox.slack import webapi
 from sandbox.slack.installed import NotInManifest
 from sandbox.slack.records import ApiCall, ApiError
+from sandbox.slack.socket_mode import LINK_PATH
 from sandbox.slack.standin import SlackStandIn
 
 JSON_FIELDS = ("blocks", "attachments", "view")
@@ -93,16 +96,15 @@ def create_app(standin: SlackStandIn) -> Starlette:
             name = str(body.get("command") or "/incident")
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             return JSONResponse({"error": f"bad request: {error}"}, 400)
-        if not standin.bot_url:
+        if not standin.bot_url and not standin.socket.enabled:
             return JSONResponse({"error": "no bot is registered with the Slack stand-in"}, 409)
         try:
             reply = await standin.send_command(user.id, text, channel_id=channel.id, command=name)
         except NotInManifest as error:
             return JSONResponse({"error": str(error)}, 400)
         except httpx.HTTPError as error:
-            return JSONResponse(
-                {"error": f"the bot at {standin.bot_url} did not answer: {error!r}"}, 502
-            )
+            where = "over Socket Mode" if standin.socket.enabled else f"at {standin.bot_url}"
+            return JSONResponse({"error": f"the bot {where} did not answer: {error!r}"}, 502)
         return JSONResponse(
             {
                 "status": reply.status,
@@ -163,6 +165,7 @@ def create_app(standin: SlackStandIn) -> Starlette:
             Route("/sandbox/calls", calls),
             Route("/sandbox/views", views),
             Route("/sandbox/problems", problems),
+            *standin.socket.routes(),  # Socket Mode's WebSocket link (sandbox/slack/socket_mode.py)
         ]
     )
 
@@ -173,12 +176,16 @@ async def run_slack(
 ) -> AsyncIterator[SlackStandIn]:
     """Serve a stand-in on loopback (or `host`) until the block exits; sets `standin.url`."""
     standin = standin if standin is not None else SlackStandIn()
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "") else host
     async with (
         httpx.AsyncClient(timeout=standin.request_timeout) as http,
         serve(create_app(standin), host, port) as server,
+        # Socket Mode links go through a relay, so that the stand-in can drop one abruptly.
+        run_relay(reachable, server.port, host=host) as relay,
     ):
-        reachable = "127.0.0.1" if host in ("0.0.0.0", "") else host
         standin.url = f"http://{reachable}:{server.port}"
+        standin.socket.url = f"ws://{reachable}:{relay.port}{LINK_PATH}"
+        standin.socket.relay = relay
         standin.attach_http(http)
         try:
             yield standin

@@ -41,6 +41,7 @@ from sandbox.slack.records import (
     Trigger,
     View,
 )
+from sandbox.slack.socket_mode import SocketMode
 
 T = TypeVar("T")
 
@@ -61,6 +62,7 @@ class SlackStandIn:
         bot_token: str = "xoxb-sandbox-token",
         team_id: str = "T0SANDBOX",
         users: Sequence[SlackUser] | None = None,
+        socket_mode: bool = False,
     ) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
@@ -106,6 +108,11 @@ class SlackStandIn:
         self._events: dict[str, dict[str, Any]] = {}
         self._http: httpx.AsyncClient | None = None
 
+        # Socket Mode (sandbox/slack/socket_mode.py): apps.connections.open and the WebSocket link;
+        # while enabled, _deliver sends Slack's requests over the link instead of POSTing them.
+        self.socket = SocketMode(self)
+        self.socket.enabled = socket_mode
+
     # ---- the installed app ------------------------------------------------------------------
 
     def install_app(self, manifest: dict[str, Any]) -> InstalledApp:
@@ -124,11 +131,13 @@ class SlackStandIn:
 
     def _request_url(self, route: Callable[[InstalledApp], str | None]) -> str:
         """Where Slack sends a request: the installed app's URL for it (NotInManifest when the
-        manifest does not declare it), else `bot_url`/slack/events. The stand-in has no Socket
-        Mode: for a Socket Mode app it posts to `bot_url` what Slack would send over the socket."""
+        manifest does not declare it), else `bot_url`/slack/events; "" in Socket Mode, where it
+        goes over the WebSocket link instead."""
         url = route(self.app) if self.app is not None else None
         if url:
             return url
+        if self.socket.enabled:
+            return ""
         if not self.bot_url:
             raise RuntimeError("SlackStandIn.bot_url is not set: nowhere to send Slack's requests")
         return self.bot_url.rstrip("/") + "/slack/events"
@@ -795,6 +804,8 @@ class SlackStandIn:
         timestamp: int | None = None,
         tamper: bool = False,
     ) -> SlackReply:
+        if self.socket.enabled:  # Socket Mode: an envelope over the WebSocket (nothing to sign)
+            return await self.socket.deliver(body, content_type, retry_num=retry_num)
         headers = {"content-type": content_type, "user-agent": USER_AGENT}
         if sign:
             ts = str(timestamp if timestamp is not None else int(time.time()))

@@ -50,12 +50,10 @@ def call(
         handler = METHODS.get(method)
         if handler is None:
             raise ApiError("unknown_method")
-        if not token:
-            raise ApiError("not_authed")
-        if token != standin.bot_token:
-            raise ApiError("invalid_auth")
+        check_token(standin, method, token)
         standin.relied_on = []
-        require_scopes(standin, REQUIRED_SCOPES[method])
+        if method not in APP_LEVEL_METHODS:  # app-level tokens carry no bot scopes
+            require_scopes(standin, REQUIRED_SCOPES[method])
         body = handler(standin, args)
     except ApiError as error:
         standin.record_call(ApiCall(method, args, token, time.time(), error.status, error.code))
@@ -73,6 +71,19 @@ def require_scopes(standin: SlackStandIn, scopes: tuple[str, ...]) -> None:
             "missing_scope",
             extra={"needed": ",".join(missing), "provided": ",".join(standin.app.scopes)},
         )
+
+
+def check_token(standin: SlackStandIn, method: str, token: str | None) -> None:
+    """A method takes one kind of token: a valid token of the other kind is not_allowed_token_type."""
+    if not token:
+        raise ApiError("not_authed")
+    wanted, other = standin.bot_token, standin.socket.app_token
+    if method in APP_LEVEL_METHODS:
+        wanted, other = other, wanted
+    if token == other:
+        raise ApiError("not_allowed_token_type")
+    if token != wanted:
+        raise ApiError("invalid_auth")
 
 
 def apply_faults(standin: SlackStandIn, method: str) -> None:
@@ -362,7 +373,14 @@ def views_publish(standin: SlackStandIn, args: Args) -> dict[str, Any]:
     return views_answer(standin, view)
 
 
+def apps_connections_open(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    return standin.socket.open_connection()  # sandbox/slack/socket_mode.py
+
+
+APP_LEVEL_METHODS = frozenset({"apps.connections.open"})  # called with the xapp- token
+
 METHODS: dict[str, Handler] = {
+    "apps.connections.open": apps_connections_open,
     "auth.test": auth_test,
     "users.info": users_info,
     "users.lookupByEmail": users_lookup_by_email,
