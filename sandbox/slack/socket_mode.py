@@ -39,7 +39,7 @@ from sandbox.slack.records import ApiError, SlackReply
 
 if TYPE_CHECKING:
     from sandbox.relay import Relay
-    from sandbox.slack.standin import SlackStandIn
+    from sandbox.slack.workspace import Workspace
 
 EnvelopeType = Literal["slash_commands", "interactive", "events_api"]
 Outcome = Literal["pending", "acked", "late", "lost"]
@@ -104,7 +104,7 @@ _LOST = object()  # what a pending ack resolves to when its link goes away
 class SocketMode:
     """The stand-in's Socket Mode server; `standin.socket` is one, `enabled` switches delivery."""
 
-    def __init__(self, standin: SlackStandIn, *, app_token: str = APP_TOKEN) -> None:
+    def __init__(self, standin: Workspace, *, app_token: str = APP_TOKEN) -> None:
         self.standin = standin
         self.app_token = app_token
         self.enabled = False

@@ -14,7 +14,8 @@ from typing import Any
 from sandbox.slack import payloads
 from sandbox.slack.blockkit import message_problems, view_problems
 from sandbox.slack.records import ApiCall, ApiError, Channel, SlackUser, View
-from sandbox.slack.standin import MODAL_STACK_MAX, SlackStandIn
+from sandbox.slack.standin import SlackStandIn
+from sandbox.slack.workspace import MODAL_STACK_MAX
 
 MESSAGE_TEXT_MAX = 40_000  # chat.postMessage: msg_too_long beyond this
 UPDATE_TEXT_MAX = 4_000  # chat.update: msg_too_long beyond this
