@@ -182,7 +182,12 @@ async def test_check_signs_in_to_slack_servicenow_and_the_database(
         wrong = clean_environment(**{**running.settings, "SERVICENOW_PASSWORD": "wrong"})
         done = await run(installed.cli, "check", cwd=tmp_path, env=wrong)
         assert done.returncode == 1, done
-        assert done.stdout.splitlines()[1].startswith("✗ ServiceNow: "), done
+        assert "✓ ServiceNow" not in done.stdout, done
+        # What is wrong, on stderr in one line naming the setting (no traceback).
+        assert done.stderr.splitlines() == [
+            line for line in done.stderr.splitlines() if line.startswith("incident-bot: ")
+        ], done
+        assert "SERVICENOW_PASSWORD" in done.stderr, done
 
 
 async def test_serve_answers_healthz_and_the_image_healthcheck_follows_it(
