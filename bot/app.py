@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,6 +28,7 @@ from bot.approvals.service import Approvals
 from bot.commands import router as commands
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
+from bot.health import Health, Worker, supervise
 from bot.home.service import Home
 from bot.identity import Identity
 from bot.incidents.service import Incidents
@@ -56,6 +57,16 @@ class Bot:
     def __post_init__(self) -> None:
         self._stop = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
+        self.workers = {
+            name: Worker(name) for name in ("outbox", "events", "poller", "housekeeping")
+        }
+        self.health = Health(
+            self.services.db,
+            self.services.servicenow,
+            self.services.feed,
+            self.services.feed.store,
+            self.workers,
+        )
 
     @property
     def feed(self) -> Feed:
@@ -79,10 +90,16 @@ class Bot:
         if services.settings.is_sqlite:
             await services.db.migrate()
         self._stop.clear()
+        stop = self._stop
+        runs: dict[str, Callable[[], Awaitable[None]]] = {
+            "outbox": lambda: services.messenger.run(stop),
+            "events": lambda: services.feed.run_events(stop),
+            "poller": lambda: services.feed.run_poller(stop),
+            "housekeeping": self._housekeeping,
+        }
         self._workers = [
-            asyncio.create_task(services.messenger.run(self._stop), name="outbox"),
-            asyncio.create_task(services.feed.run_poller(self._stop), name="poller"),
-            asyncio.create_task(self._housekeeping(), name="housekeeping"),
+            asyncio.create_task(supervise(self.workers[name], run, stop), name=name)
+            for name, run in runs.items()
         ]
 
     async def _housekeeping(self) -> None:
@@ -99,7 +116,6 @@ class Bot:
     async def aclose(self) -> None:
         self._stop.set()
         await asyncio.gather(*self._workers, return_exceptions=True)
-        await self.services.feed.drain()
         if self.services.slack.session is not None:
             await self.services.slack.session.close()
         await self.services.servicenow.aclose()
@@ -226,7 +242,7 @@ def create_app(settings: Settings, *, socket_mode: SocketMode | None = None) -> 
         return await change_event(bot.services, request)
 
     async def healthz(_: Request) -> Response:
-        return await health(bot.services)
+        return await health(bot)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -253,7 +269,8 @@ def create_app(settings: Settings, *, socket_mode: SocketMode | None = None) -> 
 
 async def change_event(services: Services, request: Request) -> JSONResponse:
     """A signed change event from the Business Rule: 401 unless signed and fresh, 400 unless an
-    event, else 202 at once (the record is fetched and reconciled in the background)."""
+    event, else 202 once the event is stored (the record is fetched and reconciled by the events
+    worker; 503 if it could not be stored)."""
     body = await request.body()
     try:
         event = verify(
@@ -268,11 +285,15 @@ async def change_event(services: Services, request: Request) -> JSONResponse:
     except InvalidEvent as exc:
         log.warning("refused a ServiceNow event from %s: %s", _client(request), exc)
         return JSONResponse({"error": "not a change event"}, status_code=400)
-    if event.table not in services.feed.trackers:
+    try:
+        accepted = await services.feed.accept_event(event)
+    except Exception as exc:  # not stored: ServiceNow must send it again
+        log.warning("could not store a ServiceNow event: %s", exc)
+        return JSONResponse({"error": "could not store the event"}, status_code=503)
+    if not accepted:
         return JSONResponse(
             {"accepted": False, "reason": f"{event.table} is not tracked"}, status_code=202
         )
-    services.feed.handle_event_soon(event)
     return JSONResponse({"accepted": True}, status_code=202)
 
 
@@ -280,16 +301,9 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-async def health(services: Services) -> JSONResponse:
-    problems: dict[str, str] = {}
-    try:
-        await services.db.ping()
-    except Exception as exc:
-        problems["database"] = f"{type(exc).__name__}: {exc}"
-    try:
-        await services.servicenow.ping()
-    except Exception as exc:
-        problems["servicenow"] = str(exc) or type(exc).__name__
+async def health(bot: Bot) -> JSONResponse:
+    """200, or 503 naming each part in trouble (database, servicenow, outbox, poller, a worker)."""
+    problems = await bot.health.problems()
     if problems:
         return JSONResponse({"ok": False, **problems}, status_code=503)
     return JSONResponse({"ok": True, "database": "ok", "servicenow": "ok"})

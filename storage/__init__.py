@@ -1,6 +1,7 @@
 """Persistence for the bot: SQLAlchemy 2 async models, repositories and Alembic migrations."""
 
 from storage.db import Database, create_engine
+from storage.events import Pending, PendingEvents
 from storage.feed import Card, Claimed, FeedStore, SlackWrite, StoredSnapshot
 from storage.repositories import (
     Followers,
@@ -21,6 +22,8 @@ __all__ = [
     "IdempotencyKeys",
     "LinkedUser",
     "NotificationSettings",
+    "Pending",
+    "PendingEvents",
     "Posted",
     "PostedMessages",
     "SlackWrite",

@@ -379,6 +379,14 @@ class FeedStore:
             )
         return int(count or 0)
 
+    async def oldest_pending_age(self) -> timedelta | None:
+        """How long the oldest undelivered message has waited (None: the outbox is empty)."""
+        async with self._db.engine.connect() as conn:
+            oldest: datetime | None = await conn.scalar(
+                select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "pending")
+            )
+        return utcnow() - as_utc(oldest) if oldest else None
+
     async def prune(self, older_than: timedelta) -> None:
         async with self._db.engine.begin() as conn:
             await conn.execute(

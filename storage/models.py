@@ -144,3 +144,25 @@ class NotificationSetting(Base):
     slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PendingEvent(Base):
+    """A change event answered 202 and not yet acted on (one row per record: the highest version).
+
+    Also where a record the poller could not reconcile waits for its next try (`available_at`).
+    """
+
+    __tablename__ = "pending_events"
+    __table_args__ = (
+        UniqueConstraint("table_name", "sys_id", name="uq_pending_events_record"),
+        Index("ix_pending_events_due", "available_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    table_name: Mapped[str] = mapped_column(String(80))
+    sys_id: Mapped[str] = mapped_column(String(32))
+    sys_mod_count: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")

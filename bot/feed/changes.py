@@ -1,16 +1,21 @@
 """The change feed: ServiceNow changes in, one reconcile step, Slack writes queued exactly once.
 
-Two sources, one path. Signed events from a Business Rule (`handle_event`) and the delta poller
-(`poll_once`) both end in `reconcile(table, record)`, which diffs the record against the stored
+Two sources, one path. Signed events from a Business Rule (stored by `accept_event` before the
+webhook answers 202, acted on by `run_events`) and the delta poller (`poll_once`) both end in `reconcile(table, record)`, which diffs the record against the stored
 snapshot, asks the table's Tracker what to send, and — in one transaction — advances the snapshot
 (compare-and-set on `sys_mod_count`) and queues the writes in the outbox. The bot's own changes go
 through the same step at once, with the person who made them as `actor`.
+
+Nothing answered 202 is forgotten: a stored event is deleted only once its record was reconciled,
+and a record whose reconcile fails (ServiceNow down, a value the tracker cannot read) is stored the
+same way, logged once, and tried again later with backoff while the poll cursor moves on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -27,7 +32,7 @@ from servicenow.query import Query
 from servicenow.records import parse_datetime
 from servicenow.webhook import ChangeEvent
 from storage import Card as StoredCard
-from storage import Database, FeedStore, SlackWrite
+from storage import Database, FeedStore, Pending, PendingEvents, SlackWrite
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,14 @@ POLL_LOCK_ID = 0x1C1DE27  # the advisory lock that elects the one poller among r
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 POLL_BATCH = 200  # records reconciled side by side, POLL_CONCURRENCY at a time
 POLL_CONCURRENCY = 8
+EVENT_CONCURRENCY = 16  # stored events handled side by side
+EVENT_LEASE = timedelta(minutes=5)  # a claimed event is left to its claimer this long
+MAX_RETRY_SECONDS = 300.0
+
+
+def retry_delay(attempts: int) -> float:
+    """1, 2, 4 … seconds after the attempts so far, at most five minutes."""
+    return min(MAX_RETRY_SECONDS, 2.0 ** max(0, attempts - 1))
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,7 @@ class Feed:
         store: FeedStore,
         db: Database,
         trackers: Sequence[Tracker],
+        events: PendingEvents | None = None,
         *,
         poll_seconds: float = 30.0,
         overlap: timedelta = timedelta(seconds=60),
@@ -109,6 +123,14 @@ class Feed:
         self._servicenow = servicenow
         self._store = store
         self._db = db
+        self.events = events or PendingEvents(db)
+        self.events_wake = asyncio.Event()
+        self._handling: dict[tuple[str, str], asyncio.Task[None]] = {}
+        # Records whose reconcile failed, with the error: logged when they enter, not every poll.
+        self.set_aside: dict[tuple[str, str], str] = {}
+        self.set_aside_total = 0
+        self.last_poll: float | None = None  # time.monotonic() of the last poll of every table
+        self.leading = False  # this replica is the one polling
         self.trackers = {tracker.table: tracker for tracker in trackers}
         self.poll_seconds = poll_seconds
         self.overlap = overlap
@@ -116,9 +138,12 @@ class Feed:
         # Per record being reconciled: a lock and how many want it (gone when nobody does).
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
         self._actors: dict[tuple[str, str], tuple[float, str]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self._fetching: set[tuple[str, str]] = set()
         self._wanted: dict[tuple[str, str], int] = {}
+
+    @property
+    def store(self) -> FeedStore:
+        return self._store
 
     def track(self, tracker: Tracker) -> None:
         self.trackers[tracker.table] = tracker
@@ -228,27 +253,98 @@ class Feed:
             self._fetching.discard(key)
             self._wanted.pop(key, None)
 
-    def handle_event_soon(self, event: ChangeEvent) -> None:
-        """Answer the webhook at once; reconcile in the background (the poller heals a crash)."""
-        task = asyncio.create_task(self._handle_logged(event))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def accept_event(self, event: ChangeEvent) -> bool:
+        """Store the event durably (False: its table is not tracked); `run_events` acts on it."""
+        if event.table not in self.trackers:
+            return False
+        await self.events.add(event.table, event.sys_id, event.sys_mod_count)
+        self.events_wake.set()
+        return True
 
-    async def _handle_logged(self, event: ChangeEvent) -> None:
+    async def run_events(self, stop: asyncio.Event) -> None:
+        """Act on stored events until `stop`: at once when woken, else when a retry is due.
+
+        Each record is handled by one task at a time; its row goes only when the reconcile
+        succeeded, so a crash or an outage leaves it for the next try (or the next process).
+        """
+        try:
+            while not stop.is_set():
+                self.events_wake.clear()
+                claimed = await self.events.claim(
+                    EVENT_CONCURRENCY - len(self._handling), EVENT_LEASE
+                )
+                for pending in claimed:
+                    key = (pending.table_name, pending.sys_id)
+                    task = asyncio.create_task(self._handle_pending(pending))
+                    self._handling[key] = task
+                    task.add_done_callback(functools.partial(self._handled, key))
+                if claimed:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_first(self.events_wake, stop), 1.0)
+        finally:
+            await asyncio.gather(*self._handling.values(), return_exceptions=True)
+
+    def _handled(self, key: tuple[str, str], _: asyncio.Task[None]) -> None:
+        self._handling.pop(key, None)
+        self.events_wake.set()
+
+    async def _handle_pending(self, pending: Pending) -> None:
+        key = (pending.table_name, pending.sys_id)
+        event = ChangeEvent(
+            table=pending.table_name, sys_id=pending.sys_id, sys_mod_count=pending.sys_mod_count
+        )
         try:
             await self.handle_event(event)
-        except Exception:
-            log.exception(
-                "change event %s/%s failed; the poller will catch up", event.table, event.sys_id
-            )
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            delay = retry_delay(pending.attempts)
+            self._note_failure(key, error, f"retrying in {delay:.0f} s")
+            with contextlib.suppress(Exception):  # the lease brings it back otherwise
+                await self.events.retry_later(pending, delay, error)
+            return
+        self._note_success(key)
+        await self.events.done(pending)
+
+    def _note_failure(self, key: tuple[str, str], error: str, then: str) -> None:
+        """Log a record's trouble once, when it starts; count it."""
+        if key not in self.set_aside:
+            self.set_aside_total += 1
+            log.warning("%s/%s set aside: %s; %s", key[0], key[1], error, then)
+        self.set_aside[key] = error
+
+    def _note_success(self, key: tuple[str, str]) -> None:
+        if self.set_aside.pop(key, None) is not None:
+            log.info("%s/%s reconciled after being set aside", *key)
+
+    async def drain(self) -> None:
+        """Wait until every stored event that is due has been tried (tests and benchmarks)."""
+        while True:
+            if self._handling:
+                await asyncio.gather(*list(self._handling.values()), return_exceptions=True)
+                continue
+            due = await self.events.next_due()
+            if due is None or due > datetime.now(UTC):
+                return
+            self.events_wake.set()
+            await asyncio.sleep(0.01)
 
     # -- polling -----------------------------------------------------------------------------------
 
     async def poll_once(self) -> int:
         """One delta poll of every tracked table; returns how many changes were accepted."""
-        accepted = 0
+        accepted, failed = 0, []
         for table, tracker in self.trackers.items():
-            accepted += await self._poll_table(table, tracker)
+            try:
+                accepted += await self._poll_table(table, tracker)
+            except Exception as exc:  # one table's trouble is not the others'
+                failed.append(table)
+                if isinstance(exc, ServiceNowError):
+                    log.warning("poll of %s failed: %s", table, exc)
+                else:
+                    log.exception("poll of %s failed", table)
+        if not failed:
+            self.last_poll = time.monotonic()
         return accepted
 
     async def _poll_table(self, table: str, tracker: Tracker) -> int:
@@ -288,7 +384,18 @@ class Feed:
 
         async def one(record: Record) -> bool:
             async with gate:
-                return await self.reconcile(table, record, baseline=baseline)
+                key = (table, record.get("sys_id", ""))
+                try:
+                    accepted = await self.reconcile(table, record, baseline=baseline)
+                except Exception as exc:
+                    # Set aside: stored to be tried again later; the cursor moves on.
+                    error = f"{type(exc).__name__}: {exc}"
+                    self._note_failure(key, error, "will try again later")
+                    count = int(record.get("sys_mod_count") or 0)
+                    await self.events.add(table, key[1], count, delay=retry_delay(1), error=error)
+                    return False
+                self._note_success(key)
+                return accepted
 
         return sum(await asyncio.gather(*(one(record) for record in records)))
 
@@ -299,15 +406,14 @@ class Feed:
         async with self._poller_lock(stop) as leading:
             if not leading:
                 return
-            while not stop.is_set():
-                try:
+            self.leading = True
+            try:
+                while not stop.is_set():
                     await self.poll_once()
-                except ServiceNowError as exc:
-                    log.warning("poll failed: %s", exc)
-                except Exception:
-                    log.exception("poll failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.poll_seconds)
+            finally:
+                self.leading = False
 
     @contextlib.asynccontextmanager
     async def _poller_lock(self, stop: asyncio.Event) -> AsyncIterator[bool]:
@@ -333,7 +439,11 @@ class Feed:
                     await asyncio.wait_for(stop.wait(), max(self.poll_seconds, 1.0))
             yield False
 
-    async def drain(self) -> None:
-        """Wait for background event handling (tests and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

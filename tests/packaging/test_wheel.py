@@ -215,6 +215,10 @@ async def test_serve_answers_healthz_and_the_image_healthcheck_follows_it(
             assert done.returncode == 0, done
 
             running.emulator.faults.add(Fault(status=403, times=-1, path_contains="/sys_user"))
-            assert (await http.get("/healthz")).status_code == 503
+
+            async def sick() -> bool:
+                return (await http.get("/healthz")).status_code == 503
+
+            await eventually(sick, timeout=10)  # once the cached ServiceNow ping expires
             done = await run(installed.python, *probe, cwd=tmp_path, env=port_only)
             assert done.returncode != 0 and "503" in done.stderr, done
