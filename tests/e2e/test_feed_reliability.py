@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sandbox.servicenow import Emulator, seed
 from sandbox.servicenow.faults import Fault
 from sandbox.slack import SlackStandIn
+from sandbox.slack.records import ALICE as ALICE_SLACK
+from sandbox.slack.records import CAROL as CAROL_SLACK
 from sandbox.stack import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET, Stack
 from storage import Database, PendingEvents
 from tests.conftest import isolated_postgres_url
 from tests.e2e.test_change_feed import (
-    ALICE_SLACK,
-    CAROL_SLACK,
     dms,
     incident,
     show,
