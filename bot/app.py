@@ -35,7 +35,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack.interactions import Interactions
 from servicenow.auth import auth_from_credentials
-from servicenow.client import ServiceNowClient
+from servicenow.client import ServiceNowClient, WritePolicy
 from servicenow.records import ChoiceCache
 from servicenow.webhook import InvalidEvent, InvalidSignature, verify
 from storage import Database, FeedStore, IdempotencyKeys, PostedMessages, UserLinks
@@ -125,7 +125,12 @@ def servicenow_client(settings: Settings) -> ServiceNowClient:
         client_id=settings.servicenow_client_id,
         client_secret=settings.servicenow_client_secret,
     )
-    return ServiceNowClient(settings.servicenow_instance_url, auth)
+    return ServiceNowClient(
+        settings.servicenow_instance_url,
+        auth,
+        timeout=settings.servicenow_timeout,
+        writes=WritePolicy.within(settings.servicenow_write_horizon),
+    )
 
 
 def build(settings: Settings) -> Bot:

@@ -70,6 +70,15 @@ class WritePolicy:
     first_check: float = 0.5
     max_check_interval: float = 10.0
 
+    @classmethod
+    def within(cls, horizon: float) -> WritePolicy:
+        """Look-ups spread over `horizon`: about 20 of them, at most 10 s apart."""
+        return cls(
+            horizon=horizon,
+            first_check=min(0.5, max(horizon / 40, 0.01)),
+            max_check_interval=min(10.0, max(horizon / 8, 0.01)),
+        )
+
     def __post_init__(self) -> None:
         if self.horizon < 0 or self.first_check <= 0 or self.max_check_interval <= 0:
             raise ValueError(
