@@ -41,11 +41,6 @@ class Settings(BaseSettings):
     servicenow_client_secret: str | None = None
     servicenow_webhook_secret: str | None = None
     servicenow_poll_seconds: float = Field(default=30, ge=0)
-    # How long to wait for an answer; and how long after sending a write that got none it may
-    # still commit (the instance's 60 s transaction quota plus queueing): until then the bot only
-    # looks for it, never sends it again.
-    servicenow_timeout: float = Field(default=10, gt=0)
-    servicenow_write_horizon: float = Field(default=90, ge=0)
 
     database_url: str = "sqlite+aiosqlite:///./incident-bot.db"
     incident_channel: str | None = None

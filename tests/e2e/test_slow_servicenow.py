@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot import manifest
+from bot.app import ServiceNowTiming
 from sandbox.servicenow import Fault, seed
 from sandbox.slack import Message
 from sandbox.slack.records import ALICE, CAROL, GENERAL
@@ -30,8 +31,7 @@ async def slow(tmp_path: Path) -> AsyncIterator[Stack]:
     async with run_stack(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
         servicenow_poll_seconds=0,
-        servicenow_timeout=10 * SCALE,
-        servicenow_write_horizon=90 * SCALE,
+        timing=ServiceNowTiming(timeout=10 * SCALE, write_horizon=90 * SCALE),
     ) as stack:
         yield stack
         assert stack.slack.problems == []
