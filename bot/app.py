@@ -36,7 +36,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack.interactions import Interactions
 from servicenow.auth import auth_from_credentials
-from servicenow.client import ServiceNowClient
+from servicenow.client import ServiceNowClient, WritePolicy
 from servicenow.records import ChoiceCache
 from servicenow.webhook import InvalidEvent, InvalidSignature, verify
 from storage import Database, FeedStore, IdempotencyKeys, PostedMessages, UserLinks
@@ -133,7 +133,20 @@ def slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def servicenow_client(settings: Settings) -> ServiceNowClient:
+@dataclass(frozen=True)
+class ServiceNowTiming:
+    """How long to wait for a ServiceNow answer, and how long after sending a write that got none
+    it may still commit (the instance's 60 s transaction quota plus queueing): until then the bot
+    only looks for it. ServiceNow's real numbers; the sandbox's tests scale them down."""
+
+    timeout: float = 10.0
+    write_horizon: float = 90.0
+
+
+def servicenow_client(
+    settings: Settings,
+    timing: ServiceNowTiming = ServiceNowTiming(),
+) -> ServiceNowClient:
     auth = auth_from_credentials(
         settings.servicenow_instance_url,
         username=settings.servicenow_username,
@@ -141,13 +154,18 @@ def servicenow_client(settings: Settings) -> ServiceNowClient:
         client_id=settings.servicenow_client_id,
         client_secret=settings.servicenow_client_secret,
     )
-    return ServiceNowClient(settings.servicenow_instance_url, auth)
+    return ServiceNowClient(
+        settings.servicenow_instance_url,
+        auth,
+        timeout=timing.timeout,
+        writes=WritePolicy.within(timing.write_horizon),
+    )
 
 
-def build(settings: Settings) -> Bot:
+def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> Bot:
     """The composition root: the shared services, then each record kind's `install`."""
     db = Database.from_url(settings.database_url)
-    servicenow = servicenow_client(settings)
+    servicenow = servicenow_client(settings, timing)
     slack = slack_client(settings)
     store = FeedStore(db)
     messenger = Messenger(slack, PostedMessages(db), store)
@@ -226,13 +244,18 @@ async def socket_mode_link(bolt: AsyncApp, options: SocketMode) -> AsyncIterator
         await handler.close_async()  # type: ignore[no-untyped-call]
 
 
-def create_app(settings: Settings, *, socket_mode: SocketMode | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    socket_mode: SocketMode | None = None,
+    timing: ServiceNowTiming = ServiceNowTiming(),
+) -> Starlette:
     """The HTTP app: `POST /slack/events`, `POST /servicenow/events` and `GET /healthz`.
 
     With `socket_mode`, Slack's requests come over Socket Mode instead (connected once the
     services have started, closed before they stop) and there is no `/slack/events`.
     """
-    bot = build(settings)
+    bot = build(settings, timing)
     handler = AsyncSlackRequestHandler(bot.bolt)
 
     async def slack_events(request: Request) -> Response:

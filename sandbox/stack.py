@@ -10,7 +10,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from bot import manifest
-from bot.app import Bot, SocketMode, create_app
+from bot.app import Bot, ServiceNowTiming, SocketMode, create_app
 from bot.settings import Settings, load_settings
 from sandbox.server import serve
 from sandbox.servicenow import Emulator, WebhookTarget, run_emulator
@@ -50,6 +50,7 @@ async def run_stack(
     slack: SlackStandIn | None = None,
     socket_mode: bool = False,
     ping_interval: float = 10.0,
+    timing: ServiceNowTiming | None = None,
     **settings: Any,
 ) -> AsyncIterator[Stack]:
     """Start the stand-ins, then the bot configured against them; stop all three on exit.
@@ -57,6 +58,7 @@ async def run_stack(
     `socket_mode`: the bot runs as `incident-bot socket` does, taking Slack's requests over a
     Socket Mode link (its HTTP server keeps /healthz and /servicenow/events), and the stand-in
     delivers over that link. `ping_interval` is how soon the bot notices a dropped link.
+    `timing`: the bot's ServiceNow timeout and write horizon (scaled down by tests).
     """
     emulator = emulator or Emulator()
     slack = slack or SlackStandIn(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
@@ -85,7 +87,7 @@ async def run_stack(
             **settings,
         )
         link = SocketMode(APP_TOKEN, ping_interval=ping_interval) if socket_mode else None
-        app = create_app(config, socket_mode=link)
+        app = create_app(config, socket_mode=link, timing=timing or ServiceNowTiming())
         async with serve(app, host=host, port=bot_port) as bot:
             standin.bot_url = bot.url
             # Installed from the manifest the bot generates, as a real workspace would install it:

@@ -8,12 +8,17 @@ by the instance (one transaction per session) and never see an empty 202 because
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -23,14 +28,83 @@ from servicenow.errors import (
     NotFoundError,
     ServiceNowError,
     UnavailableError,
+    WriteNotDoneError,
+    WriteUncertainError,
     error_from_response,
 )
 from servicenow.query import Query, validate_sys_id
-from servicenow.retry import Backoff, RetryPolicy, Sleep, is_retryable, was_not_processed
+from servicenow.retry import (
+    Backoff,
+    RetryPolicy,
+    Sleep,
+    WritePolicy,
+    is_retryable,
+    may_still_commit,
+    was_not_processed,
+)
 
-__all__ = ["Page", "Record", "RetryPolicy", "ServiceNowClient"]
+__all__ = [
+    "JOURNAL_FIELDS",
+    "Page",
+    "Record",
+    "RetryPolicy",
+    "ServiceNowClient",
+    "Write",
+    "WritePolicy",
+    "tracking_writes",
+]
 
 Record = dict[str, str]
+_T = TypeVar("_T")
+# Writing one of these adds a journal entry (sys_journal_field) every time: never repeat it blindly.
+JOURNAL_FIELDS = frozenset({"comments", "work_notes"})
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A write that landed in ServiceNow (``certain``) or may have (no answer came back)."""
+
+    method: str  # POST or PATCH
+    table: str
+    sys_id: str = ""
+    number: str = ""
+    certain: bool = True
+
+
+_WRITES: ContextVar[list[Write] | None] = ContextVar("servicenow_writes", default=None)
+
+
+@contextmanager
+def tracking_writes() -> Iterator[list[Write]]:
+    """Collect, for the code run inside, every write that landed or may have landed.
+
+    Whoever explains a failure to a person needs this: after a write, "nothing was changed" is
+    false even when a later step fails.
+    """
+    writes: list[Write] = []
+    token = _WRITES.set(writes)
+    try:
+        yield writes
+    finally:
+        _WRITES.reset(token)
+
+
+def _note(write: Write) -> None:
+    writes = _WRITES.get()
+    if writes is not None:
+        writes.append(write)
+
+
+def _peek(method: str, table: str, response: httpx.Response) -> Write:
+    """The write an accepted answer reports, as far as its body can be read."""
+    try:
+        result = json.loads(response.content).get("result")
+    except (ValueError, AttributeError):
+        result = None
+    if not isinstance(result, Mapping):
+        return Write(method, table)
+    return Write(method, table, _flat(result.get("sys_id")), _flat(result.get("number")))
+
 
 _TABLE = re.compile(r"[a-z0-9_]+")
 USER_AGENT = "incident-bot (+httpx)"
@@ -82,14 +156,18 @@ class ServiceNowClient:
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen dataclass, safe as a default
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep | None = None,
+        writes: WritePolicy = WritePolicy(),  # noqa: B008 - frozen dataclass, safe as a default
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         url = instance_url.strip().rstrip("/")
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"{instance_url!r} is not an http(s) URL")
         self.instance_url = url
         self.retry = retry
+        self.writes = writes
         self.calls = 0
         self._sleep = sleep
+        self._clock = clock
         self._http = httpx.AsyncClient(
             base_url=f"{url}/api/now/table/",
             auth=auth,
@@ -276,12 +354,15 @@ class ServiceNowClient:
         fields: Sequence[str] | None = None,
         correlation_id: str | None = None,
     ) -> Record:
-        """Insert one record (201).
+        """Insert one record (201). A POST is never repeated while an earlier one may commit.
 
-        A POST is never repeated blindly. After a failure that may have created the record
-        (a gateway error, a timeout, a dropped session), the record is looked up by
-        ``correlation_id`` first and returned if it exists; without a correlation id only failures
-        that prove nothing was done (429, connection refused) are retried.
+        Failures that prove nothing was done (429, connection refused, 503, an empty 202) are sent
+        again, after a look-up by ``correlation_id`` when there is one. After a failure that may
+        have created the record (no answer in time, a dropped connection, 502/504), the instance may
+        still be running the first POST: the record is looked up by ``correlation_id`` until the
+        write horizon has passed since that POST was sent, and returned as soon as it appears.
+        If it never does, WriteNotDoneError (nothing was created); if the look-ups fail too, or
+        there is no correlation id to look by, WriteUncertainError.
         """
         path = _table(table)
         body = dict(values)
@@ -291,21 +372,50 @@ class ServiceNowClient:
         backoff = self._backoff()
         while True:
             backoff.attempts += 1
+            sent = self._clock()
             try:
                 response = await self._once(
                     "POST", path, params=params, body=body, expect=(200, 201)
                 )
-                return _record(self._result(response))
             except ServiceNowError as error:
-                untouched = was_not_processed(error)
-                if not is_retryable(error) or (correlation_id is None and not untouched):
+                if may_still_commit(error):
+                    what = f"a new {table} record was created"
+                    if correlation_id is None:
+                        _note(Write("POST", table, certain=False))
+                        raise WriteUncertainError(
+                            f"ServiceNow did not answer, so I can't tell whether {what}",
+                            what=what,
+                        ) from error
+                    try:
+                        found = await self._settle(
+                            sent,
+                            functools.partial(
+                                self._find_by_correlation, table, correlation_id, fields
+                            ),
+                            what,
+                        )
+                    except WriteUncertainError:
+                        _note(Write("POST", table, certain=False))
+                        raise
+                    _note(Write("POST", table, found.get("sys_id", ""), found.get("number", "")))
+                    return found
+                if not is_retryable(error) or not await backoff.wait(error):
                     raise
-                if not await backoff.wait(error):
-                    raise
-                if not untouched and correlation_id is not None:
+                if correlation_id is not None and not was_not_processed(error):
                     existing = await self._find_by_correlation(table, correlation_id, fields)
                     if existing is not None:
+                        _note(
+                            Write(
+                                "POST",
+                                table,
+                                existing.get("sys_id", ""),
+                                existing.get("number", ""),
+                            )
+                        )
                         return existing
+                continue
+            _note(_peek("POST", table, response))
+            return _record(self._result(response))
 
     async def _find_by_correlation(
         self, table: str, correlation_id: str, fields: Sequence[str] | None
@@ -314,6 +424,46 @@ class ServiceNowClient:
         page = await self.list(table, query, fields=fields, limit=1)
         return page.records[0] if page.records else None
 
+    async def _settle(self, sent: float, look: Callable[[], Awaitable[_T | None]], what: str) -> _T:
+        """Look until what a write that got no answer did shows, or the horizon has passed.
+
+        Only a look that starts after the horizon (counted from when the write was sent) and
+        answers can prove the write did not land.
+        """
+        policy = self.writes
+        sleep = self._sleep or asyncio.sleep
+        interval, slept = policy.first_check, 0.0
+        failure: ServiceNowError | None = None
+        while True:
+            elapsed = max(self._clock() - sent, slept)
+            try:
+                found = await look()
+            except ServiceNowError as error:
+                if not is_retryable(error):
+                    raise WriteUncertainError(
+                        f"ServiceNow did not answer, and I could not check whether {what} ({error})",
+                        what=what,
+                    ) from error
+                failure, found = error, None
+            else:
+                failure = None
+            if found is not None:
+                return found
+            if elapsed >= policy.horizon:
+                break
+            delay = min(interval, policy.horizon - elapsed)
+            await sleep(delay)
+            slept += delay
+            interval = min(interval * 2, policy.max_check_interval)
+        if failure is not None:
+            raise WriteUncertainError(
+                f"ServiceNow did not answer, and I could not check whether {what}", what=what
+            ) from failure
+        raise WriteNotDoneError(
+            f"ServiceNow did not answer, and after {policy.horizon:g} s it is certain that "
+            f"it did not happen ({what.replace(' was ', ' was not ', 1)})"
+        )
+
     async def patch(
         self,
         table: str,
@@ -321,13 +471,108 @@ class ServiceNowClient:
         values: Mapping[str, Any],
         *,
         fields: Sequence[str] | None = None,
+        version: int | str | None = None,
     ) -> Record:
-        """Update fields of one record; answers the whole record (or ``fields``)."""
+        """Update fields of one record; answers the whole record (or ``fields``).
+
+        Setting fields is repeatable and retried per the policy. A PATCH that writes a comment or
+        a work note adds a journal entry each time, so it is never sent again while the first may
+        still commit: after a failure that may have landed, the record's ``sys_mod_count`` (against
+        ``version``, the one the caller read before writing) and its newest journal entries are
+        checked until the write horizon has passed. Without ``version``, an identical entry
+        written earlier would count as this one.
+        """
         path = f"{_table(table)}/{validate_sys_id(sys_id)}"
-        response = await self._request(
-            "PATCH", path, params=self._fields(fields), body=dict(values), expect=(200,)
+        params = self._fields(fields)
+        journal = {
+            name: str(value).strip()
+            for name, value in values.items()
+            if name in JOURNAL_FIELDS and str(value).strip()
+        }
+        if not journal:
+            try:
+                response = await self._request(
+                    "PATCH", path, params=params, body=dict(values), expect=(200,)
+                )
+            except ServiceNowError as error:
+                if may_still_commit(error):
+                    _note(Write("PATCH", table, sys_id, certain=False))
+                    what = "the change was saved"
+                    raise WriteUncertainError(
+                        f"ServiceNow did not answer, so I can't tell whether {what}", what=what
+                    ) from error
+                raise
+            _note(_peek("PATCH", table, response))
+            return _record(self._result(response))
+        backoff = self._backoff()
+        while True:
+            backoff.attempts += 1
+            sent = self._clock()
+            try:
+                response = await self._once(
+                    "PATCH", path, params=params, body=dict(values), expect=(200,)
+                )
+            except ServiceNowError as error:
+                if may_still_commit(error):
+                    what = (
+                        "the "
+                        + " and the ".join(
+                            name.replace("work_notes", "work note").replace("comments", "comment")
+                            for name in sorted(journal)
+                        )
+                        + " was added"
+                    )
+                    try:
+                        record = await self._settle(
+                            sent,
+                            lambda: self._journal_landed(table, sys_id, journal, version, fields),
+                            what,
+                        )
+                    except WriteUncertainError:
+                        _note(Write("PATCH", table, sys_id, certain=False))
+                        raise
+                    _note(Write("PATCH", table, sys_id, record.get("number", "")))
+                    return record
+                if not is_retryable(error) or not await backoff.wait(error):
+                    raise
+                continue
+            _note(_peek("PATCH", table, response))
+            return _record(self._result(response))
+
+    async def _journal_landed(
+        self,
+        table: str,
+        sys_id: str,
+        journal: Mapping[str, str],
+        version: int | str | None,
+        fields: Sequence[str] | None,
+    ) -> Record | None:
+        """The record, if every journal entry in `journal` was written after `version`; else None."""
+        wanted = None if fields is None else tuple(dict.fromkeys((*fields, "sys_mod_count")))
+        current = await self.get(table, sys_id, fields=wanted)
+        count = int(current.get("sys_mod_count") or 0)
+        if version is not None:
+            since = count - int(version)
+            if since <= 0:
+                return None
+            # Each write since adds at most one entry per journal field; a little slack for ties
+            # in sys_created_on (one-second resolution).
+            window = min(since * len(JOURNAL_FIELDS) + 5, 100)
+        else:
+            window = 10
+        query = (
+            Query()
+            .eq("element_id", sys_id)
+            .in_("element", sorted(journal))
+            .order_by_desc("sys_created_on")
         )
-        return _record(self._result(response))
+        page = await self.list(
+            "sys_journal_field", query, fields=("element", "value"), limit=window
+        )
+        entries = {(row.get("element", ""), row.get("value", "").strip()) for row in page.records}
+        if all((name, value) in entries for name, value in journal.items()):
+            return current
+        return None
 
     async def delete(self, table: str, sys_id: str) -> None:
         """Delete one record (204). A retried DELETE that finds the record gone counts as done."""

@@ -22,6 +22,8 @@ __all__ = [
     "ServiceNowError",
     "UnavailableError",
     "UnsafeQueryValue",
+    "WriteNotDoneError",
+    "WriteUncertainError",
     "error_from_response",
     "parse_error_body",
     "parse_retry_after",
@@ -101,6 +103,20 @@ class RateLimitedError(ServiceNowError):
 
 class UnavailableError(ServiceNowError):
     """5xx, an empty 202 (session queue full), a connection failure or a timeout."""
+
+
+class WriteNotDoneError(UnavailableError):
+    """A write got no answer, and waiting out the instance's transaction horizon proved it did not
+    land: nothing was changed."""
+
+
+class WriteUncertainError(ServiceNowError):
+    """A write got no answer and the client could not find out whether it landed (the look-ups
+    failed too). ``what`` says, for a person, what may have happened."""
+
+    def __init__(self, message: str, *, what: str, detail: str | None = None) -> None:
+        super().__init__(message, status=None, detail=detail)
+        self.what = what
 
 
 class BadRequestError(ServiceNowError):

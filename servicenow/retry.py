@@ -19,7 +19,15 @@ import httpx
 
 from servicenow.errors import RateLimitedError, ServiceNowError
 
-__all__ = ["Backoff", "RetryPolicy", "Sleep", "is_retryable", "was_not_processed"]
+__all__ = [
+    "Backoff",
+    "RetryPolicy",
+    "Sleep",
+    "WritePolicy",
+    "is_retryable",
+    "may_still_commit",
+    "was_not_processed",
+]
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -44,6 +52,49 @@ class RetryPolicy:
     @classmethod
     def never(cls) -> RetryPolicy:
         return cls(max_attempts=1)
+
+
+@dataclass(frozen=True, slots=True)
+class WritePolicy:
+    """How long a write that got no answer may still commit on the instance, and how often to look.
+
+    ServiceNow runs a Table API transaction for up to 60 s (the "REST Table API request timeout"
+    quota) and commits it even when the caller has given up; ``horizon`` adds a margin for the time
+    a request can wait in the API_INT semaphore queue first. Until the horizon has passed since the
+    request was sent, the client only looks (by ``correlation_id``, or the record's version and
+    journal); it never sends the write again. Look-ups start ``first_check`` seconds apart and
+    double up to ``max_check_interval``.
+    """
+
+    horizon: float = 90.0
+    first_check: float = 0.5
+    max_check_interval: float = 10.0
+
+    @classmethod
+    def within(cls, horizon: float) -> WritePolicy:
+        """Look-ups spread over `horizon`: about 20 of them, at most 10 s apart."""
+        return cls(
+            horizon=horizon,
+            first_check=min(0.5, max(horizon / 40, 0.01)),
+            max_check_interval=min(10.0, max(horizon / 8, 0.01)),
+        )
+
+    def __post_init__(self) -> None:
+        if self.horizon < 0 or self.first_check <= 0 or self.max_check_interval <= 0:
+            raise ValueError(
+                "the horizon must not be negative and check intervals must be positive"
+            )
+
+
+def may_still_commit(error: ServiceNowError) -> bool:
+    """True when a write may have reached the instance and still be running (or have committed)
+    although no success came back: no answer in time, a connection dropped after the request was
+    sent, or a gateway that gave up on the node (502, 504)."""
+    if was_not_processed(error):
+        return False
+    if error.status is None:
+        return isinstance(error.__cause__, httpx.TransportError)
+    return error.status in (502, 504)
 
 
 def is_retryable(error: ServiceNowError) -> bool:

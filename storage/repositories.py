@@ -175,25 +175,30 @@ class Followers:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def toggle(self, table: str, sys_id: str, slack_user_id: str, sys_user_id: str) -> bool:
-        """Follow, or stop following if already; True when now following."""
-        key = (
-            Follower.table_name == table,
-            Follower.sys_id == sys_id,
-            Follower.slack_user_id == slack_user_id,
+    async def follow(self, table: str, sys_id: str, slack_user_id: str, sys_user_id: str) -> bool:
+        """Follow the record (again is the same); True when this call started following."""
+        statement = self._db.insert(Follower).values(
+            table_name=table,
+            sys_id=sys_id,
+            slack_user_id=slack_user_id,
+            sys_user_id=sys_user_id,
+            created_at=utcnow(),
         )
         async with self._db.engine.begin() as conn:
-            if (await conn.execute(delete(Follower).where(*key))).rowcount:
-                return False
-            statement = self._db.insert(Follower).values(
-                table_name=table,
-                sys_id=sys_id,
-                slack_user_id=slack_user_id,
-                sys_user_id=sys_user_id,
-                created_at=utcnow(),
+            result = await conn.execute(statement.on_conflict_do_nothing())
+        return bool(result.rowcount)
+
+    async def unfollow(self, table: str, sys_id: str, slack_user_id: str) -> bool:
+        """Stop following (again is the same); True when this call stopped it."""
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(
+                delete(Follower).where(
+                    Follower.table_name == table,
+                    Follower.sys_id == sys_id,
+                    Follower.slack_user_id == slack_user_id,
+                )
             )
-            await conn.execute(statement.on_conflict_do_nothing())
-        return True
+        return bool(result.rowcount)
 
     async def of(self, table: str, sys_id: str) -> list[tuple[str, str]]:
         """(Slack user, sys_user) of everyone following the record."""

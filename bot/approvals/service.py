@@ -18,6 +18,7 @@ from bot.identity import Identity, Person, via_slack
 from bot.slack.explain import Refusal
 from bot.slack.kit import Card
 from servicenow.client import ServiceNowClient
+from servicenow.errors import WriteUncertainError
 from servicenow.query import Query, validate_sys_id
 from servicenow.records import Approval, ApprovalState
 from storage import IdempotencyKeys
@@ -157,7 +158,11 @@ class Approvals:
             return None
         self._feed.expect_actor(TABLE, sys_id, person.sys_user_id)
         try:
-            written = await self._servicenow.patch(TABLE, sys_id, values, fields=FIELDS)
+            written = await self._servicenow.patch(
+                TABLE, sys_id, values, fields=FIELDS, version=record.get("sys_mod_count")
+            )
+        except WriteUncertainError:
+            raise  # it may have been decided: another click must not decide (and comment) again
         except Exception:
             await self._keys.release(key)
             raise

@@ -335,3 +335,14 @@ def hold_modal(incident: Incident, carry: dict[str, str]) -> dict[str, Any]:
         submit="Put on hold",
         metadata={**carry, "sys_id": incident.sys_id},
     )
+
+
+def follow_confirmation(incident: Incident, following: bool) -> Card:
+    """What the person sees after Follow or Unfollow: where they stand, and the way back."""
+    if following:
+        text = f":eyes: You follow {incident.number}: you'll get a DM whenever it changes."
+        control = button("Unfollow", IncidentId.UNFOLLOW, incident.sys_id)
+    else:
+        text = f"You don't follow {incident.number}: no more DMs about its changes."
+        control = button("Follow", IncidentId.FOLLOW, incident.sys_id)
+    return Card(text=text, blocks=(section(text), actions([control])))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from bot.commands.router import Help, Subcommand, Words
-from bot.incidents.cards import create_modal, incident_list, resolve_modal
+from bot.incidents.cards import create_modal, follow_confirmation, incident_list, resolve_modal
 from bot.incidents.parts import Parts
 from bot.incidents.service import Incidents, split_description
 from bot.incidents.vocabulary import HoldReason
@@ -24,7 +24,7 @@ NUMBER = re.compile(r"^INC\d{7}$", re.IGNORECASE)
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 DONE = ":white_check_mark:"
 
-_OneNumber = TypeVar("_OneNumber", "Show", "Resolve", "Close", "Reopen")
+_OneNumber = TypeVar("_OneNumber", "Show", "Resolve", "Close", "Reopen", "Follow", "Unfollow")
 _Change = Callable[[str, str], Awaitable[Incident]]
 
 
@@ -80,6 +80,16 @@ class Close:
 
 @dataclass(frozen=True)
 class Reopen:
+    number: str
+
+
+@dataclass(frozen=True)
+class Follow:
+    number: str
+
+
+@dataclass(frozen=True)
+class Unfollow:
     number: str
 
 
@@ -265,6 +275,18 @@ async def _run_hold(parts: Parts, it: Interaction, request: Hold) -> str:
     return f"{DONE} {changed.number} is on hold ({request.reason.label})."
 
 
+async def _run_follow(parts: Parts, it: Interaction, request: Follow | Unfollow) -> str:
+    incident = await parts.incidents.find(request.number)
+    person = await parts.identity.person(it.user)
+    if isinstance(request, Follow):
+        await parts.followers.follow(
+            "incident", incident.sys_id, person.slack_user_id, person.sys_user_id
+        )
+    else:
+        await parts.followers.unfollow("incident", incident.sys_id, person.slack_user_id)
+    return follow_confirmation(incident, isinstance(request, Follow)).text
+
+
 async def _run_notify(parts: Parts, it: Interaction, request: Notify) -> str:
     await parts.identity.person(it.user)
     await parts.notifications.set_muted(it.user, not request.enabled)
@@ -331,6 +353,13 @@ SUBCOMMANDS: tuple[Subcommand[Parts, Any], ...] = (
         _hold,
         _run_hold,
     ),
+    Subcommand(
+        ("follow",),
+        ("`/incident follow INC…` · `unfollow INC…` — DMs about its changes, or none",),
+        lambda words: _one_number(Follow, words),
+        _run_follow,
+    ),
+    Subcommand(("unfollow",), (), lambda words: _one_number(Unfollow, words), _run_follow),
     Subcommand(
         ("notify",),
         ("`/incident notify off` · `notify on` — mute or restore your DMs about changes",),

@@ -12,7 +12,8 @@ class IncidentId(StrEnum):
     COMMENT = "incident_comment"
     RESOLVE = "incident_resolve"
     STATE = "incident_state"
-    FOLLOW = "incident_follow"
+    FOLLOW = "incident_follow"  # follows (again is the same): never a toggle
+    UNFOLLOW = "incident_unfollow"  # on the follow confirmation, only to the follower
     REOPEN = "incident_reopen"
     POST = "incident_post"
     LIST_PAGE = "incident_list_page"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.incidents.cards import comment_modal, hold_modal, resolve_modal
+from bot.incidents.cards import comment_modal, follow_confirmation, hold_modal, resolve_modal
 from bot.incidents.commands import show_list
 from bot.incidents.ids import IncidentId
 from bot.incidents.parts import Parts
@@ -66,15 +66,27 @@ def install(parts: Parts) -> None:
         elif move is not None:
             await incidents.move(it.user, it.record, move)
 
-    async def follow(it: Interaction) -> str:
+    async def following(it: Interaction, follow: bool) -> str | None:
+        # States what the person wants, never a toggle: a double click or a retry is the same.
         person = await parts.identity.person(it.user)
-        following = await parts.followers.toggle(
-            "incident", it.record, person.slack_user_id, person.sys_user_id
-        )
+        if follow:
+            await parts.followers.follow(
+                "incident", it.record, person.slack_user_id, person.sys_user_id
+            )
+        else:
+            await parts.followers.unfollow("incident", it.record, person.slack_user_id)
         incident = await incidents.get(it.record)
-        if following:
-            return f":eyes: You'll get a DM whenever {incident.number} changes. Press *Follow* again to stop."
-        return f"You no longer follow {incident.number}."
+        confirmation = follow_confirmation(incident, follow)
+        if it.origin == "home":
+            return confirmation.text
+        await parts.interactions.reply(it, confirmation, replace=it.origin == "ephemeral")
+        return None
+
+    async def follow(it: Interaction) -> str | None:
+        return await following(it, True)
+
+    async def unfollow(it: Interaction) -> str | None:
+        return await following(it, False)
 
     async def reopen(it: Interaction) -> str:
         changed = await incidents.reopen(it.user, it.record)
@@ -94,6 +106,7 @@ def install(parts: Parts) -> None:
     on.on_action(IncidentId.RESOLVE, resolve_form)
     on.on_action(IncidentId.STATE, change_state, once=direct_move)
     on.on_action(IncidentId.FOLLOW, follow)
+    on.on_action(IncidentId.UNFOLLOW, unfollow)
     on.on_action(IncidentId.REOPEN, reopen, once=True)
     on.on_action(IncidentId.POST, post)
     on.on_action(IncidentId.LIST_PAGE, list_page)

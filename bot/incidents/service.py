@@ -376,7 +376,7 @@ class Incidents:
         """Write for `person`; the change goes through the feed at once (cards, DMs), credited to them."""
         self._feed.expect_actor(TABLE, incident.sys_id, person.sys_user_id)
         record = await self._servicenow.patch(
-            TABLE, incident.sys_id, values, fields=Incident.FIELDS
+            TABLE, incident.sys_id, values, fields=Incident.FIELDS, version=incident.sys_mod_count
         )
         await self._feed.reconcile(TABLE, record, actor=person.sys_user_id)
         return Incident.from_record(record)

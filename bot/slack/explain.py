@@ -1,9 +1,17 @@
-"""Turn failures into one friendly sentence for the person in Slack."""
+"""Turn failures into one friendly sentence for the person in Slack.
+
+Honest about ServiceNow: "nothing was changed" is said only when nothing was. `writes` are the
+writes the failed work had already made (or may have made) in ServiceNow (`tracking_writes`); after
+one, the sentence says what happened and what to check before trying again.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from slack_sdk.errors import SlackApiError
 
+from servicenow.client import Write
 from servicenow.errors import (
     AuthError,
     BadRequestError,
@@ -12,15 +20,32 @@ from servicenow.errors import (
     RateLimitedError,
     ServiceNowError,
     UnavailableError,
+    WriteNotDoneError,
+    WriteUncertainError,
 )
 from servicenow.query import UnsafeQueryValue
+
+NOUNS = {"incident": "incident", "sysapproval_approver": "approval"}
 
 
 class Refusal(Exception):
     """Something the person asked for can't be done; the message says why, for them."""
 
 
-def explain(exc: Exception) -> str:
+def explain(exc: Exception, writes: Sequence[Write] = ()) -> str:
+    if isinstance(exc, WriteUncertainError) or any(not w.certain for w in writes):
+        uncertain = next((w for w in writes if not w.certain), None)
+        what = exc.what if isinstance(exc, WriteUncertainError) else "the change was made"
+        return (
+            f":warning: ServiceNow did not answer, so I can't tell whether {what}. "
+            f"{_check(uncertain)} before trying again."
+        )
+    landed = [w for w in writes if w.certain]
+    if landed:
+        return (
+            f":warning: {_done(landed[-1])}, but then something went wrong "
+            f"({_reason(exc)}), so I couldn't finish. {_check(landed[-1])} before trying again."
+        )
     if isinstance(exc, Refusal):
         return str(exc)
     if isinstance(exc, UnsafeQueryValue):
@@ -31,10 +56,45 @@ def explain(exc: Exception) -> str:
         return (
             f":warning: Slack refused the request ({exc.response.get('error', 'unknown error')})."
         )
-    return ":warning: Something went wrong on my side; nothing was changed. Please try again."
+    return (
+        ":warning: Something went wrong on my side; nothing was changed in ServiceNow. "
+        "Please try again."
+    )
+
+
+def _noun(table: str) -> str:
+    return NOUNS.get(table, "record")
+
+
+def _done(write: Write) -> str:
+    if write.method == "POST":
+        if write.number:
+            return f"ServiceNow opened {write.number}"
+        return f"ServiceNow accepted the new {_noun(write.table)}"
+    return f"ServiceNow saved the change to {write.number or 'the ' + _noun(write.table)}"
+
+
+def _check(write: Write | None) -> str:
+    if write is None:
+        return "Check it in ServiceNow"
+    if write.number:
+        return f"Look at {write.number}"
+    if write.table == "incident":
+        return "Check `/incident list`"
+    return f"Check the {_noun(write.table)} in ServiceNow"
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ServiceNowError):
+        return "ServiceNow did not answer the next step" if exc.status is None else str(exc)
+    if isinstance(exc, SlackApiError):
+        return f"Slack refused: {exc.response.get('error', 'unknown error')}"
+    return "an error on my side"
 
 
 def _servicenow(exc: ServiceNowError) -> str:
+    if isinstance(exc, WriteNotDoneError):
+        return f":warning: {exc}; nothing was changed. Please try again."
     if isinstance(exc, ForbiddenError):
         if exc.mandatory_fields:
             fields = ", ".join(exc.mandatory_fields)

@@ -2,7 +2,7 @@
 
 Each Slack payload is parsed once into an `Interaction` (who, where it came from, where to answer),
 and every piece of work runs through `Interactions.run`, which claims the interaction's idempotency
-key, runs the work, releases the key if it failed, and explains any refusal or error to the right
+key, runs the work, releases the key if it failed before writing anything to ServiceNow, and explains any refusal or error to the right
 place: the App Home (republished with a notice), the `response_url` of the message or command, or an
 ephemeral message (a DM when there is no channel). Listeners register through `on_*` here, so none
 of them handles acks, keys or errors on its own.
@@ -23,6 +23,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.feed.messenger import Messenger
 from bot.slack.explain import explain
 from bot.slack.kit import Block, Card, notice
+from servicenow.client import tracking_writes
 from storage import IdempotencyKeys
 
 log = logging.getLogger(__name__)
@@ -172,16 +173,23 @@ class Interactions:
         if key and not await self._keys.claim(key):
             log.info("ignoring a repeat of %s", key)
             return
-        try:
-            answer = await work()
-        except Exception as exc:
-            if key:
-                await self._keys.release(key)
-            log.info(
-                "%s %s failed for %s: %r", interaction.kind, interaction.id, interaction.user, exc
-            )
-            await self.tell(interaction, explain(exc))
-            return
+        with tracking_writes() as writes:
+            try:
+                answer = await work()
+            except Exception as exc:
+                # After a write that landed or may have, a retry must not act again: keep the key.
+                if key and not writes:
+                    await self._keys.release(key)
+                log.info(
+                    "%s %s failed for %s (writes %s): %r",
+                    interaction.kind,
+                    interaction.id,
+                    interaction.user,
+                    writes,
+                    exc,
+                )
+                await self.tell(interaction, explain(exc, writes))
+                return
         if answer:
             await self.tell(interaction, answer)
         elif interaction.kind == "view" and interaction.origin == "home" and self.home:

@@ -142,9 +142,12 @@ async def _answer(
         return unauthenticated()
     caller = Caller(user, emulator.user_id(user) if user else "", raw)
     try:
-        return await handler(request, caller)
+        response = await handler(request, caller)
     except ServiceNowError as error:
-        return error_response(error)
+        response = error_response(error)
+    if fault is not None:
+        await emulator.faults.hold(fault)
+    return response
 
 
 # ------------------------------------------------------------------ Table API
@@ -473,4 +476,5 @@ async def run_emulator(
         try:
             yield emulator
         finally:
+            emulator.faults.release()
             await emulator.cancel_webhooks()

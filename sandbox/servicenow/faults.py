@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
@@ -59,7 +62,11 @@ RATE_LIMIT_RULE = "0f7b7e2c1b2a6d10a3c1e9f0604bcb01"
 class Fault:
     """One injected answer.
 
-    `status=0` answers normally after `delay`. `body=None` uses the documented body for the
+    `status=0` answers normally after `delay`: the request is handled (a write commits) only once
+    `delay` has passed, as on an instance whose transaction runs that long, and it still commits
+    when the client has given up waiting. `hold` waits after handling, before answering: the write
+    has committed but the answer comes late (`math.inf`: never, until the emulator stops).
+    `body=None` uses the documented body for the
     status (none for statuses without one); `body=""` forces an empty body; a str/bytes body is
     sent raw, anything else as JSON. `times=-1` never wears out. `method` and `path_contains`
     narrow which requests it applies to (path only, without the query string).
@@ -69,6 +76,7 @@ class Fault:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    hold: float = 0.0
     times: int = 1
     method: str | None = None
     path_contains: str | None = None
@@ -105,6 +113,11 @@ class Fault:
         return cls(status=0, delay=seconds, **narrow)
 
     @classmethod
+    def commits_unanswered(cls, delay: float = 0.0, **narrow: Any) -> Fault:
+        """Handle the request (a write commits) after `delay`, then never answer."""
+        return cls(status=0, delay=delay, hold=math.inf, **narrow)
+
+    @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
         """Build from `POST /sandbox/faults`: Fault fields, or {"kind": "rate_limited", ...}."""
         data = dict(data)
@@ -121,6 +134,7 @@ class Fault:
             "session_queued": cls.session_queued,
             "quota_cancelled": cls.quota_cancelled,
             "slow": cls.slow,
+            "commits_unanswered": cls.commits_unanswered,
         }
         if kind not in constructors:
             raise ValueError(f"unknown fault kind {kind!r}")
@@ -147,6 +161,23 @@ class FaultPlan:
 
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self._released: asyncio.Event | None = None
+
+    async def hold(self, fault: Fault) -> None:
+        """Wait `fault.hold` seconds before answering, or until `release()` (the emulator stops)."""
+        if fault.hold <= 0:
+            return
+        if self._released is None:
+            self._released = asyncio.Event()
+        timeout = None if math.isinf(fault.hold) else fault.hold
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._released.wait(), timeout)
+
+    def release(self) -> None:
+        """Let every held answer go (so a server can stop)."""
+        if self._released is not None:
+            self._released.set()
+            self._released = None
 
     def add(self, fault: Fault) -> None:
         self._faults.append(fault)
