@@ -1,7 +1,7 @@
 """Persistence for the bot: SQLAlchemy 2 async models, repositories and Alembic migrations."""
 
 from storage.db import Database, create_engine
-from storage.feed import Card, Claimed, FeedStore, SlackWrite, StoredSnapshot
+from storage.feed import Card, Claimed, FeedStore, Fold, PendingFold, SlackWrite, StoredSnapshot
 from storage.repositories import (
     Followers,
     IdempotencyKeys,
@@ -17,10 +17,12 @@ __all__ = [
     "Claimed",
     "Database",
     "FeedStore",
+    "Fold",
     "Followers",
     "IdempotencyKeys",
     "LinkedUser",
     "NotificationSettings",
+    "PendingFold",
     "Posted",
     "PostedMessages",
     "SlackWrite",
