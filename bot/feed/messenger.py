@@ -190,6 +190,8 @@ class Messenger:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set: at once when woken, else when the next retry is due."""
         while not stop.is_set():
+            # Cleared before looking, so a delivery finishing meanwhile still wakes us.
+            self.wake.clear()
             try:
                 taken, busy = await self.deliver_once()
                 if taken:
@@ -198,7 +200,6 @@ class Messenger:
             except Exception:
                 log.exception("outbox delivery failed; retrying shortly")
                 wait = 1.0
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(self.wake, stop), wait)
         await asyncio.gather(*self._inflight.values(), return_exceptions=True)

@@ -179,7 +179,10 @@ class IncidentTracker:
                 incident,
                 url,
                 _state(previous.get("state")),
-                resolved_meanwhile=resolved and previous.get("state") != _RESOLVED,
+                # Closed without the caller having heard of the resolution (folded, or the
+                # versions in between never seen): the resolution still goes with it.
+                resolved_meanwhile=previous.get("state") not in (_RESOLVED, _CLOSED)
+                and (resolved or current.get("state") == _CLOSED),
             )
             await to(incident.caller_id, incident.caller_email, incident.caller_name, dm)
         if previous.get("assigned_to") != current.get("assigned_to"):
@@ -197,6 +200,7 @@ class IncidentTracker:
 
 
 _RESOLVED = str(int(IncidentState.RESOLVED))
+_CLOSED = str(int(IncidentState.CLOSED))
 
 
 def _resolved(current: Mapping[str, str]) -> bool:
