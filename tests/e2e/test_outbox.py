@@ -6,7 +6,7 @@ and started again on the same database; two bots share one PostgreSQL database.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,9 +52,12 @@ async def known(stack: Stack, *numbers: str) -> None:
     """Bob looks the incidents up (a card each in #general), so the bot knows them: their next
     change in ServiceNow is news."""
     for number in numbers:
-        before = len(stack.slack.messages_in(GENERAL))
         await stack.slack.send_command(BOB, number, channel_id=GENERAL)
-        await stack.slack.wait_for(lambda: len(stack.slack.messages_in(GENERAL)) > before)
+        await stack.slack.wait_for(
+            functools.partial(
+                lambda n: [m for m in stack.slack.messages_in(GENERAL) if n in m.text], number
+            )
+        )
     await settled(stack)
 
 
@@ -208,12 +211,16 @@ async def test_two_bots_never_both_send_a_dm_slack_answers_slowly(tmp_path: Path
             await known(first, "INC0000001")
             # Slack answers the DM after 2 s: four leases. Both bots look for work meanwhile.
             first.slack.faults.append(ApiFault("chat.postMessage", error="", delay=2))
+            started = time.time()
             first.emulator.update(
                 "incident", sys_id_of(first, "INC0000001"), {"state": "2"}, as_user="bob.martin"
             )
             await first.slack.wait_for(lambda: dms(first), timeout=20)
             await settled(first)
-            await asyncio.sleep(0)  # any second delivery would have started by now
+            # The slow answer has landed (a second delivery would have landed before it).
+            await first.slack.wait_for(
+                lambda: [c for c in dm_calls(first) if c.at - started >= 2], timeout=10
+            )
             assert len(dms(first)) == 1
             assert len(dm_calls(first)) == 1
 
