@@ -299,7 +299,142 @@ async def crash_with_undelivered(bench: Bench) -> Row:
     return row
 
 
+def slow_create(seconds: float | None) -> Callable[[Bench], Awaitable[Row]]:
+    """ServiceNow commits a create after `seconds` (None: commits, never answers); the bot's
+    client gives up after 10 s. One incident, and the person learns its number."""
+
+    async def fault(bench: Bench) -> Row:
+        label = "never answered" if seconds is None else f"answered after {seconds:.0f} s"
+        row = Row(f"create {label}")
+        text = f"printer on fire ({label})"
+        if seconds is None:
+            bench.emulator.faults.add(
+                Fault.commits_unanswered(method="POST", path_contains="/incident")
+            )
+        else:
+            bench.emulator.faults.add(Fault.slow(seconds, method="POST", path_contains="/incident"))
+        since = len(bench.emulator.requests)
+        async with bench.bot():
+            before = len(bench.slack.messages_in(GENERAL))
+            await bench.slack.send_command(ALICE, text, channel_id=GENERAL)
+            cards = await _count(
+                bench.slack,
+                lambda: sum(
+                    1 for m in bench.slack.messages_in(GENERAL)[before:] if "INC" in m.text
+                ),
+                want=1,
+                patient=True,
+            )
+        created = len(bench.emulator.query("incident", f"short_description={text}"))
+        row.writes, row.incidents, row.delivered = bench.writes(since), created, cards
+        row.duplicated = max(0, created - 1) + max(0, cards - 1)
+        row.lost = (1 if created == 0 else 0) + (1 if cards == 0 else 0)
+        return row
+
+    return fault
+
+
+async def slow_comment(bench: Bench) -> Row:
+    """ServiceNow writes a comment after 12 s (the bot gives up at 10): one journal entry."""
+    row = Row("comment answered after 12 s")
+    bench.emulator.faults.add(Fault.slow(12, method="PATCH", path_contains="/incident/"))
+    since = len(bench.emulator.requests)
+    async with bench.bot():
+        await bench.slack.send_command(ALICE, "comment INC0000001 slow one", channel_id=GENERAL)
+        await _settle(
+            bench.slack,
+            lambda: bench.said_to(ALICE, "slow") + bench.said_to(ALICE, "comment"),
+            seconds=WAIT * 4,
+        )
+        await asyncio.sleep(2.0)
+    found = bench.journal("INC0000001", "slow one")
+    row.writes, row.journal = bench.writes(since), found
+    row.duplicated, row.lost = max(0, found - 1), 1 if found == 0 else 0
+    return row
+
+
+async def first_card_refused(bench: Bench) -> Row:
+    """Slack answers the first card with a 500 and three 429s: the card still arrives, once."""
+    row = Row("first card: Slack 500, then three 429s")
+    bench.slack.faults.append(ApiFault("chat.postMessage", error="internal_error", status=500))
+    bench.slack.faults.append(ApiFault("chat.postMessage", times=3))
+    async with bench.bot():
+        await bench.slack.send_command(ALICE, "card through a bad minute", channel_id=GENERAL)
+        cards = await _count(
+            bench.slack,
+            lambda: sum(1 for m in bench.slack.messages_in(GENERAL) if "bad minute" in m.text),
+            want=1,
+        )
+    row.delivered, row.duplicated, row.lost = cards, max(0, cards - 1), 1 if cards == 0 else 0
+    return row
+
+
+async def dm_burst(bench: Bench) -> Row:
+    """On Hold and back within a second: no DM; Resolved then Closed at once: one DM that keeps
+    the resolution and Reopen."""
+    row = Row("DM bursts (hold and back; resolved then closed)")
+    sys_id = bench.sys_id("INC0000001")
+    async with bench.bot():
+        await bench.show(BOB, "INC0000001")
+        before = len(bench.dms(ALICE))
+        bench.emulator.update("incident", sys_id, {"state": "2"}, as_user="admin")
+        await _count(bench.slack, lambda: len(bench.dms(ALICE)) - before, want=1)
+        before = len(bench.dms(ALICE))
+        bench.emulator.update(
+            "incident", sys_id, {"state": "3", "hold_reason": "4"}, as_user="admin"
+        )
+        bench.emulator.update("incident", sys_id, {"state": "2"}, as_user="admin")
+        net_nothing = await _count(bench.slack, lambda: len(bench.dms(ALICE)) - before, want=1)
+        before = len(bench.dms(ALICE))
+        resolution = {
+            "state": "6",
+            "close_code": "Solved (Permanently)",
+            "close_notes": "Fixed the mailbox.",
+        }
+        bench.emulator.update("incident", sys_id, resolution, as_user="admin")
+        bench.emulator.update("incident", sys_id, {"state": "7"}, as_user="admin")
+        closing = await _count(bench.slack, lambda: len(bench.dms(ALICE)) - before, want=1)
+        last = bench.dms(ALICE)[-1] if closing else None
+    kept = (
+        last is not None
+        and "Fixed the mailbox" in str(last.blocks)
+        and "incident_reopen" in str(last.blocks)
+    )
+    row.delivered = net_nothing + closing
+    row.duplicated = net_nothing + max(0, closing - 1)
+    row.lost = 0 if kept else 1
+    row.note = f"{net_nothing} DM for hold-and-back, {closing} for resolved-then-closed"
+    return row
+
+
+async def two_replicas(bench: Bench) -> Row:
+    """Two bots on one PostgreSQL database, Slack taking 3 s per post, 1 s claims: one DM."""
+    row = Row("two replicas, Slack slower than a claim")
+    if not bench.database_url.startswith("postgresql"):
+        row.note = "skipped: needs --database-url postgresql+asyncpg://…"
+        return row
+    env = {"OUTBOX_LEASE_SECONDS": "1"}
+    async with bench.bot(**env), bench.bot(**env):
+        await bench.show(BOB, "INC0000001")
+        before = len(bench.dms(ALICE))
+        bench.slack.faults.append(ApiFault("chat.postMessage", error="", delay=3.0, times=10))
+        bench.emulator.update(
+            "incident", bench.sys_id("INC0000001"), {"state": "2"}, as_user="admin"
+        )
+        got = await _count(bench.slack, lambda: len(bench.dms(ALICE)) - before, want=1)
+    row.delivered, row.lost, row.duplicated = got, max(0, 1 - got), max(0, got - 1)
+    return row
+
+
 FAULTS: dict[str, Callable[[Bench], Awaitable[Row]]] = {
+    "create-11s": slow_create(11),
+    "create-25s": slow_create(25),
+    "create-60s": slow_create(60),
+    "create-never": slow_create(None),
+    "comment-12s": slow_comment,
+    "first-card": first_card_refused,
+    "dm-burst": dm_burst,
+    "two-replicas": two_replicas,
     "replayed-commands": replayed_commands,
     "follow-twice": follow_double_click,
     "event-then-crash": event_then_crash,

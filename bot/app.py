@@ -87,6 +87,7 @@ class Bot:
         # One aiohttp session for every Slack call (Bolt hands it to each request's client);
         # without it slack_sdk opens a new session and TCP connection per call.
         services.slack.session = aiohttp.ClientSession()
+        services.messenger.outbox_slack.session = services.slack.session
         if services.settings.is_sqlite:
             await services.db.migrate()
         self._stop.clear()
@@ -122,11 +123,15 @@ class Bot:
         await self.services.db.dispose()
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
+def slack_client(settings: Settings, *, outbox: bool = False) -> AsyncWebClient:
+    """The Slack client; the outbox's own retries nothing itself (it must never sleep on a 429
+    or a dropped connection inside a claim: the outbox schedules the retry)."""
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
-        retry_handlers=[
+        retry_handlers=[]
+        if outbox
+        else [
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
         ],
@@ -168,7 +173,15 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
     servicenow = servicenow_client(settings, timing)
     slack = slack_client(settings)
     store = FeedStore(db)
-    messenger = Messenger(slack, PostedMessages(db), store)
+    messenger = Messenger(
+        slack,
+        PostedMessages(db),
+        store,
+        outbox_slack=slack_client(settings, outbox=True),
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+        give_up_after=timedelta(hours=settings.outbox_give_up_hours),
+        max_backoff=settings.outbox_max_backoff_seconds,
+    )
     feed = Feed(
         servicenow,
         store,
@@ -176,6 +189,7 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         [],
         poll_seconds=settings.servicenow_poll_seconds,
         wake=messenger.wake,
+        fold_window=settings.dm_fold_seconds,
     )
     keys = IdempotencyKeys(db)
     # The token travels in `client`, and OAuth is switched off explicitly: Bolt would otherwise go

@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     servicenow_webhook_secret: str | None = None
     servicenow_poll_seconds: float = Field(default=30, ge=0)
 
+    # The outbox: how long a claim lasts unless its holder keeps it alive (a crashed replica's
+    # work resumes after this), how old a message may get before it is given up (a Slack outage
+    # of up to this long loses nothing), the longest wait between retries, and the window in
+    # which DMs about one record to one person fold into one.
+    outbox_lease_seconds: float = Field(default=10, gt=0)
+    outbox_give_up_hours: float = Field(default=24, gt=0)
+    outbox_max_backoff_seconds: float = Field(default=300, gt=0)
+    dm_fold_seconds: float = Field(default=3, ge=0)
+
     database_url: str = "sqlite+aiosqlite:///./incident-bot.db"
     incident_channel: str | None = None
     host: str = "0.0.0.0"

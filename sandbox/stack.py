@@ -60,7 +60,10 @@ async def run_stack(
     delivers over that link. `ping_interval` is how soon the bot notices a dropped link.
     `timing`: the bot's ServiceNow timeout and write horizon (scaled down by tests).
     """
+    # DMs of a burst fold within half a second here (3 s by default): quick to watch and test.
+    settings.setdefault("dm_fold_seconds", 0.5)
     emulator = emulator or Emulator()
+
     slack = slack or SlackStandIn(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
     slack.socket.enabled = socket_mode
     slack.socket.app_token = APP_TOKEN

@@ -2,7 +2,7 @@
 
 from storage.db import Database, create_engine
 from storage.events import Pending, PendingEvents
-from storage.feed import Card, Claimed, FeedStore, SlackWrite, StoredSnapshot
+from storage.feed import Card, Claimed, FeedStore, Fold, PendingFold, SlackWrite, StoredSnapshot
 from storage.repositories import (
     Followers,
     IdempotencyKeys,
@@ -18,12 +18,14 @@ __all__ = [
     "Claimed",
     "Database",
     "FeedStore",
+    "Fold",
     "Followers",
     "IdempotencyKeys",
     "LinkedUser",
     "NotificationSettings",
     "Pending",
     "PendingEvents",
+    "PendingFold",
     "Posted",
     "PostedMessages",
     "SlackWrite",

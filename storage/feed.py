@@ -9,16 +9,43 @@ and queues; the others queue nothing.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.db import Database
 from storage.models import OutboxMessage, PollCursor, PostedMessage, Snapshot, as_utc, utcnow
+
+
+@dataclass(frozen=True)
+class PendingFold:
+    """A queued DM still waiting out its fold window (nobody has claimed it)."""
+
+    id: int
+    version: int
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Fold:
+    """A DM that folds with others about the same record to the same person (`key`).
+
+    `state` is the tracker's memo of where the burst started. With `replaces`, this write takes
+    the place of that queued DM (a None payload: the net change is nothing, so it is dropped);
+    if that DM left meanwhile, `fallback` is queued instead.
+    """
+
+    key: str
+    state: dict[str, Any]
+    replaces: PendingFold | None = None
+    fallback: SlackWrite | None = None
 
 
 @dataclass(frozen=True)
@@ -27,10 +54,12 @@ class SlackWrite:
 
     kind: str
     target: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None  # None only for a fold that nets to nothing
     table_name: str | None = None  # with sys_id: the message becomes a live copy of that record
     sys_id: str | None = None
     ts: str | None = None
+    delay: float = 0.0  # not before now + delay seconds (a fold window)
+    fold: Fold | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +81,8 @@ class Claimed:
     sys_id: str | None
     version: int
     attempts: int
+    created_at: datetime
+    token: str
 
 
 @dataclass
@@ -154,29 +185,83 @@ class FeedStore:
     async def _queue(
         self, conn: AsyncConnection, writes: Sequence[SlackWrite], now: datetime
     ) -> None:
-        if writes:
+        for write in writes:
+            queued: SlackWrite | None = write
+            fold = write.fold
+            if fold is not None and fold.replaces is not None:
+                if await self._fold_into(conn, fold.replaces, write, now):
+                    continue
+                queued = fold.fallback  # that DM left meanwhile: queue this change on its own
+            if queued is None or queued.payload is None:
+                continue
+            state = queued.fold.state if queued.fold is not None else None
             await conn.execute(
-                insert(OutboxMessage),
-                [
-                    {
-                        "kind": write.kind,
-                        "target": write.target,
-                        "ts": write.ts,
-                        "coalesce_key": None,
-                        "payload": json.dumps(write.payload),
-                        "table_name": write.table_name,
-                        "sys_id": write.sys_id,
-                        "version": 1,
-                        "status": "pending",
-                        "attempts": 0,
-                        "available_at": now,
-                        "last_error": "",
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for write in writes
-                ],
+                insert(OutboxMessage).values(
+                    kind=queued.kind,
+                    target=queued.target,
+                    ts=queued.ts,
+                    coalesce_key=None,
+                    payload=json.dumps(queued.payload),
+                    table_name=queued.table_name,
+                    sys_id=queued.sys_id,
+                    version=1,
+                    status="pending",
+                    attempts=0,
+                    available_at=now + timedelta(seconds=queued.delay),
+                    last_error="",
+                    fold_key=queued.fold.key if queued.fold is not None else None,
+                    fold_state=json.dumps(state) if state is not None else None,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
+
+    async def _fold_into(
+        self, conn: AsyncConnection, pending: PendingFold, write: SlackWrite, now: datetime
+    ) -> bool:
+        """Replace (or, netting to nothing, drop) a DM still waiting out its window; False if
+        it was claimed, rewritten or sent meanwhile. Its place in the queue and its window stay."""
+        waiting = and_(
+            OutboxMessage.id == pending.id,
+            OutboxMessage.version == pending.version,
+            OutboxMessage.status == "pending",
+            OutboxMessage.claimed_until.is_(None),
+        )
+        if write.payload is None:
+            done = await conn.execute(delete(OutboxMessage).where(waiting))
+        else:
+            state = write.fold.state if write.fold is not None else None
+            done = await conn.execute(
+                update(OutboxMessage)
+                .where(waiting)
+                .values(
+                    payload=json.dumps(write.payload),
+                    fold_state=json.dumps(state),
+                    version=OutboxMessage.version + 1,
+                    updated_at=now,
+                )
+            )
+        return bool(done.rowcount)
+
+    async def pending_folds(self, keys: Sequence[str]) -> dict[str, PendingFold]:
+        """The queued DMs still open to folding, by fold key (the newest where several are)."""
+        if not keys:
+            return {}
+        async with self._db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(OutboxMessage.id, OutboxMessage.version, OutboxMessage.fold_key)
+                .add_columns(OutboxMessage.fold_state)
+                .where(
+                    OutboxMessage.fold_key.in_(list(keys)),
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.claimed_until.is_(None),
+                )
+                .order_by(OutboxMessage.id)
+            )
+            return {
+                row.fold_key: PendingFold(row.id, row.version, json.loads(row.fold_state or "{}"))
+                for row in rows
+            }
 
     async def _queue_card(
         self, conn: AsyncConnection, table: str, sys_id: str, card: Card, now: datetime
@@ -231,12 +316,18 @@ class FeedStore:
             await conn.execute(statement)
 
     async def claim(self, limit: int, lease: timedelta) -> list[Claimed]:
-        """Take up to `limit` due messages for `lease` (other replicas skip them meanwhile)."""
+        """Take up to `limit` due messages for `lease` (other replicas skip them meanwhile).
+
+        Posts and DMs keep their order per target: one waits while an earlier one to the same
+        channel or person is still pending (in flight, or waiting to be retried). The holder
+        keeps its claim alive with `extend` while it delivers.
+        """
         now = utcnow()
+        token = uuid.uuid4().hex
         due = (
             select(OutboxMessage.id)
             .where(
-                OutboxMessage.status == "pending",
+                _next_in_line(),
                 OutboxMessage.available_at <= now,
                 or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
             )
@@ -244,11 +335,15 @@ class FeedStore:
             .limit(limit)
         )
         if self._db.engine.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
+            due = due.with_for_update(skip_locked=True, of=OutboxMessage)
         statement = (
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(due.scalar_subquery()))
-            .values(claimed_until=now + lease, attempts=OutboxMessage.attempts + 1)
+            .values(
+                claimed_until=now + lease,
+                claim_token=token,
+                attempts=OutboxMessage.attempts + 1,
+            )
             .returning(
                 OutboxMessage.id,
                 OutboxMessage.kind,
@@ -259,6 +354,7 @@ class FeedStore:
                 OutboxMessage.sys_id,
                 OutboxMessage.version,
                 OutboxMessage.attempts,
+                OutboxMessage.created_at,
             )
         )
         async with self._db.engine.begin() as conn:
@@ -274,29 +370,55 @@ class FeedStore:
                 r.sys_id,
                 r.version,
                 r.attempts,
+                as_utc(r.created_at),
+                token,
             )
             for r in rows
         ]
         return sorted(claimed, key=lambda c: c.id)
 
+    async def extend(self, messages: Sequence[Claimed], lease: timedelta) -> int:
+        """Keep our claims alive for another `lease`; how many are still ours."""
+        if not messages:
+            return 0
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_([message.id for message in messages]),
+                    OutboxMessage.claim_token == messages[0].token,
+                    OutboxMessage.status == "pending",
+                )
+                .values(claimed_until=utcnow() + lease)
+            )
+        return int(result.rowcount or 0)
+
     async def delivered(self, message: Claimed, *, channel: str, ts: str, digest: str) -> None:
         """Record a delivery: a live copy is remembered (or its rendering updated), the row done.
 
         If the row was rewritten while in flight (a newer card coalesced into it), it stays
-        pending and goes out again with the newer card.
+        pending and goes out again with the newer card: as a `chat.update` of what was posted.
         """
         now = utcnow()
         async with self._db.engine.begin() as conn:
             done = await conn.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == message.id, OutboxMessage.version == message.version)
-                .values(status="done", claimed_until=None, updated_at=now)
+                .values(status="done", claimed_until=None, claim_token=None, updated_at=now)
             )
             if not done.rowcount:
+                # A post is never sent twice: what was rewritten meanwhile becomes an update
+                # of the message just posted.
+                became = (
+                    {"kind": "update", "target": channel, "ts": ts}
+                    | {"coalesce_key": f"update:{channel}:{ts}"}
+                    if message.kind != "update"
+                    else {}
+                )
                 await conn.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id == message.id)
-                    .values(claimed_until=None)
+                    .values(claimed_until=None, claim_token=None, **became)
                 )
             rendered = json.dumps(message.payload, sort_keys=True)
             if message.kind == "update":
@@ -326,17 +448,25 @@ class FeedStore:
         async with self._db.engine.begin() as conn:
             await conn.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_([message.id for message in messages]))
-                .values(claimed_until=None, attempts=OutboxMessage.attempts - 1)
+                .where(
+                    OutboxMessage.id.in_([message.id for message in messages]),
+                    OutboxMessage.claim_token == messages[0].token,
+                )
+                .values(claimed_until=None, claim_token=None, attempts=OutboxMessage.attempts - 1)
             )
 
-    async def retry_later(self, message: Claimed, delay: float, error: str) -> None:
+    async def retry_later(
+        self, message: Claimed, delay: float, error: str, *, counts: bool = True
+    ) -> None:
+        """Try again in `delay` seconds; a rate limit (`counts=False`) is not an attempt."""
         async with self._db.engine.begin() as conn:
             await conn.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message.id)
+                .where(OutboxMessage.id == message.id, OutboxMessage.claim_token == message.token)
                 .values(
                     claimed_until=None,
+                    claim_token=None,
+                    attempts=OutboxMessage.attempts - (0 if counts else 1),
                     available_at=utcnow() + timedelta(seconds=delay),
                     last_error=error[:2000],
                     updated_at=utcnow(),
@@ -350,7 +480,11 @@ class FeedStore:
                 update(OutboxMessage)
                 .where(OutboxMessage.id == message.id)
                 .values(
-                    status="dead", claimed_until=None, last_error=error[:2000], updated_at=utcnow()
+                    status="dead",
+                    claimed_until=None,
+                    claim_token=None,
+                    last_error=error[:2000],
+                    updated_at=utcnow(),
                 )
             )
             if forget_card and message.ts:
@@ -361,14 +495,20 @@ class FeedStore:
                 )
 
     async def next_due(self) -> datetime | None:
+        """When the next message can be claimed (a later one waiting behind an earlier one to
+        its target counts only once that one is settled)."""
         async with self._db.engine.connect() as conn:
-            due: datetime | None = await conn.scalar(
-                select(OutboxMessage.available_at)
-                .where(OutboxMessage.status == "pending")
+            rows = await conn.execute(
+                select(OutboxMessage.available_at, OutboxMessage.claimed_until)
+                .where(_next_in_line())
                 .order_by(OutboxMessage.available_at)
-                .limit(1)
+                .limit(50)
             )
-        return as_utc(due) if due else None
+            times = [
+                max(as_utc(available), as_utc(claimed) if claimed else as_utc(available))
+                for available, claimed in rows
+            ]
+        return min(times) if times else None
 
     async def pending(self) -> int:
         async with self._db.engine.connect() as conn:
@@ -397,3 +537,21 @@ class FeedStore:
                     )
                 )
             )
+
+
+def _next_in_line() -> ColumnElement[bool]:
+    """Pending, and no earlier post or DM to the same target still pending (their order holds)."""
+    earlier = aliased(OutboxMessage)
+    ordered = ("post", "dm")
+    return and_(
+        OutboxMessage.status == "pending",
+        or_(
+            OutboxMessage.kind.not_in(ordered),
+            ~exists().where(
+                earlier.target == OutboxMessage.target,
+                earlier.status == "pending",
+                earlier.kind.in_(ordered),
+                earlier.id < OutboxMessage.id,
+            ),
+        ),
+    )

@@ -92,6 +92,9 @@ class OutboxMessage(Base):
 
     Updates of one message share a `coalesce_key` while pending, so a burst of changes leaves one
     row holding the newest card (`version` counts rewrites, so a delivery in flight can tell).
+    A claim (`claimed_until`, `claim_token`) is kept alive by its holder while it delivers; DMs
+    sharing a `fold_key` while waiting out their window fold into one (`fold_state`: where the
+    burst started, as the record's tracker remembers it).
     """
 
     __tablename__ = "outbox"
@@ -104,6 +107,8 @@ class OutboxMessage(Base):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_outbox_due", "status", "available_at"),
+        Index("ix_outbox_target", "target", "status", "id"),
+        Index("ix_outbox_fold", "fold_key", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -119,6 +124,9 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    fold_key: Mapped[str | None] = mapped_column(String(200))
+    fold_state: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

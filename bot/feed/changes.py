@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from sqlalchemy import text
 
@@ -32,7 +33,7 @@ from servicenow.query import Query
 from servicenow.records import parse_datetime
 from servicenow.webhook import ChangeEvent
 from storage import Card as StoredCard
-from storage import Database, FeedStore, Pending, PendingEvents, SlackWrite
+from storage import Database, FeedStore, Fold, Pending, PendingEvents, SlackWrite
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ class Outgoing:
     card: Card
     table: str | None = None  # with sys_id: the message becomes a live copy of that record
     sys_id: str | None = None
+    # A DM that folds: the tracker's memo of where this change started (see `Folds`). DMs
+    # about one record to one person within the feed's fold window become one DM.
+    fold: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,23 @@ class Tracker(Protocol):
         ...
 
 
+@runtime_checkable
+class Folds(Protocol):
+    """A tracker whose DMs fold: it can say what one DM for a whole burst is."""
+
+    async def refold(
+        self,
+        record: Mapping[str, str],
+        memo: Mapping[str, Any],
+        current: Mapping[str, str],
+        actor: str | None,
+        target: str,
+    ) -> tuple[Card | None, dict[str, Any]]:
+        """The one DM `target` gets for the change from where `memo` says the burst started to
+        this version (None: the net change is nothing for them), and the memo to keep."""
+        ...
+
+
 def stored(card: Card) -> StoredCard:
     return StoredCard({"text": card.text, "blocks": list(card.blocks)}, card.digest())
 
@@ -119,6 +140,7 @@ class Feed:
         poll_seconds: float = 30.0,
         overlap: timedelta = timedelta(seconds=60),
         wake: asyncio.Event | None = None,
+        fold_window: float = 3.0,
     ) -> None:
         self._servicenow = servicenow
         self._store = store
@@ -135,6 +157,7 @@ class Feed:
         self.poll_seconds = poll_seconds
         self.overlap = overlap
         self._wake = wake  # the outbox worker's doorbell
+        self.fold_window = fold_window  # seconds a folding DM waits for the rest of its burst
         # Per record being reconciled: a lock and how many want it (gone when nobody does).
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
         self._actors: dict[tuple[str, str], tuple[float, str]] = {}
@@ -199,12 +222,48 @@ class Feed:
                 previous=previous.sys_mod_count if previous else None,
                 current=current,
                 data=seen.snapshot,
-                writes=[write(effect) for effect in seen.effects],
+                writes=await self._writes(tracker, record, seen, actor),
                 card=stored(seen.card) if seen.card is not None else None,
             )
         if accepted and self._wake is not None:
             self._wake.set()
         return accepted
+
+    async def _writes(
+        self, tracker: Tracker, record: Mapping[str, str], seen: Observation, actor: str | None
+    ) -> list[SlackWrite]:
+        """The change's writes; a folding DM waits out the window, and replaces one about the
+        same record to the same person still waiting (or, netting to nothing, drops it)."""
+        table, sys_id = tracker.table, record.get("sys_id", "")
+        folding = self.fold_window > 0 and isinstance(tracker, Folds)
+        keys = {e.target: f"dm:{e.target}:{table}:{sys_id}" for e in seen.effects if e.fold}
+        waiting = await self._store.pending_folds(list(keys.values())) if folding else {}
+        writes: list[SlackWrite] = []
+        for effect in seen.effects:
+            plain = write(effect)
+            if not folding or effect.fold is None:
+                writes.append(plain)
+                continue
+            key = keys[effect.target]
+            plain = dataclasses.replace(
+                plain, delay=self.fold_window, fold=Fold(key, dict(effect.fold))
+            )
+            earlier = waiting.get(key)
+            if earlier is None or not isinstance(tracker, Folds):
+                writes.append(plain)
+                continue
+            card, memo = await tracker.refold(
+                record, earlier.state, seen.snapshot, actor, effect.target
+            )
+            writes.append(
+                SlackWrite(
+                    kind="dm",
+                    target=effect.target,
+                    payload={"text": card.text, "blocks": list(card.blocks)} if card else None,
+                    fold=Fold(key, memo, replaces=earlier, fallback=plain),
+                )
+            )
+        return writes
 
     @contextlib.asynccontextmanager
     async def _record_lock(self, key: tuple[str, str]) -> AsyncIterator[None]:

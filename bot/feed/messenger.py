@@ -1,25 +1,36 @@
 """Everything the bot writes to Slack goes through here.
 
-Answers to the person in front of the screen (an ephemeral, a card where they typed) go straight
-out. Everything caused by a change — card rewrites, DMs, channel announcements — goes through the
-durable outbox: queued in the database with the change, delivered by `run()`, retried after a 429
-or an outage, never lost and never sent twice.
+Ephemeral answers to the person in front of the screen go straight out. Every message — the card
+a command posts, card rewrites, DMs, channel announcements — goes through the durable outbox:
+queued in the database (with the change that caused it), delivered by `run()`, never lost and
+never sent twice:
+
+- a claim is short (`lease`) and kept alive by a heartbeat while its delivery runs, so a slow
+  Slack never lets another replica send the same message, and a crashed replica's work is taken
+  over within one lease;
+- a 429 waits out its Retry-After in the outbox's schedule (the outbox's Slack client has no
+  retry handler sleeping inside a claim) and is not counted as an attempt;
+- other failures back off (at most `max_backoff`) and give up only when the message is older
+  than `give_up_after` (24 h), or on an error after which it can never succeed;
+- posts and DMs to one channel or person go out in order, also across retries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.kit import Card, digest_of
-from storage import Claimed, FeedStore, PostedMessages
+from storage import Claimed, FeedStore, PostedMessages, SlackWrite
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +51,8 @@ UNDELIVERABLE = GONE | {
     "msg_too_long",
     "restricted_action",
 }
-MAX_ATTEMPTS = 12
+RATE_LIMITED = {"ratelimited", "rate_limited"}
+NOTICE = "undeliverable"  # payload key: whom to tell, and what, if a post can never go out
 
 
 class Messenger:
@@ -50,21 +62,50 @@ class Messenger:
         posted: PostedMessages,
         store: FeedStore,
         *,
+        outbox_slack: AsyncWebClient | None = None,
         batch: int = 20,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=10),
+        give_up_after: timedelta = timedelta(hours=24),
+        max_backoff: float = 300.0,
     ) -> None:
         self._slack = slack
+        # Deliveries use a client that never sleeps on a 429 itself: the outbox schedules it.
+        self.outbox_slack = outbox_slack or slack
         self._posted = posted
         self._store = store
         self._batch = batch
         self._lease = lease
+        self._give_up_after = give_up_after
+        self._max_backoff = max_backoff
         self.wake = asyncio.Event()
         self._inflight: dict[str, asyncio.Task[None]] = {}
 
     # -- straight out ------------------------------------------------------------------------------
 
+    async def queue_card(
+        self,
+        channel: str,
+        card: Card,
+        *,
+        table: str,
+        sys_id: str,
+        undeliverable: tuple[str, str] | None = None,
+    ) -> None:
+        """Post a live card for a record through the outbox, and wake the worker at once.
+
+        `undeliverable`: (user, text) to DM if the card can never be posted there.
+        """
+        payload: dict[str, Any] = {"text": card.text, "blocks": list(card.blocks)}
+        if undeliverable is not None:
+            payload[NOTICE] = {"user": undeliverable[0], "text": undeliverable[1]}
+        await self._store.queue(
+            [SlackWrite("post", channel, payload, table_name=table, sys_id=sys_id)]
+        )
+        self.wake.set()
+
     async def post_card(self, channel: str, card: Card, *, table: str, sys_id: str) -> str:
-        """Post a live card for a record and remember where it is; returns the message ts."""
+        """Post a live card now, bypassing the outbox, and remember where it is (a manual
+        nudge, tests); returns the message ts."""
         response = await self._slack.chat_postMessage(
             channel=channel, text=card.text, blocks=list(card.blocks), unfurl_links=False
         )
@@ -117,14 +158,30 @@ class Messenger:
         return len(claimed) - len(busy), len(busy)
 
     async def _deliver_all(self, messages: list[Claimed]) -> None:
-        for message in messages:
+        heartbeat = asyncio.create_task(self._heartbeat(messages))
+        try:
+            for n, message in enumerate(messages):
+                try:
+                    await self._deliver(message)
+                except Exception:
+                    log.exception("delivering %s to %s failed", message.kind, message.target)
+                    await self._retry_or_give_up(message, "unexpected error")
+                if n + 1 < len(messages) and not await self._store.extend(
+                    messages[n + 1 :], self._lease
+                ):
+                    return  # the rest were taken over meanwhile (this process stalled)
+        finally:
+            heartbeat.cancel()
+
+    async def _heartbeat(self, messages: list[Claimed]) -> None:
+        """Keep the claims alive while they are delivered (a third of a lease apart)."""
+        interval = self._lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
             try:
-                await self._deliver(message)
+                await self._store.extend(messages, self._lease)
             except Exception:
-                log.exception("delivering %s to %s failed", message.kind, message.target)
-                await self._store.retry_later(
-                    message, _backoff(message.attempts), "unexpected error"
-                )
+                log.exception("keeping the outbox claims alive failed; trying again")
 
     def _finished(self, target: str, _: asyncio.Task[None]) -> None:
         self._inflight.pop(target, None)
@@ -133,6 +190,8 @@ class Messenger:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set: at once when woken, else when the next retry is due."""
         while not stop.is_set():
+            # Cleared before looking, so a delivery finishing meanwhile still wakes us.
+            self.wake.clear()
             try:
                 taken, busy = await self.deliver_once()
                 if taken:
@@ -141,7 +200,6 @@ class Messenger:
             except Exception:
                 log.exception("outbox delivery failed; retrying shortly")
                 wait = 1.0
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(self.wake, stop), wait)
         await asyncio.gather(*self._inflight.values(), return_exceptions=True)
@@ -154,51 +212,77 @@ class Messenger:
         due = await self._store.next_due()
         if due is None:
             return 1.0  # other replicas may queue work too
-        return min(1.0, max(0.0, (due - datetime.now(UTC)).total_seconds()))
+        return min(1.0, max(0.02, (due - datetime.now(UTC)).total_seconds()))
 
     async def _deliver(self, message: Claimed) -> None:
+        notice = message.payload.get(NOTICE)
+        message = dataclasses.replace(
+            message, payload={k: v for k, v in message.payload.items() if k != NOTICE}
+        )
         text, blocks = message.payload.get("text", ""), message.payload.get("blocks", [])
+        slack = self.outbox_slack
         try:
             if message.kind == "update":
                 channel, ts = message.target, message.ts or ""
-                await self._slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+                await slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
             else:
-                response = await self._slack.chat_postMessage(
+                response = await slack.chat_postMessage(
                     channel=message.target, text=text, blocks=blocks, unfurl_links=False
                 )
                 channel, ts = str(response["channel"]), str(response["ts"])
         except SlackApiError as exc:
-            await self._failed(message, exc)
+            await self._failed(message, exc, notice)
             return
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            await self._store.retry_later(
-                message, _backoff(message.attempts), f"{type(exc).__name__}: {exc}"
-            )
+            await self._retry_or_give_up(message, f"{type(exc).__name__}: {exc}")
             return
         await self._store.delivered(
             message, channel=channel, ts=ts, digest=digest_of(message.payload)
         )
 
-    async def _failed(self, message: Claimed, exc: SlackApiError) -> None:
+    async def _failed(
+        self, message: Claimed, exc: SlackApiError, notice: dict[str, str] | None = None
+    ) -> None:
         error = str(exc.response.get("error") or "")
-        if error in UNDELIVERABLE or message.attempts >= MAX_ATTEMPTS:
+        if error in UNDELIVERABLE:
             log.info("giving up on %s to %s: %s", message.kind, message.target, error)
             await self._store.give_up(message, error, forget_card=error in GONE)
+            if notice:
+                text = f"{notice['text']} ({error})"
+                await self._store.queue([SlackWrite("dm", notice["user"], {"text": text})])
             return
-        retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
-        delay = (
-            float(retry_after)
-            if retry_after and str(retry_after).isdigit()
-            else _backoff(message.attempts)
-        )
+        if exc.response.status_code == 429 or error in RATE_LIMITED:
+            # Slack's schedule, not a failure: wait as asked, and it costs no attempt.
+            retry_after = str(exc.response.headers.get("Retry-After") or "")
+            delay = float(retry_after) if retry_after.isdigit() else 1.0
+            log.info(
+                "%s to %s rate limited; retrying in %.0f s", message.kind, message.target, delay
+            )
+            await self._store.retry_later(message, delay, error or "ratelimited", counts=False)
+            return
+        await self._retry_or_give_up(message, error or f"HTTP {exc.response.status_code}")
+
+    async def _retry_or_give_up(self, message: Claimed, error: str) -> None:
+        """Back off and try again, until the message is older than `give_up_after`."""
+        if datetime.now(UTC) - message.created_at >= self._give_up_after:
+            log.warning(
+                "giving up on %s to %s after %s: %s",
+                message.kind,
+                message.target,
+                self._give_up_after,
+                error,
+            )
+            await self._store.give_up(message, error)
+            return
+        delay = _backoff(message.attempts, self._max_backoff)
         log.info(
             "%s to %s failed (%s); retrying in %.1f s", message.kind, message.target, error, delay
         )
         await self._store.retry_later(message, delay, error)
 
 
-def _backoff(attempts: int) -> float:
-    return float(min(300, 2 ** max(0, attempts - 1)))
+def _backoff(attempts: int, most: float) -> float:
+    return float(min(most, 2 ** min(30, max(0, attempts - 1))))
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -152,16 +152,26 @@ def _card_actions(incident: Incident, record_url: str) -> list[Block]:
 # -- DMs about changes -----------------------------------------------------------------------------
 
 
-def state_change_dm(incident: Incident, record_url: str, previous_label: str) -> Card:
-    """To the caller: their incident moved to another state (Resolved: the fix, and Reopen)."""
+def state_change_dm(
+    incident: Incident, record_url: str, previous_label: str, *, resolved_meanwhile: bool = False
+) -> Card:
+    """To the caller: their incident moved to another state (Resolved: the fix, and Reopen).
+
+    `resolved_meanwhile`: it was resolved on the way here within one burst of changes (say
+    Resolved → Closed in a moment): the resolution is shown all the same.
+    """
     state = incident.state
     marker = STATE_MARKERS.get(state, "")
-    lead = f"Your incident is now {marker} *{state.label}* (was {escape(previous_label)})."
+    resolved_meanwhile = resolved_meanwhile and state == IncidentState.CLOSED
+    label = f"*{state.label}*"
+    if resolved_meanwhile:
+        label += f" (resolved with {escape(incident.close_code) or '—'})"
+    lead = f"Your incident is now {marker} {label} (was {escape(previous_label)})."
     if state == IncidentState.ON_HOLD and incident.hold_reason:
         lead += f"\nWaiting: {HoldReason.label_of(incident.hold_reason)}."
     blocks: list[Block] = [section(headline(incident, record_url)), section(lead)]
     elements = [open_button(record_url)]
-    if state == IncidentState.RESOLVED:
+    if state == IncidentState.RESOLVED or resolved_meanwhile:
         resolution = f"*Resolution* ({escape(incident.close_code) or '—'})\n" + quote(
             incident.close_notes or "—"
         )

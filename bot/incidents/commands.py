@@ -209,13 +209,15 @@ async def _run_create(parts: Parts, it: Interaction, request: Create) -> str | N
     )
     if it.channel == parts.incident_channel:
         return None  # the feed announces every new incident there already
-    return await parts.incidents.post(it.channel or it.user, created.incident, created.card)
+    return await parts.incidents.post(
+        it.channel or it.user, created.incident, created.card, for_user=it.user
+    )
 
 
 async def _run_show(parts: Parts, it: Interaction, request: Show) -> str | None:
     incident = await parts.incidents.find(request.number)
     incident, card = await parts.incidents.render(incident.sys_id, incident)
-    return await parts.incidents.post(it.channel or it.user, incident, card)
+    return await parts.incidents.post(it.channel or it.user, incident, card, for_user=it.user)
 
 
 async def _run_list(parts: Parts, it: Interaction, request: ListIncidents) -> None:

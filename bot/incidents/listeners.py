@@ -94,7 +94,9 @@ def install(parts: Parts) -> None:
 
     async def post(it: Interaction) -> str | None:
         incident, card = await incidents.render(it.record)
-        return await incidents.post(it.channel, incident, card) if it.channel else None
+        if not it.channel:
+            return None
+        return await incidents.post(it.channel, incident, card, for_user=it.user)
 
     async def list_page(it: Interaction) -> None:
         scope, _, page = it.value.partition(":")
@@ -130,7 +132,9 @@ def install(parts: Parts) -> None:
             assignment_group=it.selected("assignment_group", IncidentId.GROUP_OPTIONS),
         )
         created = await incidents.create(it.user, new, correlation_id=f"slack-view:{it.view_id}")
-        return await incidents.post(it.channel or it.user, created.incident, created.card)
+        return await incidents.post(
+            it.channel or it.user, created.incident, created.card, for_user=it.user
+        )
 
     def comment_errors(it: Interaction) -> Mapping[str, str]:
         return {} if it.text("text") else {"text": "Write something first."}

@@ -10,8 +10,6 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from slack_sdk.errors import SlackApiError
-
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
 from bot.identity import Identity, Person, via_slack
@@ -34,10 +32,6 @@ TABLE = "incident"
 RESOLVED_OR_LATER = [
     str(int(s)) for s in (IncidentState.RESOLVED, IncidentState.CLOSED, IncidentState.CANCELED)
 ]
-
-
-# chat.postMessage errors that mean "not in this channel", not "Slack is broken".
-CANT_POST = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 
 
 class IncidentProblem(Refusal):
@@ -226,18 +220,23 @@ class Incidents:
             incident = incident.model_copy(update={"caller_name": person.name})
         return Created(incident, self.card(incident))
 
-    async def post(self, channel: str, incident: Incident, card: Card) -> str | None:
-        """Post a live card in `channel`; None, or why it can't go there (for the person)."""
-        try:
-            await self._messenger.post_card(channel, card, table=TABLE, sys_id=incident.sys_id)
-        except SlackApiError as exc:
-            error = exc.response.get("error")
-            if error not in CANT_POST:
-                raise
-            return (
-                f"{incident.number} is ready, but I can't post in this channel ({error}). "
-                f"Invite me with `/invite @incident-bot` to get live cards here: {self.url(incident.sys_id)}"
-            )
+    async def post(
+        self, channel: str, incident: Incident, card: Card, *, for_user: str | None = None
+    ) -> str | None:
+        """Post a live card in `channel` through the outbox (at once, unless Slack is down or
+        busy: then as soon as it is back). If the card can never go there, `for_user` hears
+        why by DM. Returns None: the person has the number in the answer already."""
+        notice = (
+            f"{incident.number} is ready, but I can't post in that channel. Invite me with "
+            f"`/invite @incident-bot` to get live cards there: {self.url(incident.sys_id)}"
+        )
+        await self._messenger.queue_card(
+            channel,
+            card,
+            table=TABLE,
+            sys_id=incident.sys_id,
+            undeliverable=(for_user, notice) if for_user and for_user != channel else None,
+        )
         return None
 
     async def assign(self, actor: str, sys_id: str, assignee: str) -> Incident:

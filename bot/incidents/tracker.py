@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from bot.feed.changes import Observation, Outgoing
 from bot.identity import Identity
@@ -123,11 +124,47 @@ class IncidentTracker:
         current: Mapping[str, str],
         actor: str | None,
     ) -> list[Outgoing]:
-        url = self._incidents.url(incident.sys_id)
         if previous is None:
             if incident.sys_mod_count == 0 and self._channel:
                 return [Outgoing("post", self._channel, card, TABLE, incident.sys_id)]
             return []  # first sight of an older record: the baseline for the next change
+        messages = await self._messages(incident, previous, current, actor, resolved=False)
+        muted = await self._settings.muted(list(messages))
+        # Each DM folds with the others of its burst; the memo says where the burst started.
+        memo = {"since": dict(previous), "resolved": _resolved(current)}
+        return [
+            Outgoing("dm", user, dm, fold=memo)
+            for user, dm in messages.items()
+            if user not in muted
+        ]
+
+    async def refold(
+        self,
+        record: Mapping[str, str],
+        memo: Mapping[str, Any],
+        current: Mapping[str, str],
+        actor: str | None,
+        target: str,
+    ) -> tuple[Card | None, dict[str, Any]]:
+        """One DM for a burst: from the state before it to this version. A resolution within the
+        burst is never folded away (Resolved → Closed still shows it, with Reopen)."""
+        since: dict[str, str] = dict(memo.get("since") or {})
+        resolved = bool(memo.get("resolved")) or _resolved(current)
+        incident = Incident.from_record(record)
+        messages = await self._messages(incident, since, current, actor, resolved=resolved)
+        return messages.get(target), {"since": since, "resolved": resolved}
+
+    async def _messages(
+        self,
+        incident: Incident,
+        previous: Mapping[str, str],
+        current: Mapping[str, str],
+        actor: str | None,
+        *,
+        resolved: bool,
+    ) -> dict[str, Card]:
+        """Who hears of the change from `previous` to `current`, and what (one DM each)."""
+        url = self._incidents.url(incident.sys_id)
         messages: dict[str, Card] = {}
 
         async def to(sys_user_id: str, email: str, name: str, dm: Card) -> None:
@@ -138,7 +175,15 @@ class IncidentTracker:
                 messages[slack_user] = dm
 
         if previous.get("state") != current.get("state"):
-            dm = state_change_dm(incident, url, _state(previous.get("state")))
+            dm = state_change_dm(
+                incident,
+                url,
+                _state(previous.get("state")),
+                # Closed without the caller having heard of the resolution (folded, or the
+                # versions in between never seen): the resolution still goes with it.
+                resolved_meanwhile=previous.get("state") not in (_RESOLVED, _CLOSED)
+                and (resolved or current.get("state") == _CLOSED),
+            )
             await to(incident.caller_id, incident.caller_email, incident.caller_name, dm)
         if previous.get("assigned_to") != current.get("assigned_to"):
             dm = assigned_dm(incident, url)
@@ -151,8 +196,15 @@ class IncidentTracker:
             for slack_user, sys_user_id in await self._followers.of(TABLE, incident.sys_id):
                 if sys_user_id != actor and slack_user not in messages:
                     messages[slack_user] = dm
-        muted = await self._settings.muted(list(messages))
-        return [Outgoing("dm", user, dm) for user, dm in messages.items() if user not in muted]
+        return messages
+
+
+_RESOLVED = str(int(IncidentState.RESOLVED))
+_CLOSED = str(int(IncidentState.CLOSED))
+
+
+def _resolved(current: Mapping[str, str]) -> bool:
+    return current.get("state") == _RESOLVED
 
 
 def snapshot(record: Mapping[str, str], latest: Comment | None, *, read: bool) -> dict[str, str]:

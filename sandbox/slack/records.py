@@ -112,13 +112,15 @@ class View:
 
 @dataclass
 class ApiFault:
-    """Make the next `times` calls to `method` ("*" = any) fail with `error`."""
+    """Make the next `times` calls to `method` ("*" = any) fail with `error` (none if empty),
+    answering after `delay` seconds."""
 
     method: str
     error: str = "ratelimited"
     status: int | None = None  # None: 429 for ratelimited, else 200 like Slack
     retry_after: int = 1
     times: int = 1
+    delay: float = 0.0  # answer this late (with `error=""`: late, then as usual)
 
     @property
     def http_status(self) -> int:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from sandbox.slack import payloads
 from sandbox.slack.blockkit import message_problems, view_problems
-from sandbox.slack.records import ApiCall, ApiError, Channel, SlackUser, View
+from sandbox.slack.records import ApiCall, ApiError, ApiFault, Channel, SlackUser, View
 from sandbox.slack.standin import SlackStandIn
 from sandbox.slack.workspace import MODAL_STACK_MAX
 
@@ -43,11 +43,17 @@ REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
 
 
 def call(
-    standin: SlackStandIn, method: str, args: Args, token: str | None
+    standin: SlackStandIn,
+    method: str,
+    args: Args,
+    token: str | None,
+    *,
+    fault: ApiFault | Literal["take"] | None = "take",
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """Run one Web API call: (HTTP status, JSON body, extra headers)."""
+    """Run one Web API call: (HTTP status, JSON body, extra headers). `fault`: the one already
+    taken for this call (by a caller that waited out its delay), else the next is taken here."""
     try:
-        apply_faults(standin, method)
+        raise_fault(take_fault(standin, method) if fault == "take" else fault)
         handler = METHODS.get(method)
         if handler is None:
             raise ApiError("unknown_method")
@@ -87,16 +93,24 @@ def check_token(standin: SlackStandIn, method: str, token: str | None) -> None:
         raise ApiError("invalid_auth")
 
 
-def apply_faults(standin: SlackStandIn, method: str) -> None:
+def take_fault(standin: SlackStandIn, method: str) -> ApiFault | None:
+    """The fault this call meets, if any (each fault lasts `times` calls)."""
     for fault in standin.faults:
         if fault.times > 0 and fault.method in (method, "*"):
             fault.times -= 1
             if fault.times <= 0:
                 standin.faults.remove(fault)
-            headers = {}
-            if fault.http_status == 429:
-                headers["Retry-After"] = str(fault.retry_after)
-            raise ApiError(fault.error, status=fault.http_status, headers=headers)
+            return fault
+    return None
+
+
+def raise_fault(fault: ApiFault | None) -> None:
+    if fault is None or not fault.error:
+        return
+    headers = {}
+    if fault.http_status == 429:
+        headers["Retry-After"] = str(fault.retry_after)
+    raise ApiError(fault.error, status=fault.http_status, headers=headers)
 
 
 # ---- argument helpers ---------------------------------------------------------------------

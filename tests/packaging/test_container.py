@@ -33,7 +33,11 @@ SETTINGS = {
     "INCIDENT_CHANNEL",
     "HOST",
     "PORT",
-}  # the design's configuration table
+    "OUTBOX_LEASE_SECONDS",
+    "OUTBOX_GIVE_UP_HOURS",
+    "OUTBOX_MAX_BACKOFF_SECONDS",
+    "DM_FOLD_SECONDS",
+}  # the design's configuration table, and the outbox's settings (issue #12)
 pytestmark = pytest.mark.packaging
 
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "PUBLISH_PORT"}

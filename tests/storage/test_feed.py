@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from storage import Card, Database, FeedStore, PostedMessages, SlackWrite
+from storage import Card, Database, FeedStore, Fold, PostedMessages, SlackWrite
 
 SYS_ID = "a" * 32
 LEASE = timedelta(seconds=30)
 
 
-def dm(text: str) -> SlackWrite:
-    return SlackWrite("dm", "U1", {"text": text, "blocks": []})
+def dm(text: str, to: str = "U1") -> SlackWrite:
+    return SlackWrite("dm", to, {"text": text, "blocks": []})
 
 
 def card(text: str) -> Card:
@@ -91,7 +91,7 @@ async def test_a_card_rewritten_while_in_flight_goes_out_again_with_the_newer_ve
 
 async def test_a_claimed_message_is_not_claimed_twice_until_its_lease_ends(db: Database) -> None:
     store = FeedStore(db)
-    await store.queue([dm(f"m{n}") for n in range(6)])
+    await store.queue([dm(f"m{n}", to=f"U{n}") for n in range(6)])
     batches = await asyncio.gather(*(store.claim(2, LEASE) for _ in range(5)))
     ids = [m.id for batch in batches for m in batch]
     assert len(ids) == 6 and len(set(ids)) == 6
@@ -112,7 +112,7 @@ async def test_a_delivered_live_copy_is_remembered_for_later_rewrites(db: Databa
 
 async def test_retry_later_and_give_up(db: Database) -> None:
     store = FeedStore(db)
-    await store.queue([dm("x"), dm("y")])
+    await store.queue([dm("x"), dm("y", to="U2")])
     first, second = await store.claim(10, LEASE)
     await store.retry_later(first, 3600, "ratelimited")
     await store.give_up(second, "channel_not_found")
@@ -124,7 +124,7 @@ async def test_retry_later_and_give_up(db: Database) -> None:
 
 async def test_prune_forgets_finished_messages_and_keeps_pending_ones(db: Database) -> None:
     store = FeedStore(db)
-    await store.queue([dm("sent"), dm("waiting")])
+    await store.queue([dm("sent"), dm("waiting", to="U2")])
     sent, _ = await store.claim(10, LEASE)
     await store.delivered(sent, channel="D1", ts="1.1", digest="x")
     await store.prune(timedelta(days=2))
@@ -135,3 +135,65 @@ async def test_prune_forgets_finished_messages_and_keeps_pending_ones(db: Databa
         from sqlalchemy import text
 
         assert await conn.scalar(text("SELECT count(*) FROM outbox")) == 1
+
+
+async def test_messages_to_one_target_keep_their_order_across_retries(db: Database) -> None:
+    store = FeedStore(db)
+    await store.queue([dm("first"), dm("elsewhere", to="U2"), dm("second")])
+    first, elsewhere = await store.claim(10, LEASE)
+    assert (first.payload["text"], elsewhere.payload["text"]) == ("first", "elsewhere")
+    await store.retry_later(first, 0, "internal_error")  # due again at once
+    await store.delivered(elsewhere, channel="D2", ts="1.1", digest="x")
+    [again] = await store.claim(10, LEASE)
+    assert again.payload["text"] == "first"  # "second" waits behind it
+    await store.retry_later(again, 3600, "internal_error")
+    assert await store.claim(10, LEASE) == []  # still waiting: so is "second"
+    due = await store.next_due()
+    assert due is not None and (due - first.created_at) > timedelta(minutes=59)
+
+
+async def test_a_rate_limit_is_not_an_attempt(db: Database) -> None:
+    store = FeedStore(db)
+    await store.queue([dm("x")])
+    for _ in range(20):
+        [message] = await store.claim(10, LEASE)
+        await store.retry_later(message, 0, "ratelimited", counts=False)
+    [message] = await store.claim(10, LEASE)
+    assert message.attempts == 1
+
+
+async def test_a_claim_kept_alive_is_not_taken_over_and_a_lapsed_one_is(db: Database) -> None:
+    store = FeedStore(db)
+    short = timedelta(seconds=0.3)
+    await store.queue([dm("x"), dm("y", to="U2")])
+    mine = await store.claim(10, short)
+    for _ in range(4):
+        await asyncio.sleep(0.15)  # the heartbeat's rhythm: well inside the lease
+        assert await store.extend(mine, short) == 2
+        assert await store.claim(10, short) == []
+    await asyncio.sleep(0.4)  # the holder stopped (crashed): the claims lapse
+    theirs = await store.claim(10, short)
+    assert sorted(m.id for m in theirs) == sorted(m.id for m in mine)
+    assert await store.extend(mine, short) == 0  # the old holder can't take them back
+
+
+async def test_a_waiting_dm_folds_and_a_net_nothing_drops_it(db: Database) -> None:
+    store = FeedStore(db)
+    key = "dm:U1:incident:" + SYS_ID
+    first = SlackWrite("dm", "U1", {"text": "on hold"}, delay=60, fold=Fold(key, {"since": "2"}))
+    await store.queue([first])
+    [waiting] = (await store.pending_folds([key])).values()
+    assert waiting.state == {"since": "2"}
+    fallback = SlackWrite("dm", "U1", {"text": "in progress (was on hold)"})
+    replaced = SlackWrite(
+        "dm", "U1", {"text": "net"}, fold=Fold(key, {"since": "2"}, waiting, fallback)
+    )
+    await store.queue([replaced])
+    assert await store.pending() == 1
+    [again] = (await store.pending_folds([key])).values()
+    dropped = SlackWrite("dm", "U1", None, fold=Fold(key, {}, again, fallback))
+    await store.queue([dropped])
+    assert await store.pending() == 0
+    # Folding into a DM that left meanwhile queues the change on its own instead.
+    await store.queue([dropped])
+    assert await store.pending() == 1
