@@ -16,7 +16,7 @@ from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
 from bot.identity import Identity, Person, via_slack
 from bot.slack.explain import Refusal
-from bot.slack.kit import Card
+from bot.slack.kit import Card, escape
 from servicenow.client import ServiceNowClient
 from servicenow.query import Query, validate_sys_id
 from servicenow.records import Approval, ApprovalState
@@ -48,7 +48,7 @@ class Decided:
     def confirmation(self) -> str:
         approval = self.request.approval
         verb = "Approved" if approval.state == ApprovalState.APPROVED else "Rejected"
-        return f":white_check_mark: {verb} {self.request.name}."
+        return f":white_check_mark: {verb} {escape(self.request.name)}."
 
 
 class Approvals:
@@ -135,7 +135,7 @@ class Approvals:
         if approval.approver != person.sys_user_id:
             owner = approval.approver_name or "the approver"
             raise ApprovalProblem(
-                f":no_entry: Only {owner} can approve or reject {request.name}; "
+                f":no_entry: Only {escape(owner)} can approve or reject {escape(request.name)}; "
                 "nothing was changed."
             )
         if approval.state != ApprovalState.REQUESTED:
@@ -143,8 +143,8 @@ class Approvals:
             await self._feed.reconcile(TABLE, record)
             outcome = approval_outcome(approval) or approval.state.label
             raise ApprovalProblem(
-                f"{request.name} is already {approval.state.label.lower()} ({outcome}); "
-                "nothing was changed."
+                escape(f"{request.name} is already {approval.state.label.lower()} ({outcome}); ")
+                + "nothing was changed."
             )
         return person, record
 

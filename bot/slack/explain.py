@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.kit import escape
 from servicenow.errors import (
     AuthError,
     BadRequestError,
@@ -24,22 +25,20 @@ def explain(exc: Exception) -> str:
     if isinstance(exc, Refusal):
         return str(exc)
     if isinstance(exc, UnsafeQueryValue):
-        return f":warning: {exc}"
+        return f":warning: {escape(str(exc))}"
     if isinstance(exc, ServiceNowError):
         return _servicenow(exc)
     if isinstance(exc, SlackApiError):
-        return (
-            f":warning: Slack refused the request ({exc.response.get('error', 'unknown error')})."
-        )
+        return f":warning: Slack refused the request ({escape(str(exc.response.get('error', 'unknown error')))})."
     return ":warning: Something went wrong on my side; nothing was changed. Please try again."
 
 
 def _servicenow(exc: ServiceNowError) -> str:
     if isinstance(exc, ForbiddenError):
         if exc.mandatory_fields:
-            fields = ", ".join(exc.mandatory_fields)
+            fields = escape(", ".join(exc.mandatory_fields))
             return f":warning: ServiceNow needs these fields filled in: {fields}."
-        return f":no_entry: ServiceNow refused: {exc.detail or exc.message}."
+        return f":no_entry: ServiceNow refused: {escape(exc.detail or exc.message)}."
     if isinstance(exc, NotFoundError):
         return ":mag: ServiceNow has no such record (or you may not see it)."
     if isinstance(exc, RateLimitedError):
@@ -56,5 +55,5 @@ def _servicenow(exc: ServiceNowError) -> str:
             "Please tell the person who runs this bot (`incident-bot check` shows why)."
         )
     if isinstance(exc, BadRequestError):
-        return f":warning: ServiceNow rejected the request: {exc.message}."
-    return f":warning: ServiceNow answered with an error: {exc.message}."
+        return f":warning: ServiceNow rejected the request: {escape(exc.message)}."
+    return f":warning: ServiceNow answered with an error: {escape(exc.message)}."
