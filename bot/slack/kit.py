@@ -87,12 +87,19 @@ def when(moment: datetime | None) -> str:
 # -- blocks and elements ---------------------------------------------------------------------------
 
 
+BLANK = "—"  # what an empty text object shows: Slack refuses empty text
+
+
 def mrkdwn(text: str, limit: int = SECTION_TEXT_MAX) -> Block:
-    return {"type": "mrkdwn", "text": clip(text, limit)}
+    return {"type": "mrkdwn", "text": clip(text, limit) if text.strip() else BLANK}
 
 
 def plain(text: str, limit: int = OPTION_TEXT_MAX) -> Block:
-    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+    return {
+        "type": "plain_text",
+        "text": clip(text, limit) if text.strip() else BLANK,
+        "emoji": True,
+    }
 
 
 def section(text: str) -> Block:
