@@ -33,7 +33,7 @@ from bot.identity import Identity
 from bot.incidents.service import Incidents
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack.interactions import Interactions
+from bot.slack.interactions import Interactions, handle_http
 from servicenow.auth import auth_from_credentials
 from servicenow.client import ServiceNowClient
 from servicenow.records import ChoiceCache
@@ -220,7 +220,7 @@ def create_app(settings: Settings, *, socket_mode: SocketMode | None = None) -> 
     handler = AsyncSlackRequestHandler(bot.bolt)
 
     async def slack_events(request: Request) -> Response:
-        return await handler.handle(request)
+        return await handle_http(handler.handle, request)
 
     async def servicenow_events(request: Request) -> Response:
         return await change_event(bot.services, request)
