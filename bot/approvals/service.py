@@ -23,11 +23,20 @@ from servicenow.records import Approval, ApprovalState
 from storage import IdempotencyKeys
 
 TABLE = "sysapproval_approver"
-REQUESTER = "sysapproval.opened_by.name"  # a task field, so it dot-walks through `sysapproval`
+# Who asked for what is approved, best first: a change's `requested_by`, a requested item's or a
+# request's `requested_for` (`sysapproval` is a task reference: `ref_<table>` narrows it), and
+# whoever opened the record when none of those is set.
+REQUESTERS = (
+    "sysapproval.ref_change_request.requested_by.name",
+    "sysapproval.ref_sc_req_item.requested_for.name",
+    "sysapproval.ref_sc_req_item.request.requested_for.name",
+    "sysapproval.ref_sc_request.requested_for.name",
+    "sysapproval.opened_by.name",
+)
 FIELDS: tuple[str, ...] = (
     *Approval.FIELDS,
     "approver.email",
-    REQUESTER,
+    *REQUESTERS,
     "sys_updated_by",
 )
 PENDING_MAX = 50
@@ -71,7 +80,8 @@ class Approvals:
     def request(self, record: Mapping[str, str]) -> ApprovalRequest:
         """The approval in `record` (fetched with FIELDS) with its parent's link and requester."""
         approval = Approval.from_record(record)
-        return ApprovalRequest(approval, self.url(approval), record.get(REQUESTER, ""))
+        requester = next((record[name] for name in REQUESTERS if record.get(name)), "")
+        return ApprovalRequest(approval, self.url(approval), requester)
 
     def url(self, approval: Approval) -> str:
         """The record being approved, in ServiceNow (the approval itself when there is none)."""
