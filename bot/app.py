@@ -34,7 +34,7 @@ from bot.identity import Identity
 from bot.incidents.service import Incidents
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack.interactions import Interactions
+from bot.slack.interactions import Interactions, handle_http
 from servicenow.auth import auth_from_credentials
 from servicenow.client import ServiceNowClient, WritePolicy
 from servicenow.records import ChoiceCache
@@ -273,7 +273,7 @@ def create_app(
     handler = AsyncSlackRequestHandler(bot.bolt)
 
     async def slack_events(request: Request) -> Response:
-        return await handler.handle(request)
+        return await handle_http(handler.handle, request)
 
     async def servicenow_events(request: Request) -> Response:
         return await change_event(bot.services, request)

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.explain import Refusal
+from bot.slack.kit import escape
 from servicenow.client import ServiceNowClient
 from servicenow.query import Query, UnsafeQueryValue, validate_email
 from servicenow.records import User
@@ -40,13 +41,13 @@ class NoServiceNowAccount(Refusal):
         if slack_user_id:  # about someone else
             who = f"<@{slack_user_id}>"
             text = (
-                f"{who} has no active ServiceNow account with the e-mail *{email}*."
+                f"{who} has no active ServiceNow account with the e-mail *{escape(email)}*."
                 if email
                 else f"I couldn't read an e-mail address from {who}'s Slack profile."
             )
         elif email:
             text = (
-                f"I couldn't find an active ServiceNow user with the e-mail *{email}* "
+                f"I couldn't find an active ServiceNow user with the e-mail *{escape(email)}* "
                 "(the one on your Slack profile). Ask your ServiceNow admin to add it to your "
                 "ServiceNow account, then try again."
             )

@@ -164,7 +164,7 @@ def verify(
         raise InvalidSignature("the signature does not match the body")
     try:
         data = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python goes
         raise InvalidEvent("the body is not JSON") from exc
     if not isinstance(data, dict):
         raise InvalidEvent("the body is not a JSON object")

@@ -18,6 +18,7 @@ from bot.slack.kit import (
     clip,
     context,
     escape,
+    link,
     link_button,
     modal,
     mrkdwn,
@@ -67,7 +68,8 @@ def approval_table_label(table: str) -> str:
 
 
 def approval_outcome(approval: Approval) -> str:
-    """Who decided and when ("Approved by Carol Diaz on …"); "" while the approval is pending."""
+    """Who decided and when ("Approved by Carol Diaz on …"); "" while the approval is pending.
+    Plain text (the approver's name is ServiceNow's): escape it on its way into mrkdwn."""
     state = approval.state
     if state == ApprovalState.REQUESTED:
         return ""
@@ -81,7 +83,7 @@ def _approval_title(request: ApprovalRequest) -> str:
     approval = request.approval
     number = approval.parent_number or "Open in ServiceNow"
     title = escape(clip(approval.parent_short_description, 300))
-    return f"*<{request.url}|{escape(number)}>*  {title}".rstrip()
+    return f"*{link(request.url, number)}*  {title}".rstrip()
 
 
 def approval_buttons(request: ApprovalRequest) -> list[Block]:
@@ -119,11 +121,11 @@ def approval_card(request: ApprovalRequest) -> Card:
                 approval_buttons(request), f"approval:{approval.sys_id}:{approval.sys_mod_count}"
             )
         )
-        text = f"Approval requested: {request.name} {approval.parent_short_description}"
+        text = escape(f"Approval requested: {request.name} {approval.parent_short_description}")
     else:
         outcome = approval_outcome(approval)
         blocks.append(context(f"{marker} {escape(outcome)}"))
-        text = f"{request.name}: {outcome}"
+        text = escape(f"{request.name}: {outcome}")
     return Card(text=clip(text.strip(), MESSAGE_TEXT_MAX), blocks=tuple(blocks))
 
 

@@ -1,7 +1,8 @@
 """Approve / Reject buttons (DM card, `/incident approvals` list, Home tab) and the reject form.
 
 The answer goes back where the click came from: the Home tab is republished with it, an ephemeral
-list is replaced by the fresh one, and a DM card is rewritten in place by the change feed.
+list is replaced by the fresh one (a reject decided in the form opened from it: the fresh list comes
+as a new ephemeral in the channel), and a DM card is rewritten in place by the change feed.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ def install(interactions: Interactions, approvals: Approvals, slack: AsyncWebCli
             return None
         if it.origin == "home":
             return decided.confirmation
-        if it.origin == "ephemeral" and it.response_url:
+        if it.origin == "ephemeral":
             card = approval_list(await approvals.pending_for(it.user), lead=decided.confirmation)
-            await interactions.reply(it, card, replace=True)
+            # A button on the list has its signed response_url; the reject form has none.
+            await interactions.reply(it, card, replace=bool(it.response_url))
         return None  # a DM card: the feed rewrites it to show the outcome
 
     async def approve(it: Interaction) -> str | None:

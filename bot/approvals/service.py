@@ -16,7 +16,7 @@ from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
 from bot.identity import Identity, Person, via_slack
 from bot.slack.explain import Refusal
-from bot.slack.kit import Card
+from bot.slack.kit import Card, escape
 from servicenow.client import ServiceNowClient
 from servicenow.errors import WriteUncertainError
 from servicenow.query import Query, validate_sys_id
@@ -24,11 +24,20 @@ from servicenow.records import Approval, ApprovalState
 from storage import IdempotencyKeys
 
 TABLE = "sysapproval_approver"
-REQUESTER = "sysapproval.opened_by.name"  # a task field, so it dot-walks through `sysapproval`
+# Who asked for what is approved, best first: a change's `requested_by`, a requested item's or a
+# request's `requested_for` (`sysapproval` is a task reference: `ref_<table>` narrows it), and
+# whoever opened the record when none of those is set.
+REQUESTERS = (
+    "sysapproval.ref_change_request.requested_by.name",
+    "sysapproval.ref_sc_req_item.requested_for.name",
+    "sysapproval.ref_sc_req_item.request.requested_for.name",
+    "sysapproval.ref_sc_request.requested_for.name",
+    "sysapproval.opened_by.name",
+)
 FIELDS: tuple[str, ...] = (
     *Approval.FIELDS,
     "approver.email",
-    REQUESTER,
+    *REQUESTERS,
     "sys_updated_by",
 )
 PENDING_MAX = 50
@@ -49,7 +58,7 @@ class Decided:
     def confirmation(self) -> str:
         approval = self.request.approval
         verb = "Approved" if approval.state == ApprovalState.APPROVED else "Rejected"
-        return f":white_check_mark: {verb} {self.request.name}."
+        return f":white_check_mark: {verb} {escape(self.request.name)}."
 
 
 class Approvals:
@@ -72,7 +81,8 @@ class Approvals:
     def request(self, record: Mapping[str, str]) -> ApprovalRequest:
         """The approval in `record` (fetched with FIELDS) with its parent's link and requester."""
         approval = Approval.from_record(record)
-        return ApprovalRequest(approval, self.url(approval), record.get(REQUESTER, ""))
+        requester = next((record[name] for name in REQUESTERS if record.get(name)), "")
+        return ApprovalRequest(approval, self.url(approval), requester)
 
     def url(self, approval: Approval) -> str:
         """The record being approved, in ServiceNow (the approval itself when there is none)."""
@@ -136,7 +146,7 @@ class Approvals:
         if approval.approver != person.sys_user_id:
             owner = approval.approver_name or "the approver"
             raise ApprovalProblem(
-                f":no_entry: Only {owner} can approve or reject {request.name}; "
+                f":no_entry: Only {escape(owner)} can approve or reject {escape(request.name)}; "
                 "nothing was changed."
             )
         if approval.state != ApprovalState.REQUESTED:
@@ -144,8 +154,8 @@ class Approvals:
             await self._feed.reconcile(TABLE, record)
             outcome = approval_outcome(approval) or approval.state.label
             raise ApprovalProblem(
-                f"{request.name} is already {approval.state.label.lower()} ({outcome}); "
-                "nothing was changed."
+                escape(f"{request.name} is already {approval.state.label.lower()} ({outcome}); ")
+                + "nothing was changed."
             )
         return person, record
 

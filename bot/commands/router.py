@@ -29,7 +29,8 @@ R = TypeVar("R")  # the typed request its parser makes
 
 @dataclass(frozen=True)
 class Help:
-    """Usage; `problem` says what was not understood, when something was."""
+    """Usage; `problem` says what was not understood, when something was (plain text with
+    `code` spans, as a usage line: escaped when shown, so `<text>` and what was typed show as is)."""
 
     problem: str | None = None
 
@@ -121,7 +122,7 @@ class Router:
                     return request
                 if request is not None:
                     return Parsed(subcommand, parts, request)
-        return Help(f"I don't know `{escape(words.keyword)}`.")
+        return Help(f"I don't know `{words.keyword}`.")
 
     @staticmethod
     def _answers(subcommand: Subcommand[Any, Any], keyword: str) -> bool:
@@ -135,7 +136,7 @@ class Router:
         """`/incident help`, from the registered subcommands (escaped: `<text>` shows as typed)."""
         lines = [line for subcommand, _ in self._entries for line in subcommand.usage]
         body = "\n".join([USAGE_TITLE, *(f"• {escape(line)}" for line in [*lines, HELP_LINE])])
-        lead = f":information_source: {problem}\n\n" if problem else ""
+        lead = f":information_source: {escape(problem)}\n\n" if problem else ""
         return Card(text=lead + body, blocks=(section(lead + body),))
 
 

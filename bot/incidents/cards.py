@@ -21,6 +21,7 @@ from bot.slack.kit import (
     context,
     escape,
     input_block,
+    link,
     link_button,
     modal,
     mrkdwn,
@@ -63,14 +64,14 @@ def open_button(record_url: str) -> Block:
 
 
 def headline(incident: Incident, record_url: str) -> str:
-    return f"*<{record_url}|{incident.number}>*  {escape(incident.short_description)}"
+    return f"*{link(record_url, incident.number)}*  {escape(incident.short_description)}"
 
 
 def summary_line(incident: Incident, url: str) -> str:
     """Two lines for a list or the Home tab: number and title; state, priority, assignee, age."""
     marker = STATE_MARKERS.get(incident.state, "")
     return (
-        f"*<{url}|{incident.number}>*  {escape(clip(incident.short_description, 150))}\n"
+        f"*{link(url, incident.number)}*  {escape(clip(incident.short_description, 150))}\n"
         f"{marker} {incident.state.label} · P{incident.priority.value} · "
         f"{escape(incident.assigned_to_name) or 'unassigned'} · opened {when(incident.opened_at)}"
     )
@@ -85,7 +86,7 @@ def incident_card(incident: Incident, record_url: str, latest: Comment | None = 
     title = escape(incident.short_description) or "_(no short description)_"
     state_text = f"{marker} {state.label}"
     if state == IncidentState.ON_HOLD and incident.hold_reason:
-        state_text += f" ({HoldReason.label_of(incident.hold_reason)})"
+        state_text += f" ({escape(HoldReason.label_of(incident.hold_reason))})"
     fields = [
         mrkdwn(f"*State*\n{state_text}", FIELD_TEXT_MAX),
         mrkdwn(
@@ -101,7 +102,7 @@ def incident_card(incident: Incident, record_url: str, latest: Comment | None = 
     blocks: list[Block] = [
         {
             "type": "section",
-            "text": mrkdwn(f"*<{record_url}|{incident.number}>*  {title}"),
+            "text": mrkdwn(f"*{link(record_url, incident.number)}*  {title}"),
             "fields": fields,
         }
     ]
@@ -120,7 +121,7 @@ def incident_card(incident: Incident, record_url: str, latest: Comment | None = 
         )
     )
     text = clip(
-        f"{incident.number}: {escape(incident.short_description)} ({state.label})", MESSAGE_TEXT_MAX
+        escape(f"{incident.number}: {incident.short_description} ({state.label})"), MESSAGE_TEXT_MAX
     )
     return Card(text=text, blocks=tuple(blocks))
 
@@ -168,7 +169,7 @@ def state_change_dm(
         label += f" (resolved with {escape(incident.close_code) or '—'})"
     lead = f"Your incident is now {marker} {label} (was {escape(previous_label)})."
     if state == IncidentState.ON_HOLD and incident.hold_reason:
-        lead += f"\nWaiting: {HoldReason.label_of(incident.hold_reason)}."
+        lead += f"\nWaiting: {escape(HoldReason.label_of(incident.hold_reason))}."
     blocks: list[Block] = [section(headline(incident, record_url)), section(lead)]
     elements = [open_button(record_url)]
     if state == IncidentState.RESOLVED or resolved_meanwhile:
@@ -178,7 +179,7 @@ def state_change_dm(
         blocks.append(section(resolution + "\n\nIf this didn't fix it, press *Reopen*."))
         elements.insert(0, button("Reopen", IncidentId.REOPEN, incident.sys_id, style="danger"))
     blocks.append(actions(elements, f"dm:{incident.sys_id}:{incident.sys_mod_count}"))
-    text = f"{incident.number} is now {state.label}: {escape(incident.short_description)}"
+    text = escape(f"{incident.number} is now {state.label}: {incident.short_description}")
     return Card(text=clip(text, MESSAGE_TEXT_MAX), blocks=tuple(blocks))
 
 
@@ -193,18 +194,19 @@ def assigned_dm(incident: Incident, record_url: str) -> Card:
         actions([open_button(record_url)]),
     )
     return Card(
-        text=clip(f"{incident.number} was assigned to you", MESSAGE_TEXT_MAX), blocks=blocks
+        text=clip(escape(f"{incident.number} was assigned to you"), MESSAGE_TEXT_MAX), blocks=blocks
     )
 
 
 def follower_dm(incident: Incident, record_url: str, changes: list[str]) -> Card:
-    """To someone following the incident: what changed, one line each."""
-    lines = "\n".join(f"• {change}" for change in changes)
+    """To someone following the incident: what changed, one line each (plain text, escaped here:
+    names and codes in them come from ServiceNow)."""
+    lines = "\n".join(f"• {escape(change)}" for change in changes)
     blocks = (
         section(f":eyes: {headline(incident, record_url)} changed:\n{lines}"),
         actions([open_button(record_url)]),
     )
-    return Card(text=clip(f"{incident.number} changed", MESSAGE_TEXT_MAX), blocks=blocks)
+    return Card(text=clip(escape(f"{incident.number} changed"), MESSAGE_TEXT_MAX), blocks=blocks)
 
 
 # -- lists -----------------------------------------------------------------------------------------
@@ -300,7 +302,7 @@ def comment_modal(incident: Incident, *, public: bool, carry: dict[str, str]) ->
         IncidentId.COMMENT_FORM,
         f"{kind} on {incident.number}",
         [
-            section(f"*{incident.number}*  {escape(incident.short_description)}\n_{hint}_"),
+            section(f"*{escape(incident.number)}*  {escape(incident.short_description)}\n_{hint}_"),
             text_input("text", kind, multiline=True, max_length=3000),
         ],
         submit="Add",
@@ -315,7 +317,7 @@ def resolve_modal(
         IncidentId.RESOLVE_FORM,
         f"Resolve {incident.number}",
         [
-            section(f"*{incident.number}*  {escape(incident.short_description)}"),
+            section(f"*{escape(incident.number)}*  {escape(incident.short_description)}"),
             select_input(
                 "close_code", "Resolution code", [(c.value, c.label) for c in close_codes]
             ),
@@ -331,7 +333,7 @@ def hold_modal(incident: Incident, carry: dict[str, str]) -> dict[str, Any]:
         IncidentId.HOLD_FORM,
         f"Put {incident.number} on hold",
         [
-            section(f"*{incident.number}*  {escape(incident.short_description)}"),
+            section(f"*{escape(incident.number)}*  {escape(incident.short_description)}"),
             select_input("hold_reason", "Reason", [(r.value, r.label) for r in HoldReason]),
             text_input(
                 "text",
@@ -350,9 +352,9 @@ def hold_modal(incident: Incident, carry: dict[str, str]) -> dict[str, Any]:
 def follow_confirmation(incident: Incident, following: bool) -> Card:
     """What the person sees after Follow or Unfollow: where they stand, and the way back."""
     if following:
-        text = f":eyes: You follow {incident.number}: you'll get a DM whenever it changes."
+        text = f":eyes: You follow {escape(incident.number)}: you'll get a DM whenever it changes."
         control = button("Unfollow", IncidentId.UNFOLLOW, incident.sys_id)
     else:
-        text = f"You don't follow {incident.number}: no more DMs about its changes."
+        text = f"You don't follow {escape(incident.number)}: no more DMs about its changes."
         control = button("Follow", IncidentId.FOLLOW, incident.sys_id)
     return Card(text=text, blocks=(section(text), actions([control])))

@@ -236,7 +236,7 @@ async def _run_assign(parts: Parts, it: Interaction, request: Assign) -> str:
     incident = await parts.incidents.find(request.number)
     changed = await parts.incidents.assign(it.user, incident.sys_id, request.assignee)
     who = "you" if request.assignee in ("me", it.user) else f"<@{request.assignee}>"
-    return f"{DONE} Assigned {changed.number} to {who}."
+    return f"{DONE} Assigned {escape(changed.number)} to {who}."
 
 
 async def _run_comment(parts: Parts, it: Interaction, request: Comment) -> str:
@@ -245,7 +245,7 @@ async def _run_comment(parts: Parts, it: Interaction, request: Comment) -> str:
         it.user, incident.sys_id, request.text, public=request.public
     )
     kind = "comment" if request.public else "work note"
-    return f"{DONE} Added your {kind} to {changed.number}."
+    return f"{DONE} Added your {kind} to {escape(changed.number)}."
 
 
 async def _open_resolve_form(parts: Parts, it: Interaction, request: Resolve) -> None:
@@ -263,18 +263,18 @@ async def _on(incidents: Incidents, number: str, change: _Change, actor: str) ->
 
 async def _run_close(parts: Parts, it: Interaction, request: Close) -> str:
     changed = await _on(parts.incidents, request.number, parts.incidents.close, it.user)
-    return f"{DONE} Closed {changed.number}."
+    return f"{DONE} Closed {escape(changed.number)}."
 
 
 async def _run_reopen(parts: Parts, it: Interaction, request: Reopen) -> str:
     changed = await _on(parts.incidents, request.number, parts.incidents.reopen, it.user)
-    return f"{DONE} Reopened {changed.number}; it is In Progress again."
+    return f"{DONE} Reopened {escape(changed.number)}; it is In Progress again."
 
 
 async def _run_hold(parts: Parts, it: Interaction, request: Hold) -> str:
     incident = await parts.incidents.find(request.number)
     changed = await parts.incidents.hold(it.user, incident.sys_id, request.reason, request.text)
-    return f"{DONE} {changed.number} is on hold ({request.reason.label})."
+    return f"{DONE} {escape(changed.number)} is on hold ({request.reason.label})."
 
 
 async def _run_follow(parts: Parts, it: Interaction, request: Follow | Unfollow) -> str:

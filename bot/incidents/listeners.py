@@ -12,7 +12,7 @@ from bot.incidents.parts import Parts
 from bot.incidents.service import NewIncident
 from bot.incidents.vocabulary import STEPS, HoldReason, Move
 from bot.slack.interactions import Interaction
-from bot.slack.kit import option
+from bot.slack.kit import escape, option
 from bot.slack.modals import open_modal
 
 # Options must come back inside Slack's 3 s; answer an empty list rather than time out.
@@ -90,7 +90,7 @@ def install(parts: Parts) -> None:
 
     async def reopen(it: Interaction) -> str:
         changed = await incidents.reopen(it.user, it.record)
-        return f":leftwards_arrow_with_hook: Reopened {changed.number}; it is In Progress again."
+        return f":leftwards_arrow_with_hook: Reopened {escape(changed.number)}; it is In Progress again."
 
     async def post(it: Interaction) -> str | None:
         incident, card = await incidents.render(it.record)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.kit import escape
 from servicenow.client import Write
 from servicenow.errors import (
     AuthError,
@@ -49,13 +50,11 @@ def explain(exc: Exception, writes: Sequence[Write] = ()) -> str:
     if isinstance(exc, Refusal):
         return str(exc)
     if isinstance(exc, UnsafeQueryValue):
-        return f":warning: {exc}"
+        return f":warning: {escape(str(exc))}"
     if isinstance(exc, ServiceNowError):
         return _servicenow(exc)
     if isinstance(exc, SlackApiError):
-        return (
-            f":warning: Slack refused the request ({exc.response.get('error', 'unknown error')})."
-        )
+        return f":warning: Slack refused the request ({escape(str(exc.response.get('error', 'unknown error')))})."
     return (
         ":warning: Something went wrong on my side; nothing was changed in ServiceNow. "
         "Please try again."
@@ -69,16 +68,16 @@ def _noun(table: str) -> str:
 def _done(write: Write) -> str:
     if write.method == "POST":
         if write.number:
-            return f"ServiceNow opened {write.number}"
+            return f"ServiceNow opened {escape(write.number)}"
         return f"ServiceNow accepted the new {_noun(write.table)}"
-    return f"ServiceNow saved the change to {write.number or 'the ' + _noun(write.table)}"
+    return f"ServiceNow saved the change to {escape(write.number) or 'the ' + _noun(write.table)}"
 
 
 def _check(write: Write | None) -> str:
     if write is None:
         return "Check it in ServiceNow"
     if write.number:
-        return f"Look at {write.number}"
+        return f"Look at {escape(write.number)}"
     if write.table == "incident":
         return "Check `/incident list`"
     return f"Check the {_noun(write.table)} in ServiceNow"
@@ -86,20 +85,20 @@ def _check(write: Write | None) -> str:
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ServiceNowError):
-        return "ServiceNow did not answer the next step" if exc.status is None else str(exc)
+        return "ServiceNow did not answer the next step" if exc.status is None else escape(str(exc))
     if isinstance(exc, SlackApiError):
-        return f"Slack refused: {exc.response.get('error', 'unknown error')}"
+        return f"Slack refused: {escape(str(exc.response.get('error', 'unknown error')))}"
     return "an error on my side"
 
 
 def _servicenow(exc: ServiceNowError) -> str:
     if isinstance(exc, WriteNotDoneError):
-        return f":warning: {exc}; nothing was changed. Please try again."
+        return f":warning: {escape(str(exc))}; nothing was changed. Please try again."
     if isinstance(exc, ForbiddenError):
         if exc.mandatory_fields:
-            fields = ", ".join(exc.mandatory_fields)
+            fields = escape(", ".join(exc.mandatory_fields))
             return f":warning: ServiceNow needs these fields filled in: {fields}."
-        return f":no_entry: ServiceNow refused: {exc.detail or exc.message}."
+        return f":no_entry: ServiceNow refused: {escape(exc.detail or exc.message)}."
     if isinstance(exc, NotFoundError):
         return ":mag: ServiceNow has no such record (or you may not see it)."
     if isinstance(exc, RateLimitedError):
@@ -116,5 +115,5 @@ def _servicenow(exc: ServiceNowError) -> str:
             "Please tell the person who runs this bot (`incident-bot check` shows why)."
         )
     if isinstance(exc, BadRequestError):
-        return f":warning: ServiceNow rejected the request: {exc.message}."
-    return f":warning: ServiceNow answered with an error: {exc.message}."
+        return f":warning: ServiceNow rejected the request: {escape(exc.message)}."
+    return f":warning: ServiceNow answered with an error: {escape(exc.message)}."

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+from starlette.requests import Request
+from starlette.responses import Response
 
 from bot.feed.messenger import Messenger
 from bot.slack.explain import explain
@@ -55,46 +60,58 @@ class Interaction:
 
     @classmethod
     def of_command(cls, command: Mapping[str, Any]) -> Interaction:
-        channel = str(command.get("channel_id") or "")
+        """A slash command's form; never raises (a field missing or of another type is empty)."""
+        command = _object(command)
+        channel = _text(command.get("channel_id"))
         return cls(
             "command",
-            str(command.get("command") or ""),
-            str(command["user_id"]),
+            _text(command.get("command")),
+            _text(command.get("user_id")),
             "dm" if channel.startswith("D") else "channel",
             channel=channel or None,
-            response_url=str(command.get("response_url") or "") or None,
-            trigger_id=str(command.get("trigger_id") or "") or None,
-            value=str(command.get("text") or ""),
+            response_url=_text(command.get("response_url")) or None,
+            trigger_id=_text(command.get("trigger_id")) or None,
+            value=_text(command.get("text")),
         )
 
     @classmethod
     def of_action(cls, body: Mapping[str, Any]) -> Interaction:
-        action: Mapping[str, Any] = (body.get("actions") or [{}])[0]
-        selected = action.get("selected_option") or {}
-        container = body.get("container") or {}
-        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+        """A block_actions payload; never raises (no `actions` is an action with no id)."""
+        body = _object(body)
+        found = body.get("actions")
+        action = _object(found[0] if isinstance(found, list) and found else None)
+        selected = _object(action.get("selected_option"))
+        container = _object(body.get("container"))
+        channel = _text(container.get("channel_id")) or _text(
+            _object(body.get("channel")).get("id")
+        )
         origin: Origin
         if container.get("type") == "view":
-            origin = "home" if (body.get("view") or {}).get("type") == "home" else "modal"
-        elif container.get("is_ephemeral"):
+            home = _object(body.get("view")).get("type") == "home"
+            origin = "home" if home else "modal"
+        elif container.get("is_ephemeral") is True:
             origin = "ephemeral"
         else:
             origin = "dm" if channel.startswith("D") else "channel"
         return cls(
             "action",
-            str(action.get("action_id") or ""),
-            str(body["user"]["id"]),
+            _text(action.get("action_id")),
+            _text(_object(body.get("user")).get("id")),
             origin,
             channel=channel or None,
-            response_url=str(body.get("response_url") or "") or None,
-            trigger_id=str(body.get("trigger_id") or "") or None,
-            value=str(selected.get("value") or action.get("value") or ""),
-            block_id=str(action.get("block_id") or ""),
+            response_url=_text(body.get("response_url")) or None,
+            trigger_id=_text(body.get("trigger_id")) or None,
+            value=_text(selected.get("value")) or _text(action.get("value")),
+            block_id=_text(action.get("block_id")),
         )
 
     @classmethod
     def of_view(cls, body: Mapping[str, Any]) -> Interaction:
-        view = body["view"]
+        """A view submission; never raises. Its private_metadata only says where the form was
+        opened from; a `response_url` in it is never read: only what Slack signed is trusted to
+        answer to."""
+        body = _object(body)
+        view = _object(body.get("view"))
         metadata = _metadata(view.get("private_metadata"))
         carried = metadata.get("origin", "")
         origin: Origin = (
@@ -102,14 +119,13 @@ class Interaction:
         )
         return cls(
             "view",
-            str(view.get("callback_id") or ""),
-            str(body["user"]["id"]),
+            _text(view.get("callback_id")),
+            _text(_object(body.get("user")).get("id")),
             origin,
             channel=metadata.get("channel") or None,
-            response_url=metadata.get("response_url") or None,
-            view_id=str(view.get("id") or ""),
+            view_id=_text(view.get("id")),
             metadata=metadata,
-            values=(view.get("state") or {}).get("values") or {},
+            values=_values(_object(view.get("state")).get("values")),
         )
 
     # -- what it means ------------------------------------------------------------------------------
@@ -131,29 +147,114 @@ class Interaction:
         return self.value.partition(":")[0]
 
     def carry(self) -> dict[str, str]:
-        """What a modal opened from here keeps in its metadata, so its answer goes back here."""
-        carried = {"origin": self.origin, "channel": self.channel or ""}
-        if self.origin == "ephemeral" and self.response_url:
-            carried["response_url"] = self.response_url
-        return carried
+        """What a modal opened from here keeps in its metadata, so its answer goes back here
+        (the surface and channel only: its submission is answered in the channel, never through
+        a response_url kept in the metadata, which Slack does not sign)."""
+        return {"origin": self.origin, "channel": self.channel or ""}
 
     def text(self, block_id: str) -> str:
         """A text input's value in a submitted view, stripped; "" when empty or absent."""
-        return str((self.values.get(block_id, {}).get("value") or {}).get("value") or "").strip()
+        return _text(_object(self.values.get(block_id, {}).get("value")).get("value")).strip()
 
     def selected(self, block_id: str, action_id: str = "value") -> str:
         """A select's chosen value in a submitted view; "" when nothing is chosen."""
-        chosen = (self.values.get(block_id, {}).get(action_id) or {}).get("selected_option") or {}
-        return str(chosen.get("value") or "")
+        chosen = _object(
+            _object(self.values.get(block_id, {}).get(action_id)).get("selected_option")
+        )
+        return _text(chosen.get("value"))
+
+
+# -- reading what Slack sent: never an exception, whatever arrives ----------------------------------
+
+
+def _object(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: object) -> str:
+    """A string field; "" when absent or not a string (or a number: ids and values are strings)."""
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else ""
+
+
+def _values(raw: object) -> Values:
+    """A submitted view's state.values: {block_id: {action_id: element state}}, objects only."""
+    return {
+        str(block_id): {
+            str(action_id): dict(state)
+            for action_id, state in _object(actions).items()
+            if isinstance(state, Mapping)
+        }
+        for block_id, actions in _object(raw).items()
+    }
 
 
 def _metadata(raw: object) -> dict[str, str]:
     """A view's private_metadata (a JSON object of strings); {} if absent or malformed."""
     try:
         data = json.loads(raw) if isinstance(raw, str) and raw else {}
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+
+
+# The shapes Bolt's own matchers index into without checking (slack_bolt/request/payload_utils.py).
+_NEEDS: dict[str, tuple[str, type]] = {
+    "block_actions": ("actions", list),
+    "view_submission": ("view", dict),
+    "view_closed": ("view", dict),
+    "event_callback": ("event", dict),
+}
+
+
+def readable(body: object) -> bool:
+    """Whether a signed request is one Bolt can route: what it must have, of the right type."""
+    if not isinstance(body, dict):
+        return False
+    if "user" in body and not isinstance(body["user"], dict | str):
+        return False
+    need = _NEEDS.get(str(body.get("type") or ""))
+    if need is None:
+        return True
+    value = body.get(need[0])
+    if not isinstance(value, need[1]) or not value:
+        return False
+    if isinstance(value, list):
+        return all(isinstance(item, dict) for item in value)
+    return isinstance(value, dict) and isinstance(value.get("type"), str)
+
+
+class DropUnreadable(AsyncMiddleware):
+    """A signed payload Bolt could not route (its matchers would raise) is acked and dropped: a
+    200 with nothing in it, as for any request no listener wants; never a 500. A class, not a
+    function: Bolt builds a function middleware's arguments with the same unchecked indexing."""
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse:
+        if readable(req.body):
+            return await next()
+        log.info("dropping a signed request Slack would not send: %.200r", req.body)
+        return BoltResponse(status=200, body="")
+
+
+async def handle_http(
+    handle: Callable[[Request], Awaitable[Response]], request: Request
+) -> Response:
+    """`POST /slack/events` through Bolt's handler; a body Bolt cannot even parse (a `payload`
+    that is not a JSON object) is a 400, before anything reads it."""
+    try:
+        return await handle(request)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+        log.info("refusing a /slack/events body that is not a Slack payload: %r", exc)
+        return Response(status_code=400)
 
 
 HomePublisher = Callable[[str, str | None], Awaitable[None]]
@@ -167,6 +268,7 @@ class Interactions:
         self._keys = keys
         self._messenger = messenger
         self.home: HomePublisher | None = None  # set when the Home tab is installed
+        app.use(DropUnreadable())  # after Bolt's signature check, before any listener matches
 
     async def run(self, interaction: Interaction, work: Work, *, once: bool = False) -> None:
         key = interaction.key if once else None

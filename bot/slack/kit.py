@@ -60,8 +60,18 @@ def clip(text: str, limit: int) -> str:
 
 
 def escape(text: str) -> str:
-    """Make user text safe inside mrkdwn: no accidental links, mentions or markup."""
+    """The one way text from ServiceNow or from people goes into mrkdwn (and a Card's text).
+
+    `&`, `<` and `>` become entities, so `<!channel>`, `<@U…>` or `<https://x|y>` written in a
+    ServiceNow field shows as written: never a broadcast, a mention or a disguised link. Only the bot
+    writes control sequences (`<url|INC…>` links through `link`, `<@U…>` for people it names).
+    """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(url: str, label: str) -> str:
+    """A mrkdwn link to `url` (the bot's own, never a record's text) showing `label`, escaped."""
+    return f"<{url}|{escape(label)}>"
 
 
 def quote(text: str, limit: int = QUOTE_MAX) -> str:
@@ -77,12 +87,19 @@ def when(moment: datetime | None) -> str:
 # -- blocks and elements ---------------------------------------------------------------------------
 
 
+BLANK = "—"  # what an empty text object shows: Slack refuses empty text
+
+
 def mrkdwn(text: str, limit: int = SECTION_TEXT_MAX) -> Block:
-    return {"type": "mrkdwn", "text": clip(text, limit)}
+    return {"type": "mrkdwn", "text": clip(text, limit) if text.strip() else BLANK}
 
 
 def plain(text: str, limit: int = OPTION_TEXT_MAX) -> Block:
-    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+    return {
+        "type": "plain_text",
+        "text": clip(text, limit) if text.strip() else BLANK,
+        "emoji": True,
+    }
 
 
 def section(text: str) -> Block:

@@ -51,8 +51,13 @@ def render(emulator: Emulator, table: Table, record: Record, view: View) -> dict
 def resolve(
     emulator: Emulator, table: Table, record: Record | None, path: str
 ) -> tuple[Field, Table, Record | None] | None:
-    """The field a (dot-walked) name points at, its table and the record holding it."""
+    """The field a (dot-walked) name points at, its table and the record holding it; through a
+    `task` reference, `ref_<table>.` narrows to one of its tables (as in ServiceNow)."""
     head, _, rest = path.partition(".")
+    if head.startswith("ref_") and rest and head[4:] in table.children:
+        child = emulator.tables[head[4:]]
+        found = emulator.find(child.name, record.get("sys_id", "")) if record else None
+        return resolve(emulator, child, found[1] if found else None, rest)
     column = table.fields.get(head)
     if column is None:
         return None

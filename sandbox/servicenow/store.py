@@ -93,8 +93,15 @@ class RecordStore:
         return [record for name in names for record in self._rows[name].values()]
 
     def value_at(self, table: Table, record: Record, path: str) -> str | None:
-        """The raw value of `path` (dot-walk allowed); None when the field does not exist."""
+        """The raw value of `path` (dot-walk allowed, `ref_<table>.` narrowing a `task` reference to
+        one of its tables); None when the field does not exist."""
         head, _, rest = path.partition(".")
+        if head.startswith("ref_") and rest and head[4:] in table.children:
+            child = self.tables[head[4:]]
+            found = self.find(child.name, record.get("sys_id", ""))
+            if found is None:  # a record of another table: the field is there, and empty
+                return "" if rest.partition(".")[0] in child.fields else None
+            return self.value_at(found[0], found[1], rest)
         column = table.fields.get(head)
         if column is None:
             return None

@@ -7,6 +7,8 @@ Limits: slack-notes.md §5.5.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 MESSAGE_BLOCKS_MAX = 50
@@ -44,6 +46,56 @@ BLOCK_TYPES = frozenset(
     }
 )
 TEXT_TYPES = frozenset({"plain_text", "mrkdwn"})
+
+
+# A `<…>` in mrkdwn is a control sequence (`<@U…>`, `<#C…>`, `<url|label>`, `<!here>`…): the bot
+# writes only mentions of people and channels, and links. Anything else — a broadcast, a raw placeholder, a mention or a link
+# smuggled in through a ServiceNow field — means some text skipped escaping on its way in.
+CONTROL_SEQUENCE = re.compile(r"<[^<>]*>")
+WELL_FORMED = re.compile(
+    r"(?:@[UW][A-Z0-9]+|#C[A-Z0-9]+|(?:https?://|mailto:)[^\s|<>]+)(?:\|[^<>]*)?"
+)
+BROADCASTS = frozenset({"channel", "here", "everyone"})
+
+
+def markup_problems(text: Any, blocks: Any, pointer: str = "") -> list[str]:
+    """Control sequences the bot must never send, in a message's `text` and every mrkdwn text
+    object of its blocks (sections, fields, context elements…); plain_text shows `<` as typed."""
+    found: list[str] = []
+    if isinstance(text, str):
+        found += _sequence_problems(text, f"{pointer}/text")
+    for where, body in _mrkdwn_texts(blocks, f"{pointer}/blocks"):
+        found += _sequence_problems(body, where)
+    return found
+
+
+def view_markup_problems(view: Any) -> list[str]:
+    if not isinstance(view, dict):
+        return []
+    return markup_problems(None, view.get("blocks"), "/view")
+
+
+def _mrkdwn_texts(node: Any, pointer: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+            yield f"{pointer}/text", node["text"]
+        for key, value in node.items():
+            yield from _mrkdwn_texts(value, f"{pointer}/{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _mrkdwn_texts(item, f"{pointer}/{index}")
+
+
+def _sequence_problems(text: str, pointer: str) -> list[str]:
+    problems: list[str] = []
+    for match in CONTROL_SEQUENCE.finditer(text):
+        inner = match.group()[1:-1]
+        if inner.startswith("!") and inner[1:].split("|")[0] in BROADCASTS:
+            problems.append(f"[ERROR] a broadcast {match.group()!r} [json-pointer:{pointer}]")
+        elif not WELL_FORMED.fullmatch(inner):
+            shown = match.group() if len(match.group()) <= 60 else match.group()[:57] + "…"
+            problems.append(f"[ERROR] not a control sequence: {shown!r} [json-pointer:{pointer}]")
+    return problems
 
 
 def too_long(limit: int, pointer: str) -> str:

@@ -38,5 +38,6 @@ class SlackStandIn(Workspace):
         self.send_block_action = self.requests.send_block_action
         self.send_view_submission = self.requests.send_view_submission
         self.send_options = self.requests.send_options
+        self.send_signed = self.requests.send_signed
         self.send_event = self.requests.send_event
         self.app_home_opened = self.requests.app_home_opened

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
-from sandbox.slack.blockkit import message_problems
+from sandbox.slack.blockkit import markup_problems, message_problems, view_markup_problems
 from sandbox.slack.installed import InstalledApp
 from sandbox.slack.records import (
     BOT_USER,
@@ -79,6 +79,9 @@ class Workspace:
         self.problems: list[str] = []  # things real Slack would have refused or ignored
         self.triggers: dict[str, Trigger] = {}
         self.response_urls: dict[str, ResponseUrl] = {}
+        self.response_url_posts: list[
+            str
+        ] = []  # every POST to a response_url (its id), issued or not
 
         # Slack's clocks and limits; tests may move `clock` forward instead of sleeping.
         self.clock: Callable[[], float] = time.monotonic
@@ -217,6 +220,16 @@ class Workspace:
         self.problems.append(text)
         self.changed()
 
+    def check_markup(self, what: str, text: Any, blocks: Any) -> None:
+        """Notes, as a problem, any control sequence in what the bot sends that it never means
+        to send (a broadcast, a raw `<placeholder>`, a mention or link from a ServiceNow field)."""
+        for found in markup_problems(text, blocks):
+            self.problem(f"{what}: {found}")
+
+    def check_view_markup(self, what: str, spec: Any) -> None:
+        for found in view_markup_problems(spec):
+            self.problem(f"{what}: {found}")
+
     def post_message(
         self,
         channel: str,
@@ -228,6 +241,8 @@ class Workspace:
         attachments: list[dict[str, Any]] | None = None,
         source: MessageSource = "api",
     ) -> Message:
+        if source != "user":
+            self.check_markup(f"message ({source}) in {channel}", text, blocks)
         message = Message(
             channel=channel,
             ts=self.next_ts(),
@@ -255,6 +270,7 @@ class Workspace:
         blocks: list[Block],
         attachments: list[dict[str, Any]] | None = None,
     ) -> Message:
+        self.check_markup(f"update of {message.channel}/{message.ts}", text, blocks)
         snapshot = replace(message, history=[], blocks=list(message.blocks))
         message.history.append(snapshot)
         message.text = text
@@ -281,6 +297,7 @@ class Workspace:
         *,
         ts: str | None = None,
     ) -> Ephemeral:
+        self.check_markup(f"ephemeral ({source}) in {channel}", text, blocks)
         ephemeral = Ephemeral(channel, user, text, list(blocks or []), source, ts or self.next_ts())
         self.ephemerals.append(ephemeral)
         self.changed()
@@ -306,6 +323,7 @@ class Workspace:
         return trigger
 
     def add_view(self, user_id: str, spec: dict[str, Any], *, previous: View | None = None) -> View:
+        self.check_view_markup(f"view for {user_id}", spec)
         view_id = self.new_id("V")
         view = View(
             id=view_id,
@@ -330,6 +348,7 @@ class Workspace:
         return view
 
     def replace_view(self, view: View, spec: dict[str, Any]) -> View:
+        self.check_view_markup(f"view {view.id}", spec)
         view.history.append(view.view)
         view.view = spec
         view.hash = self.new_hash()
@@ -367,6 +386,7 @@ class Workspace:
 
     def respond(self, hook_id: str, body: Any) -> tuple[int, dict[str, Any]]:
         """Apply a POST to a response_url as Slack does; (HTTP status, JSON answer)."""
+        self.response_url_posts.append(hook_id)
         hook = self.response_urls.get(hook_id)
         if hook is None:
             return 404, {"ok": False, "error": "no_service"}

@@ -239,3 +239,27 @@ async def test_incident_approvals_for_someone_with_nothing_pending_says_so(stack
     await stack.slack.send_command(ALICE, "approvals")
     [answer] = await stack.slack.wait_for(lambda: told(stack, ALICE))
     assert "none" in answer
+
+
+def requested_by(message: Message) -> str:
+    fields: list[str] = [f["text"] for b in message.blocks for f in b.get("fields", [])]
+    return next(text for text in fields if text.startswith("*Requested by*"))
+
+
+async def test_requested_by_is_who_asked_for_it_not_who_opened_it(stack: Stack) -> None:
+    # The change is opened by Bob on behalf of Erin; the laptop is for Alice, opened by Bob.
+    stack.emulator.update("change_request", seed.CHANGE, {"requested_by": seed.ERIN})
+    stack.emulator.update("sc_req_item", seed.REQUESTED_ITEM, {"requested_for": seed.ALICE})
+    change = await request_dm(stack)
+    assert "Erin" in requested_by(change) and "Bob" not in requested_by(change)
+    assert await stack.bot.approvals.send_request_dm(seed.ITEM_APPROVAL)
+    item = (await stack.slack.wait_for(lambda: dm_messages(stack, CAROL)[1:]))[-1]
+    assert "Alice Chen" in requested_by(item)
+
+
+async def test_requested_by_falls_back_to_who_opened_it(stack: Stack) -> None:
+    stack.emulator.update("change_request", seed.CHANGE, {"requested_by": ""})
+    dm = await request_dm(stack)
+    opened_by = stack.emulator.get("change_request", seed.CHANGE)
+    assert opened_by is not None and opened_by["opened_by"]
+    assert "—" not in requested_by(dm)
