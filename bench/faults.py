@@ -23,12 +23,15 @@ import socket
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from sandbox.servicenow import Emulator, WebhookTarget, run_emulator
 from sandbox.servicenow.faults import Fault
@@ -41,6 +44,7 @@ from sandbox.stack import (
     SIGNING_SECRET,
     WEBHOOK_SECRET,
 )
+from storage import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT = 30.0  # seconds any one expected effect may take before it counts as lost
@@ -426,6 +430,61 @@ async def two_replicas(bench: Bench) -> Row:
     return row
 
 
+async def database_blip(bench: Bench) -> Row:
+    """The database refuses connections for 5 s while a change happens: the poller, the outbox
+    and the event worker come back on their own and the caller hears of it once."""
+    row = Row("database away for 5 s (PostgreSQL)")
+    if not bench.database_url.startswith("postgresql"):
+        row.note = "skipped: needs --database-url postgresql+asyncpg://…"
+        return row
+    url = make_url(bench.database_url)
+    admin = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    name = url.database
+
+    async def allow(yes: bool) -> None:
+        async with admin.connect() as conn:
+            await conn.execute(
+                text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(yes).lower()}')
+            )
+            if not yes:
+                await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                    ),
+                    {"n": name},
+                )
+
+    try:
+        async with bench.bot(SERVICENOW_POLL_SECONDS="1") as bot:
+            await bench.show(BOB, "INC0000001")
+            before = len(bench.dms(ALICE))
+            await allow(False)
+            bench.emulator.update(
+                "incident", bench.sys_id("INC0000001"), {"state": "2"}, as_user="admin"
+            )
+            await asyncio.sleep(5.0)
+            await allow(True)
+            got = await _count(bench.slack, lambda: len(bench.dms(ALICE)) - before, want=1)
+            healthy = await _healthy(bot.url)
+    finally:
+        await allow(True)
+        await admin.dispose()
+    row.delivered, row.lost, row.duplicated = got, max(0, 1 - got), max(0, got - 1)
+    row.note = "/healthz back to 200" if healthy else "/healthz still 503"
+    row.lost += 0 if healthy else 1
+    return row
+
+
+async def _healthy(url: str) -> bool:
+    deadline = time.monotonic() + WAIT
+    async with httpx.AsyncClient(timeout=5) as http:
+        while time.monotonic() < deadline:
+            if (await http.get(f"{url}/healthz")).status_code == 200:
+                return True
+            await asyncio.sleep(0.5)
+    return False
+
+
 FAULTS: dict[str, Callable[[Bench], Awaitable[Row]]] = {
     "create-11s": slow_create(11),
     "create-25s": slow_create(25),
@@ -435,6 +494,7 @@ FAULTS: dict[str, Callable[[Bench], Awaitable[Row]]] = {
     "first-card": first_card_refused,
     "dm-burst": dm_burst,
     "two-replicas": two_replicas,
+    "database-blip": database_blip,
     "replayed-commands": replayed_commands,
     "follow-twice": follow_double_click,
     "event-then-crash": event_then_crash,
@@ -508,14 +568,15 @@ async def run(names: list[str], database_url: str | None) -> list[Row]:
     for name in names:
         with tempfile.TemporaryDirectory(prefix="incident-bot-faults-") as tmp:
             folder = Path(tmp)
-            url = database_url or f"sqlite+aiosqlite:///{folder / 'bot.db'}"
+            sqlite = f"sqlite+aiosqlite:///{folder / 'bot.db'}"
             async with (
+                _fresh_database(database_url if name in NEEDS_POSTGRES else None) as url,
                 run_emulator(Emulator()) as emulator,
                 run_slack(
                     SlackStandIn(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
                 ) as slack,
             ):
-                bench = Bench(emulator, slack, folder, url)
+                bench = Bench(emulator, slack, folder, url or sqlite)
                 try:
                     rows.append(await FAULTS[name](bench))
                 except Exception as exc:  # a fault that could not even be run is a loss
@@ -525,6 +586,32 @@ async def run(names: list[str], database_url: str | None) -> list[Row]:
                         await bot.kill()
         print(_line(rows[-1]), flush=True)
     return rows
+
+
+NEEDS_POSTGRES = {"two-replicas", "database-blip"}  # the others run on a fresh SQLite file each
+
+
+@contextlib.asynccontextmanager
+async def _fresh_database(server_url: str | None) -> AsyncIterator[str | None]:
+    """A throw-away, migrated database on the PostgreSQL server of `server_url` (None: none)."""
+    if server_url is None:
+        yield None
+        return
+    base = make_url(server_url)
+    name = f"incident_bot_faults_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    database = Database.from_url(url)
+    await database.migrate()
+    await database.dispose()
+    try:
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 HEADER = ("fault", "writes", "incidents", "journal", "delivered", "duplicated", "lost", "note")

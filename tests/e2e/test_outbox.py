@@ -134,8 +134,11 @@ async def test_a_dm_is_given_up_by_age_not_by_attempts(tmp_path: Path) -> None:
         stack.emulator.update(
             "incident", sys_id_of(stack, "INC0000001"), {"state": "2"}, as_user="bob.martin"
         )
+        # The DM is queued and Slack refuses it; from then on it is retried until it is too old.
+        await stack.slack.wait_for(lambda: [c for c in dm_calls(stack) if c.status == 503])
         await settled(stack)
         assert time.monotonic() - started >= 1.5  # kept trying for the whole 1.5 s "day"
+        assert len(dm_calls(stack)) > 2  # many attempts, none of them counted against it
         stack.slack.faults.clear()
         assert dms(stack) == []
 
