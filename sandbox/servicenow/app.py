@@ -241,7 +241,14 @@ class TableApi:
         offset = max(0, _int(request, "sysparm_offset", 0))
         matched = emulator.select(table_name, encoded_query_of(request), user_id=caller.user_id)
         page = matched[offset : offset + limit]
-        visible = [record for record in page if record["sys_id"] not in emulator.acl_hidden]
+        # ACLs are evaluated after the limit: the page may come back short, the total still counts
+        who = emulator.person(caller.user or "")
+        visible = [
+            record
+            for record in page
+            if record["sys_id"] not in emulator.acl_hidden
+            and emulator.can_read(record.get("sys_class_name") or table_name, record, who)
+        ]
         if version == "v1" and not visible:
             raise RecordNotFound(
                 "Records matching query not found. Check query parameter or offset parameter"
@@ -260,9 +267,14 @@ class TableApi:
             headers["Link"] = link_header(request, base, limit, offset, total, len(page) == limit)
         return json_response({"result": result}, 200, headers)
 
-    def _visible(self, table: str, sys_id: str) -> tuple[Table, dict[str, str]]:
+    def _visible(self, table: str, sys_id: str, caller: Caller) -> tuple[Table, dict[str, str]]:
+        """The record, or 404 when it does not exist or the caller may not read it."""
         found = self.emulator.find(table, sys_id)
-        if found is None or sys_id in self.emulator.acl_hidden:
+        if (
+            found is None
+            or sys_id in self.emulator.acl_hidden
+            or not self.emulator.can_read(found[0].name, found[1], caller.user or "")
+        ):
             raise RecordNotFound()
         return found
 
@@ -274,7 +286,7 @@ class TableApi:
     async def read(self, request: Request, caller: Caller) -> Response:
         _check_version(request)
         table = request.path_params["table"]
-        _, record = self._visible(table, request.path_params["sys_id"])
+        _, record = self._visible(table, request.path_params["sys_id"], caller)
         return json_response({"result": self._one(request, table, record)})
 
     def _values(self, request: Request, caller: Caller) -> dict[str, Any]:
@@ -320,7 +332,7 @@ class TableApi:
     async def change(self, request: Request, caller: Caller) -> Response:
         _check_version(request)
         table = request.path_params["table"]
-        schema, _ = self._visible(table, request.path_params["sys_id"])
+        schema, _ = self._visible(table, request.path_params["sys_id"], caller)
         values = self._values(request, caller)
         sys_id = request.path_params["sys_id"]
         record = self.emulator.update(schema.name, sys_id, values, as_user=caller.user or "")
@@ -329,7 +341,7 @@ class TableApi:
     async def remove(self, request: Request, caller: Caller) -> Response:
         _check_version(request)
         table = request.path_params["table"]
-        schema, _ = self._visible(table, request.path_params["sys_id"])
+        schema, _ = self._visible(table, request.path_params["sys_id"], caller)
         self.emulator.delete(schema.name, request.path_params["sys_id"], as_user=caller.user or "")
         return Response(b"", status_code=204)
 

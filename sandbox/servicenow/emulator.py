@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sandbox.servicenow.acl import Acl, Person
 from sandbox.servicenow.auth import Auth, OAuthClient
 from sandbox.servicenow.errors import AclError, RecordNotFound
 from sandbox.servicenow.faults import FaultPlan
@@ -44,6 +45,7 @@ class Emulator:
         self.instance_url = "http://servicenow.invalid"
         self.store = RecordStore()
         self.rules = BusinessRules(self.store)
+        self.acl = Acl(self.store)
         self.auth = Auth(self.store)
         self.webhooks = WebhookSender()
         self.acl_hidden: set[str] = set()
@@ -145,6 +147,15 @@ class Emulator:
     def roles_of(self, user_name: str) -> set[str]:
         return self.store.roles_of(user_name)
 
+    def person(self, user_name: str) -> Person:
+        """`user_name` with their roles and groups, for ACL checks (`can_read`)."""
+        return self.acl.person(user_name)
+
+    def can_read(self, table: str, record: Record, user: str | Person) -> bool:
+        """Whether the user may read `record` of the concrete table `table` (acl.py)."""
+        who = user if isinstance(user, Person) else self.acl.person(user)
+        return self.acl.can_read(table, record, who)
+
     # ----------------------------------------------------------------- writes
 
     def now(self) -> str:
@@ -173,12 +184,20 @@ class Emulator:
         as_user: str = "admin",
         at: datetime | None = None,
     ) -> dict[str, str]:
-        """Change a record as `as_user` would; raises RecordNotFound, DataPolicyError, AclError."""
+        """Change a record as `as_user` would; raises RecordNotFound, DataPolicyError, AclError.
+
+        The write ACLs of acl.py apply (to reads too, over HTTP): "system" and admin pass all.
+        """
         return dict(
             self._update(table, sys_id, values, as_user, self.clock() if at is None else at)
         )
 
     def delete(self, table: str, sys_id: str, *, as_user: str = "admin") -> None:
+        """Remove a record as `as_user` would; raises RecordNotFound, AclError."""
+        found = self.store.find(table, sys_id)
+        if found is None:
+            raise RecordNotFound()
+        self.acl.check_delete(found[0], self.acl.person(as_user))
         self.store.delete(table, sys_id)
 
     def _insert(
@@ -211,10 +230,11 @@ class Emulator:
         if found is None:
             raise RecordNotFound()
         schema, stored = found
-        rules.check_write_acl(schema, stored, as_user)
         now = format_date(moment)
         record = dict(stored)
         notes = store.apply(schema, record, values, creating=False)
+        journals = [element for element, _ in notes]
+        self.acl.check_update(schema, stored, record, journals, self.acl.person(as_user))
         rules.before(schema, record, stored, as_user, now)
         if record == stored and not notes:
             return stored  # nothing changed: ServiceNow skips the write
