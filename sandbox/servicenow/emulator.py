@@ -95,6 +95,34 @@ class Emulator:
         self.auth.refresh_token_lifetime = seconds
 
     @property
+    def auth_code_lifetime(self) -> int:
+        return self.auth.auth_code_lifetime
+
+    @auth_code_lifetime.setter
+    def auth_code_lifetime(self, seconds: int) -> None:
+        self.auth.auth_code_lifetime = seconds
+
+    @property
+    def rotate_refresh_tokens(self) -> bool:
+        """Off (ServiceNow's documented way): the refresh grant answers the current refresh token.
+
+        On: each refresh answers a new one and retires the old (reusing it revokes the grant).
+        """
+        return self.auth.rotate_refresh_tokens
+
+    @rotate_refresh_tokens.setter
+    def rotate_refresh_tokens(self, rotate: bool) -> None:
+        self.auth.rotate_refresh_tokens = rotate
+
+    @property
+    def jwt_leeway(self) -> int:
+        return self.auth.jwt_leeway
+
+    @jwt_leeway.setter
+    def jwt_leeway(self, seconds: int) -> None:
+        self.auth.jwt_leeway = seconds
+
+    @property
     def webhook(self) -> WebhookTarget | None:
         return self.webhooks.target
 
@@ -273,9 +301,47 @@ class Emulator:
     def bearer_user(self, access_token: str) -> str | None:
         return self.auth.bearer_user(access_token, self.clock())
 
-    def issue_auth_code(self, user_name: str, client_id: str | None = None) -> str:
-        """A one-time authorization code for `user_name` (authorization_code grant helper)."""
-        return self.auth.issue_auth_code(user_name, client_id)
+    def issue_auth_code(
+        self,
+        user_name: str,
+        client_id: str | None = None,
+        *,
+        redirect_uri: str | None = None,
+        code_challenge: str | None = None,
+    ) -> str:
+        """A one-time authorization code for `user_name`, as the consent page's Allow gives one.
+
+        Bound to `client_id` and `redirect_uri` when given (None: any), and to a PKCE S256
+        `code_challenge` when given; it expires after `auth_code_lifetime` seconds.
+        """
+        return self.auth.issue_auth_code(
+            user_name,
+            client_id,
+            self.clock(),
+            redirect_uri=redirect_uri,
+            code_challenge=code_challenge,
+        )
+
+    def register_jwt_key(self, client_id: str, public_key_pem: str | bytes, kid: str) -> None:
+        """Trust RS256 JWTs signed with this RSA public key (PEM) for the client's JWT grant.
+
+        The admin's step in ServiceNow (a JWT verifier map on the OAuth entity). A JWT whose
+        header names `kid` is checked with this key; one without `kid` against all the client's
+        keys. Registering a `kid` again replaces its key.
+        """
+        self.auth.register_jwt_key(client_id, public_key_pem, kid)
+
+    def revoke(self, user_name: str, client_id: str | None = None) -> int:
+        """End every access token and refresh grant of the user (of one client, if given).
+
+        Answers how many access tokens ended; their next Table API call is 401.
+        """
+        return self.auth.revoke(user_name, client_id)
+
+    @property
+    def oauth_log(self) -> list[str]:
+        """Why each token request failed (the wire always says access_denied/server_error)."""
+        return self.auth.log
 
     def grant(self, form: Mapping[str, str]) -> dict[str, Any]:
         """The `/oauth_token.do` answer for a form; raises OAuthError on any failure."""
