@@ -2,7 +2,10 @@
 
 Every request except `/sandbox/*` is recorded in `emulator.requests`, then matched against the
 fault plan (a fault's delay and answer come before any normal handling), then authenticated
-(`/api/*` only) and handled.
+(`/api/*` only) and handled. The Table API answers as the authenticated user: rows they may not
+read are left out of lists (after `sysparm_limit`, as ServiceNow does) or answer 404, writes they
+may not make answer 403 (acl.py). `/oauth_auth.do` is the consent page of the authorization code
+grant; `/oauth_token.do` every grant of auth.py.
 """
 
 from __future__ import annotations
