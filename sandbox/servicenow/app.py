@@ -2,7 +2,10 @@
 
 Every request except `/sandbox/*` is recorded in `emulator.requests`, then matched against the
 fault plan (a fault's delay and answer come before any normal handling), then authenticated
-(`/api/*` only) and handled.
+(`/api/*` only) and handled. The Table API answers as the authenticated user: rows they may not
+read are left out of lists (after `sysparm_limit`, as ServiceNow does) or answer 404, writes they
+may not make answer 403 (acl.py). `/oauth_auth.do` is the consent page of the authorization code
+grant; `/oauth_token.do` every grant of auth.py.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,7 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from sandbox.server import serve
-from sandbox.servicenow.auth import OAuthError
+from sandbox.servicenow.auth import OAuthClient, OAuthError
 from sandbox.servicenow.emulator import Emulator, RecordedRequest
 from sandbox.servicenow.errors import BadRequest, RecordNotFound, ServiceNowError
 from sandbox.servicenow.faults import NOT_AUTHENTICATED_BODY, Fault
@@ -35,7 +38,7 @@ from sandbox.servicenow.store import as_string
 JSON_TYPE = "application/json;charset=UTF-8"
 DEFAULT_LIMIT = 10000
 OAUTH_ERROR = {"error_description": "access_denied", "error": "server_error"}
-SECRET_FIELDS = {"password", "client_secret", "refresh_token", "code", "assertion"}
+SECRET_FIELDS = {"password", "client_secret", "refresh_token", "code", "code_verifier", "assertion"}
 Handler = Callable[[Request, "Caller"], Awaitable[Response]]
 
 
@@ -244,7 +247,14 @@ class TableApi:
         offset = max(0, _int(request, "sysparm_offset", 0))
         matched = emulator.select(table_name, encoded_query_of(request), user_id=caller.user_id)
         page = matched[offset : offset + limit]
-        visible = [record for record in page if record["sys_id"] not in emulator.acl_hidden]
+        # ACLs are evaluated after the limit: the page may come back short, the total still counts
+        who = emulator.person(caller.user or "")
+        visible = [
+            record
+            for record in page
+            if record["sys_id"] not in emulator.acl_hidden
+            and emulator.can_read(record.get("sys_class_name") or table_name, record, who)
+        ]
         if version == "v1" and not visible:
             raise RecordNotFound(
                 "Records matching query not found. Check query parameter or offset parameter"
@@ -263,9 +273,14 @@ class TableApi:
             headers["Link"] = link_header(request, base, limit, offset, total, len(page) == limit)
         return json_response({"result": result}, 200, headers)
 
-    def _visible(self, table: str, sys_id: str) -> tuple[Table, dict[str, str]]:
+    def _visible(self, table: str, sys_id: str, caller: Caller) -> tuple[Table, dict[str, str]]:
+        """The record, or 404 when it does not exist or the caller may not read it."""
         found = self.emulator.find(table, sys_id)
-        if found is None or sys_id in self.emulator.acl_hidden:
+        if (
+            found is None
+            or sys_id in self.emulator.acl_hidden
+            or not self.emulator.can_read(found[0].name, found[1], caller.user or "")
+        ):
             raise RecordNotFound()
         return found
 
@@ -277,7 +292,7 @@ class TableApi:
     async def read(self, request: Request, caller: Caller) -> Response:
         _check_version(request)
         table = request.path_params["table"]
-        _, record = self._visible(table, request.path_params["sys_id"])
+        _, record = self._visible(table, request.path_params["sys_id"], caller)
         return json_response({"result": self._one(request, table, record)})
 
     def _values(self, request: Request, caller: Caller) -> dict[str, Any]:
@@ -323,7 +338,7 @@ class TableApi:
     async def change(self, request: Request, caller: Caller) -> Response:
         _check_version(request)
         table = request.path_params["table"]
-        schema, _ = self._visible(table, request.path_params["sys_id"])
+        schema, _ = self._visible(table, request.path_params["sys_id"], caller)
         values = self._values(request, caller)
         sys_id = request.path_params["sys_id"]
         record = self.emulator.update(schema.name, sys_id, values, as_user=caller.user or "")
@@ -332,7 +347,7 @@ class TableApi:
     async def remove(self, request: Request, caller: Caller) -> Response:
         _check_version(request)
         table = request.path_params["table"]
-        schema, _ = self._visible(table, request.path_params["sys_id"])
+        schema, _ = self._visible(table, request.path_params["sys_id"], caller)
         self.emulator.delete(schema.name, request.path_params["sys_id"], as_user=caller.user or "")
         return Response(b"", status_code=204)
 
@@ -371,34 +386,86 @@ class OAuthApi:
             return json_response(OAUTH_ERROR, 401)
 
     async def authorize(self, request: Request, caller: Caller) -> Response:
-        """A minimal login page for the authorization_code flow (`/oauth_auth.do`)."""
+        """The consent page of the authorization_code flow (`/oauth_auth.do`).
+
+        GET shows it: who is signed in is picked from the active users (standing in for
+        ServiceNow's login), then Allow or Deny. POST (the page's form) answers with a redirect to
+        `redirect_uri?code=…&state=…` (Allow) or `redirect_uri?error=access_denied&state=…`
+        (Deny). A bad `client_id` or `redirect_uri` is a 400 page, never a redirect; a bad
+        `response_type` or PKCE method is an error redirect (RFC 6749 §4.1.2.1).
+        """
         if request.method == "GET":
             params = dict(request.query_params)
-            if params.get("client_id", "") not in self.emulator.oauth_clients:
-                return HTMLResponse("<p>Invalid client_id</p>", status_code=400)
-            hidden = "".join(
-                f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                for k, v in params.items()
-            )
-            return HTMLResponse(
-                "<!doctype html><title>ServiceNow sandbox login</title>"
-                f'<form method="post">{hidden}'
-                '<label>User name <input name="username"></label>'
-                '<label>Password <input name="password" type="password"></label>'
-                "<button>Allow</button></form>"
-            )
-        form = dict(parse_qsl(caller.body.decode(errors="replace"), keep_blank_values=True))
-        client_id = form.get("client_id", "")
-        redirect_uri = form.get("redirect_uri", "")
-        if client_id not in self.emulator.oauth_clients or not redirect_uri:
-            return HTMLResponse("<p>Invalid client_id or redirect_uri</p>", status_code=400)
-        user_name = form.get("username", "")
-        if not self.emulator.check_password(user_name, form.get("password", "")):
-            return HTMLResponse("<p>Invalid user name or password</p>", status_code=401)
-        code = self.emulator.issue_auth_code(user_name, client_id)
-        query = urlencode({"code": code, **({"state": form["state"]} if "state" in form else {})})
-        separator = "&" if "?" in redirect_uri else "?"
-        return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=302)
+        else:
+            params = dict(parse_qsl(caller.body.decode(errors="replace"), keep_blank_values=True))
+        client = self.emulator.oauth_clients.get(params.get("client_id", ""))
+        redirect_uri = params.get("redirect_uri", "")
+        if client is None:
+            return _page("Invalid client_id", "<p>No OAuth client has this id.</p>", 400)
+        if not _redirect_allowed(client, redirect_uri):
+            return _page("Invalid redirect_uri", "<p>The redirect URL is not allowed.</p>", 400)
+        state = {"state": params["state"]} if "state" in params else {}
+        challenge = params.get("code_challenge") or None
+        if params.get("response_type") != "code":
+            return _redirect(redirect_uri, error="unsupported_response_type", **state)
+        if challenge is not None and params.get("code_challenge_method") != "S256":
+            return _redirect(redirect_uri, error="invalid_request", **state)
+        if challenge is None and not client.secret:
+            return _redirect(redirect_uri, error="invalid_request", **state)
+        if request.method == "GET":
+            return self._consent(client, params)
+        if params.get("decision") != "allow":
+            return _redirect(redirect_uri, error="access_denied", **state)
+        user = self.emulator.user(params.get("username", ""))
+        if user is None or user["active"] != "true" or user["locked_out"] == "true":
+            return _page("Cannot sign in", "<p>That user cannot log in.</p>", 401)
+        code = self.emulator.issue_auth_code(
+            user["user_name"], client.client_id, redirect_uri=redirect_uri, code_challenge=challenge
+        )
+        return _redirect(redirect_uri, code=code, **state)
+
+    def _consent(self, client: OAuthClient, params: dict[str, str]) -> Response:
+        hidden = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            for k, v in params.items()
+            if k not in ("username", "decision")
+        )
+        people = "".join(
+            f'<option value="{html.escape(u["user_name"])}">'
+            f"{html.escape(u['name'])} ({html.escape(u['user_name'])})</option>"
+            for u in self.emulator.rows("sys_user")
+            if u["active"] == "true" and u["locked_out"] != "true"
+        )
+        body = (
+            f"<h1>Allow {html.escape(client.client_id)} to act as you?</h1>"
+            "<p>It will read and change ServiceNow records with your rights.</p>"
+            f'<form method="post" action="/oauth_auth.do">{hidden}'
+            '<p><label>Signed in as <select name="username">'
+            f"{people}</select></label></p>"
+            '<p><button name="decision" value="allow">Allow</button> '
+            '<button name="decision" value="deny">Deny</button></p></form>'
+        )
+        return _page("ServiceNow sandbox: authorize", body, 200)
+
+
+def _page(title: str, body: str, status: int) -> HTMLResponse:
+    return HTMLResponse(
+        f'<!doctype html><html lang="en"><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><body>{body}</body></html>",
+        status_code=status,
+    )
+
+
+def _redirect_allowed(client: OAuthClient, redirect_uri: str) -> bool:
+    if client.redirect_uris:
+        return redirect_uri in client.redirect_uris
+    parts = urlsplit(redirect_uri)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
+
+
+def _redirect(redirect_uri: str, **params: str) -> Response:
+    separator = "&" if urlsplit(redirect_uri).query else "?"
+    return RedirectResponse(f"{redirect_uri}{separator}{urlencode(params)}", status_code=302)
 
 
 # -------------------------------------------------------------- sandbox control

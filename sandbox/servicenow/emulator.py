@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sandbox.servicenow.acl import Acl, Person
 from sandbox.servicenow.auth import Auth, OAuthClient
 from sandbox.servicenow.errors import AclError, RecordNotFound
 from sandbox.servicenow.faults import FaultPlan
@@ -44,6 +45,7 @@ class Emulator:
         self.instance_url = "http://servicenow.invalid"
         self.store = RecordStore()
         self.rules = BusinessRules(self.store)
+        self.acl = Acl(self.store)
         self.auth = Auth(self.store)
         self.webhooks = WebhookSender()
         self.acl_hidden: set[str] = set()
@@ -91,6 +93,34 @@ class Emulator:
     @refresh_token_lifetime.setter
     def refresh_token_lifetime(self, seconds: int) -> None:
         self.auth.refresh_token_lifetime = seconds
+
+    @property
+    def auth_code_lifetime(self) -> int:
+        return self.auth.auth_code_lifetime
+
+    @auth_code_lifetime.setter
+    def auth_code_lifetime(self, seconds: int) -> None:
+        self.auth.auth_code_lifetime = seconds
+
+    @property
+    def rotate_refresh_tokens(self) -> bool:
+        """Off (ServiceNow's documented way): the refresh grant answers the current refresh token.
+
+        On: each refresh answers a new one and retires the old (reusing it revokes the grant).
+        """
+        return self.auth.rotate_refresh_tokens
+
+    @rotate_refresh_tokens.setter
+    def rotate_refresh_tokens(self, rotate: bool) -> None:
+        self.auth.rotate_refresh_tokens = rotate
+
+    @property
+    def jwt_leeway(self) -> int:
+        return self.auth.jwt_leeway
+
+    @jwt_leeway.setter
+    def jwt_leeway(self, seconds: int) -> None:
+        self.auth.jwt_leeway = seconds
 
     @property
     def webhook(self) -> WebhookTarget | None:
@@ -145,6 +175,15 @@ class Emulator:
     def roles_of(self, user_name: str) -> set[str]:
         return self.store.roles_of(user_name)
 
+    def person(self, user_name: str) -> Person:
+        """`user_name` with their roles and groups, for ACL checks (`can_read`)."""
+        return self.acl.person(user_name)
+
+    def can_read(self, table: str, record: Record, user: str | Person) -> bool:
+        """Whether the user may read `record` of the concrete table `table` (acl.py)."""
+        who = user if isinstance(user, Person) else self.acl.person(user)
+        return self.acl.can_read(table, record, who)
+
     # ----------------------------------------------------------------- writes
 
     def now(self) -> str:
@@ -173,12 +212,20 @@ class Emulator:
         as_user: str = "admin",
         at: datetime | None = None,
     ) -> dict[str, str]:
-        """Change a record as `as_user` would; raises RecordNotFound, DataPolicyError, AclError."""
+        """Change a record as `as_user` would; raises RecordNotFound, DataPolicyError, AclError.
+
+        The write ACLs of acl.py apply (to reads too, over HTTP): "system" and admin pass all.
+        """
         return dict(
             self._update(table, sys_id, values, as_user, self.clock() if at is None else at)
         )
 
     def delete(self, table: str, sys_id: str, *, as_user: str = "admin") -> None:
+        """Remove a record as `as_user` would; raises RecordNotFound, AclError."""
+        found = self.store.find(table, sys_id)
+        if found is None:
+            raise RecordNotFound()
+        self.acl.check_delete(found[0], self.acl.person(as_user))
         self.store.delete(table, sys_id)
 
     def _insert(
@@ -211,10 +258,11 @@ class Emulator:
         if found is None:
             raise RecordNotFound()
         schema, stored = found
-        rules.check_write_acl(schema, stored, as_user)
         now = format_date(moment)
         record = dict(stored)
         notes = store.apply(schema, record, values, creating=False)
+        journals = [element for element, _ in notes]
+        self.acl.check_update(schema, stored, record, journals, self.acl.person(as_user))
         rules.before(schema, record, stored, as_user, now)
         if record == stored and not notes:
             return stored  # nothing changed: ServiceNow skips the write
@@ -253,9 +301,47 @@ class Emulator:
     def bearer_user(self, access_token: str) -> str | None:
         return self.auth.bearer_user(access_token, self.clock())
 
-    def issue_auth_code(self, user_name: str, client_id: str | None = None) -> str:
-        """A one-time authorization code for `user_name` (authorization_code grant helper)."""
-        return self.auth.issue_auth_code(user_name, client_id)
+    def issue_auth_code(
+        self,
+        user_name: str,
+        client_id: str | None = None,
+        *,
+        redirect_uri: str | None = None,
+        code_challenge: str | None = None,
+    ) -> str:
+        """A one-time authorization code for `user_name`, as the consent page's Allow gives one.
+
+        Bound to `client_id` and `redirect_uri` when given (None: any), and to a PKCE S256
+        `code_challenge` when given; it expires after `auth_code_lifetime` seconds.
+        """
+        return self.auth.issue_auth_code(
+            user_name,
+            client_id,
+            self.clock(),
+            redirect_uri=redirect_uri,
+            code_challenge=code_challenge,
+        )
+
+    def register_jwt_key(self, client_id: str, public_key_pem: str | bytes, kid: str) -> None:
+        """Trust RS256 JWTs signed with this RSA public key (PEM) for the client's JWT grant.
+
+        The admin's step in ServiceNow (a JWT verifier map on the OAuth entity). A JWT whose
+        header names `kid` is checked with this key; one without `kid` against all the client's
+        keys. Registering a `kid` again replaces its key.
+        """
+        self.auth.register_jwt_key(client_id, public_key_pem, kid)
+
+    def revoke(self, user_name: str, client_id: str | None = None) -> int:
+        """End every access token and refresh grant of the user (of one client, if given).
+
+        Answers how many access tokens ended; their next Table API call is 401.
+        """
+        return self.auth.revoke(user_name, client_id)
+
+    @property
+    def oauth_log(self) -> list[str]:
+        """Why each token request failed (the wire always says access_denied/server_error)."""
+        return self.auth.log
 
     def grant(self, form: Mapping[str, str]) -> dict[str, Any]:
         """The `/oauth_token.do` answer for a form; raises OAuthError on any failure."""

@@ -1,7 +1,8 @@
 """The base business rules: defaults, priority, incident states, approvals, journal entries.
 
-Rules only decide: they change the record being written, refuse it (DataPolicyError, AclError),
-or say which other records to write next (`after`); the emulator carries the writes out.
+Rules only decide: they change the record being written, refuse it (DataPolicyError), or say
+which other records to write next (`after`); the emulator carries the writes out. Who may write
+what is `acl.py`'s business.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import NamedTuple
 
-from sandbox.servicenow.errors import AclError, DataPolicyError
+from sandbox.servicenow.errors import DataPolicyError
 from sandbox.servicenow.schema import Table
 from sandbox.servicenow.store import Record, RecordStore
 
@@ -59,7 +60,6 @@ TABLE_DEFAULTS: dict[str, dict[str, str]] = {
     "sysapproval_approver": {"state": "requested"},
     "sys_user_role": {"elevated_privilege": "false"},
 }
-APPROVAL_ROLES = {"admin", "approval_admin"}
 
 
 class Write(NamedTuple):
@@ -84,17 +84,6 @@ class BusinessRules:
             defaults["sys_class_name"] = schema.name
         defaults.update(TABLE_DEFAULTS.get(schema.name, {}))
         return {k: v for k, v in defaults.items() if k in schema.fields}
-
-    def check_write_acl(self, schema: Table, record: Record, as_user: str) -> None:
-        """Only its approver, an approval admin or the system may change an approval."""
-        if schema.name != "sysapproval_approver":
-            return
-        store = self.store
-        if record["approver"] == store.user_id(as_user) or store.roles_of(as_user) & APPROVAL_ROLES:
-            return
-        if as_user == "system":
-            return
-        raise AclError("Update")
 
     def before(
         self, schema: Table, record: Record, previous: Record | None, as_user: str, now: str

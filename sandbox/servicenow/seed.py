@@ -12,7 +12,10 @@ People (user_name / password):
 - incident.bot / incident-bot: the integration user, itil + approval_admin.
 - admin / admin: System Administrator.
 dave@example.com deliberately has no sys_user (the Slack user without a ServiceNow account).
-OAuth client "sandbox-client" / "sandbox-secret" (client_credentials runs as incident.bot).
+Roles are rows of `sys_user_has_role`, group memberships rows of `sys_user_grmember` (both readable
+over the Table API); acl.py reads the same rows.
+OAuth client "sandbox-client" / "sandbox-secret" (client_credentials runs as incident.bot; any http(s)
+redirect_uri; no JWT key until a test or the sandbox registers one).
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""Authentication: basic, OAuth grants at /oauth_token.do, token expiry, the login page."""
+"""Authentication: basic, the password and client credentials grants, token expiry.
+
+The consent page, PKCE, refresh rotation, revocation and the JWT bearer grant: test_oauth.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -177,29 +179,3 @@ async def test_authorization_code_from_the_test_hook_is_single_use(
     )
     assert response.json()["result"] == [{"user_name": "carol.diaz"}]
     assert (await anonymous.post("/oauth_token.do", data=form)).status_code == 401
-
-
-async def test_login_page_redirects_with_a_code_and_the_state(anonymous: httpx.AsyncClient) -> None:
-    params = {
-        "response_type": "code",
-        "client_id": "sandbox-client",
-        "redirect_uri": "http://bot.invalid/callback",
-        "state": "xyz",
-    }
-    page = await anonymous.get("/oauth_auth.do", params=params)
-    assert page.status_code == 200
-    assert "<form" in page.text
-    login = await anonymous.post(
-        "/oauth_auth.do", data={**params, "username": "bob.martin", "password": "bob.martin"}
-    )
-    assert login.status_code == 302
-    location = urlsplit(login.headers["location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == params["redirect_uri"]
-    query = parse_qs(location.query)
-    assert query["state"] == ["xyz"]
-    form = {"grant_type": "authorization_code", "code": query["code"][0], **CLIENT}
-    assert (await anonymous.post("/oauth_token.do", data=form)).status_code == 200
-    wrong = await anonymous.post(
-        "/oauth_auth.do", data={**params, "username": "bob.martin", "password": "nope"}
-    )
-    assert wrong.status_code == 401

@@ -8,9 +8,6 @@ the sample is an exact documented body (error bodies).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -30,6 +27,7 @@ from sandbox.servicenow.seed import (
     SERVICE_DESK,
     sys_id_for,
 )
+from tests.sandbox_servicenow.signing import Signer
 
 Case = Callable[[Emulator, httpx.AsyncClient, dict[str, Any]], Awaitable[None]]
 CASES: dict[str, Case] = {}
@@ -430,22 +428,13 @@ async def _refresh(emulator: Emulator, client: httpx.AsyncClient, s: dict[str, A
     assert response.json()["access_token"] != first.json()["access_token"]
 
 
-def hs256_jwt(claims: dict[str, Any], key: str) -> str:
-    def part(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    head = part(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = part(json.dumps(claims).encode())
-    signature = hmac.new(key.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{part(signature)}"
-
-
 @case("oauth/token_jwt_bearer_200.json")
 async def _jwt(emulator: Emulator, client: httpx.AsyncClient, s: dict[str, Any]) -> None:
-    claims = {"iss": "sandbox-client", "aud": "sandbox-client", "sub": "carol@example.com"}
-    form = token_form(s, assertion=hs256_jwt(claims, "sandbox-secret"))
+    signer = Signer()
+    emulator.register_jwt_key("sandbox-client", signer.public_pem, signer.kid)
+    form = token_form(s, assertion=signer.assertion("carol@example.com"))
     response = await client.post("/oauth_token.do", data=form, auth=NO_AUTH)
-    assert response.status_code == s["status"]
+    assert response.status_code == s["status"], emulator.oauth_log
     assert set(response.json()) == set(s["body"])
     token = response.json()["access_token"]
     me = await client.get(
