@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from sqlalchemy import text
 
+from bot.feed.wake import first_of
 from bot.slack.kit import Card
 from servicenow.client import ServiceNowClient
 from servicenow.errors import NotFoundError, ServiceNowError
@@ -340,7 +341,7 @@ class Feed:
                 if claimed:
                     continue
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_first(self.events_wake, stop), 1.0)
+                    await asyncio.wait_for(first_of(self.events_wake, stop), 1.0)
         finally:
             await asyncio.gather(*self._handling.values(), return_exceptions=True)
 
@@ -497,12 +498,3 @@ class Feed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), max(self.poll_seconds, 1.0))
             yield False
-
-
-async def _first(*events: asyncio.Event) -> None:
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -29,6 +29,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.feed.wake import first_of
 from bot.slack.kit import Card, digest_of
 from storage import Claimed, FeedStore, PostedMessages, SlackWrite
 
@@ -201,7 +202,7 @@ class Messenger:
                 log.exception("outbox delivery failed; retrying shortly")
                 wait = 1.0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_first(self.wake, stop), wait)
+                await asyncio.wait_for(first_of(self.wake, stop), wait)
         await asyncio.gather(*self._inflight.values(), return_exceptions=True)
 
     async def prune(self) -> None:
@@ -283,12 +284,3 @@ class Messenger:
 
 def _backoff(attempts: int, most: float) -> float:
     return float(min(most, 2 ** min(30, max(0, attempts - 1))))
-
-
-async def _first(*events: asyncio.Event) -> None:
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
