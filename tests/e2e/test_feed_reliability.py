@@ -156,7 +156,12 @@ async def test_workers_survive_a_database_away_at_start_up_and_healthz_says_so(
             await _admin(url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             await eventually(lambda: _is_status(status, 200), timeout=20)
             assert stack.bot.workers["poller"].running
-            assert stack.bot.feed.last_poll is not None
+            # /healthz may say 200 while the poller still waits out its backoff; then it polls.
+            await eventually(lambda: _polled(stack), timeout=40)
+
+
+async def _polled(stack: Stack) -> bool:
+    return stack.bot.feed.last_poll is not None
 
 
 async def _poller_down(status: Any) -> dict[str, Any] | None:
