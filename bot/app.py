@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from bot import approvals, home, incidents
 from bot.approvals.service import Approvals
+from bot.bodies import CHANGE_EVENT_LIMIT, SLACK_LIMIT, TooLarge, read_body, replay, too_large
 from bot.commands import router as commands
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
@@ -273,7 +274,11 @@ def create_app(
     handler = AsyncSlackRequestHandler(bot.bolt)
 
     async def slack_events(request: Request) -> Response:
-        return await handle_http(handler.handle, request)
+        try:
+            body = await read_body(request, SLACK_LIMIT)
+        except TooLarge:
+            return too_large()
+        return await handle_http(handler.handle, replay(request, body))
 
     async def servicenow_events(request: Request) -> Response:
         return await change_event(bot.services, request)
@@ -304,11 +309,14 @@ def create_app(
     return app
 
 
-async def change_event(services: Services, request: Request) -> JSONResponse:
+async def change_event(services: Services, request: Request) -> Response:
     """A signed change event from the Business Rule: 401 unless signed and fresh, 400 unless an
     event, else 202 once the event is stored (the record is fetched and reconciled by the events
-    worker; 503 if it could not be stored)."""
-    body = await request.body()
+    worker; 503 if it could not be stored); 413 for a body over 64 KiB, before it is read whole."""
+    try:
+        body = await read_body(request, CHANGE_EVENT_LIMIT)
+    except TooLarge:
+        return too_large()
     try:
         event = verify(
             services.settings.servicenow_webhook_secret,
