@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from bot import logs
 from bot.settings import Mode, Settings, SettingsError, load_settings
 
 
@@ -37,9 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     where.add_argument("--socket", action="store_true", help="for Socket Mode (no request URLs)")
     args = parser.parse_args(argv)
     # Quiet until the bot serves: a start-up that fails says so in one line per problem.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure("WARNING")
 
     if args.command == "business-rule":
         from servicenow.webhook import business_rule_instructions
@@ -55,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"incident-bot: {problem}", file=sys.stderr)
         return 2
+    logs.configure("WARNING", settings.log_format)
     if mode in ("serve", "socket"):
         try:
             return asyncio.run(_run(settings, socket=mode == "socket"))
@@ -102,10 +101,17 @@ async def _run(settings: Settings, *, socket: bool) -> int:
         for problem in dict.fromkeys(problems):
             print(f"incident-bot: {problem}", file=sys.stderr)
         return 1
-    logging.getLogger().setLevel(logging.INFO)
+    logs.configure(settings.log_level, settings.log_format)
     app = create_app(settings, socket_mode=SocketMode(app_token) if app_token else None)
+    # log_config=None: uvicorn's loggers go through the bot's one handler (one line, JSON too).
     server = uvicorn.Server(
-        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            log_level=settings.log_level.lower(),
+        )
     )
     await server.serve()
     return 0 if server.started else 3  # 3: start-up failed (uvicorn's own code)
