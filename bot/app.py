@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -40,7 +40,15 @@ from servicenow.auth import auth_from_credentials
 from servicenow.client import ServiceNowClient, WritePolicy
 from servicenow.records import ChoiceCache
 from servicenow.webhook import InvalidEvent, InvalidSignature, verify
-from storage import Database, FeedStore, IdempotencyKeys, PostedMessages, UserLinks
+from storage import (
+    Database,
+    FeedStore,
+    IdempotencyKeys,
+    PostedMessages,
+    Pruned,
+    Retention,
+    UserLinks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,15 +113,38 @@ class Bot:
         ]
 
     async def _housekeeping(self) -> None:
-        """Hourly: forget idempotency keys after a week and delivered outbox rows after two days."""
+        """Hourly: forget idempotency keys after a week, delivered outbox rows after two days,
+        and records done with, and identities unused, after RETENTION_CLOSED_DAYS/RETENTION_DAYS."""
         while not self._stop.is_set():
             try:
                 await self.services.keys.prune(timedelta(days=7))
                 await self.services.messenger.prune()
+                await self.prune_records()
             except Exception:
                 log.exception("housekeeping failed; trying again in an hour")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), 3600)
+
+    async def prune_records(self, now: datetime | None = None) -> Pruned:
+        """Forget the cards, snapshots and followers of closed records and unused identities
+        (storage/retention.py); open records keep everything."""
+        settings = self.services.settings
+        closed = {table: tracker.closed_states for table, tracker in self.feed.trackers.items()}
+        pruned = await Retention(self.db).prune(
+            closed,
+            closed_days=settings.retention_closed_days,
+            days=settings.retention_days,
+            now=now,
+        )
+        if pruned != Pruned():
+            log.info(
+                "forgot %d cards, %d snapshots, %d followers and %d identities",
+                pruned.cards,
+                pruned.snapshots,
+                pruned.followers,
+                pruned.identities,
+            )
+        return pruned
 
     async def aclose(self) -> None:
         self._stop.set()

@@ -83,6 +83,8 @@ class Tracker(Protocol):
     # `baseline_initial` what it finds is only remembered, so the first change after is news.
     initial_query: str | None
     baseline_initial: bool
+    # The snapshot `state`s after which a record is done with (housekeeping forgets it later).
+    closed_states: tuple[str, ...]
 
     async def observe(
         self,
