@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import aiohttp
+import httpx
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -25,6 +27,7 @@ from starlette.routing import Route
 
 from bot import approvals, home, incidents
 from bot.approvals.service import Approvals
+from bot.bodies import CHANGE_EVENT_LIMIT, SLACK_LIMIT, TooLarge, read_body, replay, too_large
 from bot.commands import router as commands
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
@@ -32,6 +35,7 @@ from bot.health import Health, Worker, supervise
 from bot.home.service import Home
 from bot.identity import Identity
 from bot.incidents.service import Incidents
+from bot.metrics import CONTENT_TYPE, Metrics, counter, slack_kind
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.interactions import Interactions, handle_http
@@ -39,7 +43,15 @@ from servicenow.auth import auth_from_credentials
 from servicenow.client import ServiceNowClient, WritePolicy
 from servicenow.records import ChoiceCache
 from servicenow.webhook import InvalidEvent, InvalidSignature, verify
-from storage import Database, FeedStore, IdempotencyKeys, PostedMessages, UserLinks
+from storage import (
+    Database,
+    FeedStore,
+    IdempotencyKeys,
+    PostedMessages,
+    Pruned,
+    Retention,
+    UserLinks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +65,7 @@ class Bot:
     incidents: Incidents
     approvals: Approvals
     home: Home
+    metrics: Metrics = field(default_factory=Metrics)
 
     def __post_init__(self) -> None:
         self._stop = asyncio.Event()
@@ -86,7 +99,7 @@ class Bot:
         services = self.services
         # One aiohttp session for every Slack call (Bolt hands it to each request's client);
         # without it slack_sdk opens a new session and TCP connection per call.
-        services.slack.session = aiohttp.ClientSession()
+        services.slack.session = aiohttp.ClientSession(trace_configs=[self.metrics.slack_trace()])
         services.messenger.outbox_slack.session = services.slack.session
         if services.settings.is_sqlite:
             await services.db.migrate()
@@ -104,15 +117,38 @@ class Bot:
         ]
 
     async def _housekeeping(self) -> None:
-        """Hourly: forget idempotency keys after a week and delivered outbox rows after two days."""
+        """Hourly: forget idempotency keys after a week, delivered outbox rows after two days,
+        and records done with, and identities unused, after RETENTION_CLOSED_DAYS/RETENTION_DAYS."""
         while not self._stop.is_set():
             try:
                 await self.services.keys.prune(timedelta(days=7))
                 await self.services.messenger.prune()
+                await self.prune_records()
             except Exception:
                 log.exception("housekeeping failed; trying again in an hour")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), 3600)
+
+    async def prune_records(self, now: datetime | None = None) -> Pruned:
+        """Forget the cards, snapshots and followers of closed records and unused identities
+        (storage/retention.py); open records keep everything."""
+        settings = self.services.settings
+        closed = {table: tracker.closed_states for table, tracker in self.feed.trackers.items()}
+        pruned = await Retention(self.db).prune(
+            closed,
+            closed_days=settings.retention_closed_days,
+            days=settings.retention_days,
+            now=now,
+        )
+        if pruned != Pruned():
+            log.info(
+                "forgot %d cards, %d snapshots, %d followers and %d identities",
+                pruned.cards,
+                pruned.snapshots,
+                pruned.followers,
+                pruned.identities,
+            )
+        return pruned
 
     async def aclose(self) -> None:
         self._stop.set()
@@ -151,6 +187,7 @@ class ServiceNowTiming:
 def servicenow_client(
     settings: Settings,
     timing: ServiceNowTiming = ServiceNowTiming(),
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> ServiceNowClient:
     auth = auth_from_credentials(
         settings.servicenow_instance_url,
@@ -164,13 +201,15 @@ def servicenow_client(
         auth,
         timeout=timing.timeout,
         writes=WritePolicy.within(timing.write_horizon),
+        transport=transport,
     )
 
 
 def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> Bot:
     """The composition root: the shared services, then each record kind's `install`."""
     db = Database.from_url(settings.database_url)
-    servicenow = servicenow_client(settings, timing)
+    metrics = Metrics()
+    servicenow = servicenow_client(settings, timing, metrics.servicenow_transport())
     slack = slack_client(settings)
     store = FeedStore(db)
     messenger = Messenger(
@@ -225,7 +264,34 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
     approval_kind = approvals.install(services)
     home_tab = home.install(services, incident_kind, approval_kind)
     commands.install(services.interactions, services.commands)
-    return Bot(services, bolt, incident_kind, approval_kind, home_tab)
+    identity = services.identity
+    metrics.count(
+        lambda: [
+            counter(
+                "incident_bot_change_events_received",
+                "Signed change events stored (answered 202)",
+                feed.events_received,
+            ),
+            counter(
+                "incident_bot_change_events_acted_on",
+                "Change events reconciled",
+                feed.events_acted,
+            ),
+            counter(
+                "incident_bot_identity_cache",
+                "Identity lookups answered from memory or storage",
+                identity.hits,
+                result="hit",
+            ),
+            counter(
+                "incident_bot_identity_cache",
+                "Identity lookups that asked Slack and ServiceNow",
+                identity.misses,
+                result="miss",
+            ),
+        ]
+    )
+    return Bot(services, bolt, incident_kind, approval_kind, home_tab, metrics)
 
 
 @dataclass(frozen=True)
@@ -272,14 +338,40 @@ def create_app(
     bot = build(settings, timing)
     handler = AsyncSlackRequestHandler(bot.bolt)
 
+    metrics = bot.metrics
+
+    def timed(
+        route: str, serve: Callable[[Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            response = await serve(request)
+            elapsed = time.perf_counter() - started
+            metrics.requests.labels(route, str(response.status_code)).observe(elapsed)
+            return response
+
+        return endpoint
+
     async def slack_events(request: Request) -> Response:
-        return await handle_http(handler.handle, request)
+        started = time.perf_counter()
+        try:
+            body = await read_body(request, SLACK_LIMIT)
+        except TooLarge:
+            return too_large()
+        response = await handle_http(handler.handle, replay(request, body))
+        if response.status_code == 200:
+            metrics.acks.labels(slack_kind(body)).observe(time.perf_counter() - started)
+        return response
 
     async def servicenow_events(request: Request) -> Response:
         return await change_event(bot.services, request)
 
     async def healthz(_: Request) -> Response:
         return await health(bot)
+
+    async def prometheus(_: Request) -> Response:
+        await observe_now(bot)
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -294,21 +386,29 @@ def create_app(
             await bot.aclose()
 
     routes = [
-        Route("/servicenow/events", servicenow_events, methods=["POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
+        Route(
+            "/servicenow/events", timed("/servicenow/events", servicenow_events), methods=["POST"]
+        ),
+        Route("/healthz", timed("/healthz", healthz), methods=["GET"]),
+        Route("/metrics", prometheus, methods=["GET"]),
     ]
     if socket_mode is None:
-        routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
+        routes.insert(
+            0, Route("/slack/events", timed("/slack/events", slack_events), methods=["POST"])
+        )
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.bot = bot
     return app
 
 
-async def change_event(services: Services, request: Request) -> JSONResponse:
+async def change_event(services: Services, request: Request) -> Response:
     """A signed change event from the Business Rule: 401 unless signed and fresh, 400 unless an
     event, else 202 once the event is stored (the record is fetched and reconciled by the events
-    worker; 503 if it could not be stored)."""
-    body = await request.body()
+    worker; 503 if it could not be stored); 413 for a body over 64 KiB, before it is read whole."""
+    try:
+        body = await read_body(request, CHANGE_EVENT_LIMIT)
+    except TooLarge:
+        return too_large()
     try:
         event = verify(
             services.settings.servicenow_webhook_secret,
@@ -332,6 +432,19 @@ async def change_event(services: Services, request: Request) -> JSONResponse:
             {"accepted": False, "reason": f"{event.table} is not tracked"}, status_code=202
         )
     return JSONResponse({"accepted": True}, status_code=202)
+
+
+async def observe_now(bot: Bot) -> None:
+    """The gauges read when scraped: the outbox's depth and oldest message, the poll's lag."""
+    metrics, store = bot.metrics, bot.feed.store
+    try:
+        metrics.outbox_depth.set(await store.pending())
+        oldest = await store.oldest_pending_age()
+        metrics.outbox_oldest.set(oldest.total_seconds() if oldest else 0)
+    except Exception as exc:  # the database away: the last values stay, /healthz says why
+        log.warning("metrics: could not read the outbox (%s)", type(exc).__name__)
+    if bot.feed.last_poll is not None:
+        metrics.poll_lag.set(time.monotonic() - bot.feed.last_poll)
 
 
 def _client(request: Request) -> str:

@@ -1,14 +1,15 @@
-"""`incident-bot` (also `python -m bot`): serve, socket, migrate, check, business-rule, manifest."""
+"""`incident-bot` (also `python -m bot`): serve, socket, migrate, check, outbox, business-rule,
+manifest."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from bot import logs
 from bot.settings import Mode, Settings, SettingsError, load_settings
 
 
@@ -29,6 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("check", help="verify Slack auth, ServiceNow auth and the database")
     sub.add_parser("business-rule", help="print the ServiceNow Business Rule and how to install it")
+    outbox = sub.add_parser(
+        "outbox", help="list undelivered and given-up Slack messages; `outbox retry` requeues"
+    )
+    outbox.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
+    outbox.add_argument("id", nargs="?", help="the message to retry (an id from the list)")
+    outbox.add_argument("--all-dead", action="store_true", help="retry every given-up message")
     manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
     where = manifest.add_mutually_exclusive_group()
     where.add_argument(
@@ -37,9 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     where.add_argument("--socket", action="store_true", help="for Socket Mode (no request URLs)")
     args = parser.parse_args(argv)
     # Quiet until the bot serves: a start-up that fails says so in one line per problem.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure("WARNING")
 
     if args.command == "business-rule":
         from servicenow.webhook import business_rule_instructions
@@ -48,18 +53,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "manifest":
         return _manifest(args.url, args.socket)
-    mode: Mode = args.command
+    retry: list[int] | None = []
+    if args.command == "outbox":
+        asked = _retry_ids(args.action, args.id, args.all_dead)
+        if isinstance(asked, str):
+            print(f"incident-bot: {asked}", file=sys.stderr)
+            return 2
+        retry = asked
+    mode: Mode = "migrate" if args.command == "outbox" else args.command
     try:
         settings = load_settings(mode)
     except SettingsError as exc:
         for problem in exc.problems:
             print(f"incident-bot: {problem}", file=sys.stderr)
         return 2
+    logs.configure("WARNING", settings.log_format)
     if mode in ("serve", "socket"):
         try:
             return asyncio.run(_run(settings, socket=mode == "socket"))
         except KeyboardInterrupt:  # uvicorn stops on Ctrl-C, then re-raises it (as uvicorn.run)
             return 0
+    if args.command == "outbox":
+        return asyncio.run(_outbox(settings, retry))
     if mode == "migrate":
         return asyncio.run(_migrate(settings))
     return asyncio.run(_check(settings))
@@ -102,13 +117,77 @@ async def _run(settings: Settings, *, socket: bool) -> int:
         for problem in dict.fromkeys(problems):
             print(f"incident-bot: {problem}", file=sys.stderr)
         return 1
-    logging.getLogger().setLevel(logging.INFO)
+    logs.configure(settings.log_level, settings.log_format)
     app = create_app(settings, socket_mode=SocketMode(app_token) if app_token else None)
+    # log_config=None: uvicorn's loggers go through the bot's one handler (one line, JSON too).
     server = uvicorn.Server(
-        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            log_level=settings.log_level.lower(),
+        )
     )
     await server.serve()
     return 0 if server.started else 3  # 3: start-up failed (uvicorn's own code)
+
+
+def _retry_ids(action: str, id: str | None, all_dead: bool) -> list[int] | str | None:
+    """What `outbox` was asked to requeue: ids, None for every given-up one, [] to only list, or
+    what is wrong with the request."""
+    if action == "list":
+        return [] if id is None and not all_dead else "`outbox` lists; to requeue: outbox retry ID"
+    if all_dead == (id is not None):
+        return "outbox retry takes one message id or --all-dead"
+    if all_dead:
+        return None
+    if id is None or not id.isdigit():
+        return f"outbox retry: {id!r} is not a message id (a number from `incident-bot outbox`)"
+    return [int(id)]
+
+
+async def _outbox(settings: Settings, retry: list[int] | None) -> int:
+    """List what has not been delivered (one line each), or requeue given-up messages."""
+    from datetime import UTC, datetime
+
+    from storage import Database, FeedStore
+
+    db = Database.from_url(settings.database_url)
+    store = FeedStore(db)
+    try:
+        if retry is None or retry:
+            requeued = await store.requeue(retry)
+            if retry and not requeued:
+                print(
+                    f"incident-bot: outbox: no given-up message {retry[0]} (or a newer update of "
+                    "it is pending)",
+                    file=sys.stderr,
+                )
+                return 1
+            print(f"requeued {len(requeued)}: {' '.join(map(str, requeued))}".rstrip(": "))
+            return 0
+        now = datetime.now(UTC)
+        for message in await store.undelivered():
+            age = _age((now - message.created_at).total_seconds())
+            error = " ".join(message.last_error.split())[:200] or "-"
+            print(
+                f"{message.id}\t{message.status}\t{message.kind}\t{message.target}\t"
+                f"attempts={message.attempts}\tage={age}\t{error}"
+            )
+    except Exception as exc:
+        print(f"incident-bot: outbox: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    return 0
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
 
 
 async def _migrate(settings: Settings) -> int:

@@ -80,6 +80,8 @@ class Identity:
         self._memory: dict[str, tuple[float, Person]] = {}
         self._memory_ttl = memory_ttl
         self._locks: dict[str, asyncio.Lock] = {}
+        self.hits = 0  # for /metrics: answered from memory or storage, or looked up again
+        self.misses = 0
 
     async def person(self, slack_user_id: str, *, for_someone_else: bool = False) -> Person:
         """The ServiceNow user behind `slack_user_id`, or NoServiceNowAccount.
@@ -88,6 +90,7 @@ class Identity:
         """
         remembered = self._memory.get(slack_user_id)
         if remembered and remembered[0] > time.monotonic():
+            self.hits += 1
             return remembered[1]
         # Concurrent first commands from one person ask Slack and ServiceNow once.
         async with self._locks.setdefault(slack_user_id, asyncio.Lock()):
@@ -100,7 +103,9 @@ class Identity:
         link = await self._links.get_fresh(
             slack_user_id, found_ttl=self._found_ttl, missing_ttl=self._missing_ttl
         )
+        self.hits += link is not None
         if link is None:
+            self.misses += 1
             email = await self._slack_email(slack_user_id)
             user = await self._find_user(email) if email else None
             link = await self._links.save(

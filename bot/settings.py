@@ -51,10 +51,27 @@ class Settings(BaseSettings):
     outbox_max_backoff_seconds: float = Field(default=300, gt=0)
     dm_fold_seconds: float = Field(default=3, ge=0)
 
+    # Housekeeping: what the bot remembers about a record (its cards, its snapshot) goes this
+    # long after the record closed or was last seen, and so does an identity unused this long;
+    # the cards of a closed record go after `retention_closed_days`. Open records keep all.
+    retention_days: float = Field(default=30, gt=0)
+    retention_closed_days: float = Field(default=7, gt=0)
+
+    # The log: `text` (one line per record) or `json` (one object per line), and its level.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     database_url: str = "sqlite+aiosqlite:///./incident-bot.db"
     incident_channel: str | None = None
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (the log says which)
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.lower() if value.lower() in ("text", "json") else value.upper()
 
     @field_validator("slack_api_url", "servicenow_instance_url")
     @classmethod

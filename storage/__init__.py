@@ -12,6 +12,7 @@ from storage.repositories import (
     PostedMessages,
     UserLinks,
 )
+from storage.retention import Pruned, Retention
 
 __all__ = [
     "Card",
@@ -28,6 +29,8 @@ __all__ = [
     "PendingFold",
     "Posted",
     "PostedMessages",
+    "Pruned",
+    "Retention",
     "SlackWrite",
     "StoredSnapshot",
     "UserLinks",

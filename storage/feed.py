@@ -91,6 +91,19 @@ class StoredSnapshot:
     data: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Stuck:
+    """An undelivered message, as `incident-bot outbox` lists it."""
+
+    id: int
+    status: str  # pending or dead
+    kind: str
+    target: str
+    attempts: int
+    created_at: datetime
+    last_error: str
+
+
 class FeedStore:
     def __init__(self, db: Database, *, update_interval: timedelta = timedelta(seconds=1)) -> None:
         self._db = db
@@ -526,6 +539,61 @@ class FeedStore:
                 select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "pending")
             )
         return utcnow() - as_utc(oldest) if oldest else None
+
+    async def undelivered(self, limit: int = 1000) -> list[Stuck]:
+        """Messages not delivered (pending, then given up), oldest first: for `incident-bot outbox`."""
+        async with self._db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.status,
+                    OutboxMessage.kind,
+                    OutboxMessage.target,
+                    OutboxMessage.attempts,
+                    OutboxMessage.created_at,
+                    OutboxMessage.last_error,
+                )
+                .where(OutboxMessage.status.in_(("pending", "dead")))
+                .order_by(OutboxMessage.status.desc(), OutboxMessage.id)
+                .limit(limit)
+            )
+            return [
+                Stuck(
+                    r.id, r.status, r.kind, r.target, r.attempts, as_utc(r.created_at), r.last_error
+                )
+                for r in rows
+            ]
+
+    async def requeue(self, ids: Sequence[int] | None) -> list[int]:
+        """Give given-up messages (these `ids`, or every one: None) a fresh start; the ids
+        requeued. An update whose message has a newer update pending is left (that one wins)."""
+        now = utcnow()
+        newer = aliased(OutboxMessage)
+        dead = and_(
+            OutboxMessage.status == "dead",
+            ~exists().where(
+                newer.coalesce_key == OutboxMessage.coalesce_key, newer.status == "pending"
+            ),
+        )
+        if ids is not None:
+            dead = and_(dead, OutboxMessage.id.in_(list(ids)))
+        async with self._db.engine.begin() as conn:
+            found = (await conn.execute(select(OutboxMessage.id).where(dead))).scalars().all()
+            if found:
+                await conn.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(found))
+                    .values(
+                        status="pending",
+                        attempts=0,
+                        available_at=now,
+                        claimed_until=None,
+                        claim_token=None,
+                        created_at=now,  # given up by age: the retry gets its own day
+                        updated_at=now,
+                    )
+                )
+        return sorted(found)
 
     async def prune(self, older_than: timedelta) -> None:
         async with self._db.engine.begin() as conn:

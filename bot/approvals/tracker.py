@@ -19,6 +19,14 @@ class ApprovalTracker:
     # (a DM) the first time it changes while still requested.
     initial_query: str | None = None
     baseline_initial = False
+    # Decided: housekeeping forgets its DM and snapshot some days after (RETENTION_*).
+    closed_states: tuple[str, ...] = (
+        ApprovalState.APPROVED,
+        ApprovalState.REJECTED,
+        ApprovalState.CANCELLED,
+        ApprovalState.NOT_REQUIRED,
+        ApprovalState.SKIPPED,
+    )
 
     def __init__(self, approvals: Approvals) -> None:
         self._approvals = approvals

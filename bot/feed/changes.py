@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from sqlalchemy import text
 
 from bot.feed.wake import first_of
+from bot.logs import Throttle
 from bot.slack.kit import Card
 from servicenow.client import ServiceNowClient
 from servicenow.errors import NotFoundError, ServiceNowError
@@ -83,6 +84,8 @@ class Tracker(Protocol):
     # `baseline_initial` what it finds is only remembered, so the first change after is news.
     initial_query: str | None
     baseline_initial: bool
+    # The snapshot `state`s after which a record is done with (housekeeping forgets it later).
+    closed_states: tuple[str, ...]
 
     async def observe(
         self,
@@ -154,6 +157,10 @@ class Feed:
         self.set_aside_total = 0
         self.last_poll: float | None = None  # time.monotonic() of the last poll of every table
         self.leading = False  # this replica is the one polling
+        self._poll_trouble = Throttle(log)
+        # For /metrics: change events stored (answered 202) and acted on (reconciled).
+        self.events_received = 0
+        self.events_acted = 0
         self.trackers = {tracker.table: tracker for tracker in trackers}
         self.poll_seconds = poll_seconds
         self.overlap = overlap
@@ -318,6 +325,7 @@ class Feed:
         if event.table not in self.trackers:
             return False
         await self.events.add(event.table, event.sys_id, event.sys_mod_count)
+        self.events_received += 1
         self.events_wake.set()
         return True
 
@@ -364,6 +372,7 @@ class Feed:
                 await self.events.retry_later(pending, delay, error)
             return
         self._note_success(key)
+        self.events_acted += 1
         await self.events.done(pending)
 
     def _note_failure(self, key: tuple[str, str], error: str, then: str) -> None:
@@ -399,10 +408,16 @@ class Feed:
                 accepted += await self._poll_table(table, tracker)
             except Exception as exc:  # one table's trouble is not the others'
                 failed.append(table)
-                if isinstance(exc, ServiceNowError):
-                    log.warning("poll of %s failed: %s", table, exc)
-                else:
-                    log.exception("poll of %s failed", table)
+                self._poll_trouble.failed(
+                    table,
+                    "poll of %s failed: %s",
+                    table,
+                    exc if isinstance(exc, ServiceNowError) else f"{type(exc).__name__}: {exc}",
+                    exc=None if isinstance(exc, ServiceNowError) else exc,
+                )
+        for table in self.trackers:
+            if table not in failed:
+                self._poll_trouble.recovered(table, f"poll of {table} works again")
         if not failed:
             self.last_poll = time.monotonic()
         return accepted

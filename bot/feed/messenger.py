@@ -30,6 +30,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.feed.wake import first_of
+from bot.logs import Throttle
 from bot.slack.kit import Card, digest_of
 from storage import Claimed, FeedStore, PostedMessages, SlackWrite
 
@@ -80,6 +81,7 @@ class Messenger:
         self._max_backoff = max_backoff
         self.wake = asyncio.Event()
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._trouble = Throttle(log)  # the database away: one line a minute, not one a second
 
     # -- straight out ------------------------------------------------------------------------------
 
@@ -198,8 +200,15 @@ class Messenger:
                 if taken:
                     continue
                 wait = 1.0 if busy else await self._idle_time()
-            except Exception:
-                log.exception("outbox delivery failed; retrying shortly")
+                self._trouble.recovered("run", "outbox delivery works again")
+            except Exception as exc:
+                self._trouble.failed(
+                    "run",
+                    "outbox delivery failed (%s: %s); retrying every second",
+                    type(exc).__name__,
+                    exc,
+                    exc=exc,
+                )
                 wait = 1.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(first_of(self.wake, stop), wait)

@@ -78,6 +78,11 @@ class IncidentTracker:
     # On the very first start, remember every open incident, so their next change is news.
     initial_query: str | None = "active=true"
     baseline_initial = True
+    # Done with: housekeeping forgets its cards and snapshot some days after (RETENTION_*).
+    closed_states: tuple[str, ...] = (
+        str(int(IncidentState.CLOSED)),
+        str(int(IncidentState.CANCELED)),
+    )
 
     def __init__(
         self,

@@ -253,7 +253,9 @@ async def handle_http(
     try:
         return await handle(request)
     except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
-        log.info("refusing a /slack/events body that is not a Slack payload: %r", exc)
+        log.info(
+            "refusing a /slack/events body that is not a Slack payload (%s)", type(exc).__name__
+        )
         return Response(status_code=400)
 
 

@@ -16,6 +16,7 @@ class Quiet:
     fields: tuple[str, ...] = ("sys_id", "sys_mod_count")
     initial_query: str | None = None
     baseline_initial = False
+    closed_states: tuple[str, ...] = ()
 
     async def observe(
         self,

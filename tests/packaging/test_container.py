@@ -37,7 +37,11 @@ SETTINGS = {
     "OUTBOX_GIVE_UP_HOURS",
     "OUTBOX_MAX_BACKOFF_SECONDS",
     "DM_FOLD_SECONDS",
-}  # the design's configuration table, and the outbox's settings (issue #12)
+    "RETENTION_DAYS",
+    "RETENTION_CLOSED_DAYS",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+}  # the design's configuration table, the outbox's settings (issue #12), retention and logs (#14)
 pytestmark = pytest.mark.packaging
 
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "PUBLISH_PORT"}
