@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -89,6 +90,10 @@ class CachedPing:
             return self._error
 
 
+MARKUP = re.compile(r"<[^>]*>")
+REASON_MAX = 160
+
+
 class Health:
     def __init__(
         self,
@@ -132,4 +137,11 @@ class Health:
             stale = max(self._poll_periods * poll, 10.0)
             if time.monotonic() - last > stale and self._feed.leading:
                 problems["poller"] = f"no successful poll for {time.monotonic() - last:.0f} s"
-        return problems
+        return {part: one_line(why) for part, why in problems.items()}
+
+
+def one_line(text: str, limit: int = REASON_MAX) -> str:
+    """A reason fit for /healthz: markup (say, a proxy's HTML error page) and line breaks gone,
+    whitespace collapsed, at most `limit` characters."""
+    plain = " ".join(MARKUP.sub(" ", text).split())
+    return plain if len(plain) <= limit else plain[: limit - 1].rstrip() + "…"

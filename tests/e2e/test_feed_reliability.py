@@ -185,6 +185,29 @@ async def test_fifty_concurrent_health_checks_cost_at_most_a_couple_of_serviceno
         assert len(stack.emulator.requests) <= 2
 
 
+async def test_healthz_names_servicenow_in_one_clean_line_when_a_proxy_answers_html(
+    tmp_path: Path,
+) -> None:
+    page = (
+        "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>"
+        + "x" * 5000
+        + "</body></html>"
+    )
+    async with stack_with(tmp_path, servicenow_poll_seconds=0) as stack:
+        stack.emulator.faults.add(Fault(status=502, body=page, times=-1))
+        async with httpx.AsyncClient(base_url=stack.bot_url) as http:
+
+            async def servicenow_down() -> dict[str, Any] | None:
+                response = await http.get("/healthz")
+                body: dict[str, Any] = response.json()
+                return body if response.status_code == 503 and "servicenow" in body else None
+
+            body = await eventually(servicenow_down, timeout=15)
+        assert body is not None
+        reason = body["servicenow"]
+        assert "<" not in reason and "\n" not in reason and len(reason) <= 160
+
+
 async def _admin(url: str, statement: str) -> None:
     admin = create_async_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
