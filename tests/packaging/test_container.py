@@ -37,7 +37,10 @@ SETTINGS = {
     "OUTBOX_GIVE_UP_HOURS",
     "OUTBOX_MAX_BACKOFF_SECONDS",
     "DM_FOLD_SECONDS",
-}  # the design's configuration table, and the outbox's settings (issue #12)
+    "READ_ROLES",
+    "FULFILLER_ROLES",
+    "E_SIGNATURE_TABLES",
+}  # the design's configuration table, the outbox's (issue #12) and the permissions' (issue #13)
 pytestmark = pytest.mark.packaging
 
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "PUBLISH_PORT"}
