@@ -36,6 +36,7 @@ from bot.home.service import Home
 from bot.identity import Identity
 from bot.incidents.service import Incidents
 from bot.metrics import CONTENT_TYPE, Metrics, counter, slack_kind
+from bot.permissions import Guard, Policy
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.interactions import Interactions, handle_http
@@ -247,17 +248,19 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         )
     finally:
         bolt_log.removeFilter(quiet)
+    identity = Identity(slack, servicenow, UserLinks(db))
+    policy = Policy(settings.read_role_set, settings.fulfiller_role_set)
     services = Services(
         settings=settings,
         db=db,
         servicenow=servicenow,
         slack=slack,
-        identity=Identity(slack, servicenow, UserLinks(db)),
+        identity=identity,
         choices=ChoiceCache(servicenow),
         feed=feed,
         messenger=messenger,
         keys=keys,
-        interactions=Interactions(bolt, keys, messenger),
+        interactions=Interactions(bolt, keys, messenger, Guard(identity, servicenow, policy)),
         commands=commands.Router(),
     )
     incident_kind = incidents.install(services)

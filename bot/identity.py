@@ -1,4 +1,10 @@
-"""Who is this Slack user in ServiceNow? Slack profile e-mail → active sys_user, cached in storage."""
+"""Who is this Slack user in ServiceNow? Slack profile e-mail → active sys_user, cached in storage.
+
+The forward answer (Slack user → sys_user) is re-checked within minutes (still active, same e-mail),
+and at once when Slack says the profile changed (`forget`, on `user_change`). An e-mail shared by
+two active users matches nobody. The reverse answer (sys_user → Slack user, for DMs) never writes a
+link: only the forward direction binds a Slack user to a sys_user.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from servicenow.client import ServiceNowClient
 from servicenow.query import Query, UnsafeQueryValue, validate_email
 from servicenow.records import User
 from storage import UserLinks
-from storage.models import utcnow
+from storage.models import as_utc, utcnow
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,21 @@ class NoServiceNowAccount(Refusal):
         super().__init__(text)
 
 
+class AmbiguousEmail(NoServiceNowAccount):
+    """Two or more active ServiceNow users share the e-mail: the bot can't tell which one is you."""
+
+    def __init__(self, email: str, slack_user_id: str | None = None) -> None:
+        self.email = email
+        self.slack_user_id = slack_user_id
+        whose = f"<@{slack_user_id}>'s" if slack_user_id else "your"
+        Refusal.__init__(
+            self,
+            f"More than one active ServiceNow user has the e-mail *{escape(email)}* ({whose} "
+            "Slack e-mail), so I can't tell which account to act as. Ask your ServiceNow admin "
+            "to keep that e-mail on one active user only.",
+        )
+
+
 class Identity:
     def __init__(
         self,
@@ -66,15 +87,17 @@ class Identity:
         servicenow: ServiceNowClient,
         links: UserLinks,
         *,
-        found_ttl: timedelta = timedelta(hours=12),
+        found_ttl: timedelta = timedelta(minutes=5),
         missing_ttl: timedelta = timedelta(minutes=5),
         memory_ttl: float = 60.0,
+        reverse_ttl: timedelta = timedelta(hours=12),
     ) -> None:
         self._slack = slack
         self._servicenow = servicenow
         self._links = links
         self._found_ttl = found_ttl
         self._missing_ttl = missing_ttl
+        self._reverse_ttl = reverse_ttl
         # Matches also live in memory for a short while: every command and click needs one, and
         # storage stays the shared truth between replicas.
         self._memory: dict[str, tuple[float, Person]] = {}
@@ -82,6 +105,10 @@ class Identity:
         self._locks: dict[str, asyncio.Lock] = {}
         self.hits = 0  # for /metrics: answered from memory or storage, or looked up again
         self.misses = 0
+        # E-mails found on several active users, to say so while their "no match" is remembered.
+        self._ambiguous: dict[str, float] = {}
+        # Reverse answers found by e-mail (never stored as links): sys_user → (until, Slack user).
+        self._reverse: dict[str, tuple[float, str | None]] = {}
 
     async def person(self, slack_user_id: str, *, for_someone_else: bool = False) -> Person:
         """The ServiceNow user behind `slack_user_id`, or NoServiceNowAccount.
@@ -107,7 +134,10 @@ class Identity:
         if link is None:
             self.misses += 1
             email = await self._slack_email(slack_user_id)
-            user = await self._find_user(email) if email else None
+            users = await self._find_users(email) if email else []
+            user = users[0] if len(users) == 1 else None
+            if email and len(users) > 1:
+                self._ambiguous[email] = time.monotonic() + self._missing_ttl.total_seconds()
             link = await self._links.save(
                 slack_user_id,
                 email=email,
@@ -115,16 +145,38 @@ class Identity:
                 display_name=user.name if user else "",
             )
         if link.sys_user_id is None or link.email is None:
-            raise NoServiceNowAccount(link.email, slack_user_id if for_someone_else else None)
+            about = slack_user_id if for_someone_else else None
+            if link.email and self._ambiguous.get(link.email, 0.0) > time.monotonic():
+                raise AmbiguousEmail(link.email, about)
+            raise NoServiceNowAccount(link.email, about)
         person = Person(slack_user_id, link.sys_user_id, link.display_name, link.email)
         self._memory[slack_user_id] = (time.monotonic() + self._memory_ttl, person)
         return person
 
+    async def forget(self, slack_user_id: str) -> str | None:
+        """Slack says this person's profile changed: check them again on their next command or
+        click. Returns the sys_user they were linked to, if any."""
+        self._memory.pop(slack_user_id, None)
+        link = await self._links.get(slack_user_id)
+        await self._links.forget(slack_user_id)
+        if link and link.sys_user_id:
+            self._reverse.pop(link.sys_user_id, None)
+            return link.sys_user_id
+        return None
+
     async def slack_user(self, sys_user_id: str, email: str, name: str = "") -> str | None:
-        """The Slack user for a ServiceNow user (by e-mail), for mentions and DMs; None if none."""
+        """The Slack user for a ServiceNow user (by e-mail), for mentions and DMs; None if none.
+
+        A link the forward direction made wins. Otherwise Slack is asked by e-mail, and the answer
+        is only remembered here, never stored as a link: a Slack user already linked to a
+        different sys_user is not that ServiceNow user (None: no DM to them about it).
+        """
         link = await self._links.by_sys_user(sys_user_id)
-        if link is not None and utcnow() - link.resolved_at < self._found_ttl:
+        if link is not None and utcnow() - as_utc(link.resolved_at) < self._reverse_ttl:
             return link.slack_user_id
+        remembered = self._reverse.get(sys_user_id)
+        if remembered and remembered[0] > time.monotonic():
+            return remembered[1]
         if not email:
             return None
         try:
@@ -133,10 +185,12 @@ class Identity:
             if exc.response.get("error") == "users_not_found":
                 return None
             raise
-        slack_user_id = str(response["user"]["id"])
-        await self._links.save(
-            slack_user_id, email=email.lower(), sys_user_id=sys_user_id, display_name=name
-        )
+        slack_user_id: str | None = str(response["user"]["id"])
+        bound = await self._links.get(slack_user_id or "")
+        if bound is not None and bound.sys_user_id not in (None, sys_user_id):
+            slack_user_id = None  # linked to another account: never re-bound from here
+        until = time.monotonic() + self._reverse_ttl.total_seconds()
+        self._reverse[sys_user_id] = (until, slack_user_id)
         return slack_user_id
 
     async def _slack_email(self, slack_user_id: str) -> str | None:
@@ -150,10 +204,13 @@ class Identity:
         email = profile.get("email")
         return email.strip().lower() if isinstance(email, str) and email.strip() else None
 
-    async def _find_user(self, email: str) -> User | None:
+    async def _find_users(self, email: str) -> list[User]:
+        """The active users with this e-mail (two at most: one is a match, two are ambiguous)."""
         try:
             query = Query().eq("email", validate_email(email)).eq("active", "true")
         except UnsafeQueryValue:
-            return None
-        page = await self._servicenow.list("sys_user", query, fields=User.FIELDS, limit=1)
-        return User.from_record(page.records[0]) if page.records else None
+            return []
+        page = await self._servicenow.list(
+            "sys_user", query.order_by("sys_id"), fields=User.FIELDS, limit=2
+        )
+        return [User.from_record(record) for record in page.records]

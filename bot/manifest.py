@@ -51,6 +51,13 @@ SHORTCUTS: tuple[Shortcut, ...] = ()
 # Bot events, each with what the bot does with it.
 BOT_EVENTS: dict[str, str] = {
     "app_home_opened": "publish the Home tab when someone opens it",
+    "user_change": "check again at once who someone is in ServiceNow when their profile changes",
+}
+
+# The scopes Slack requires to send each event (docs.slack.dev/reference/events/<event>).
+EVENT_SCOPES: dict[str, tuple[str, ...]] = {
+    "app_home_opened": (),
+    "user_change": ("users:read",),
 }
 
 # App Home: the Home tab (views.publish) and the Messages tab, where the bot's DMs land. Nobody

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     # The log: `text` (one line per record) or `json` (one object per line), and its level.
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Who may do what (README, "Who may do what"): comma-separated ServiceNow role names that may
+    # read any incident, and that may work one (assign, work notes, hold, resolve, close, cancel);
+    # the tables whose approvals need an e-signature (decided in ServiceNow, never by a button).
+    read_roles: str = "itil"
+    fulfiller_roles: str = "itil"
+    e_signature_tables: str = "change_request"
 
     database_url: str = "sqlite+aiosqlite:///./incident-bot.db"
     incident_channel: str | None = None
@@ -115,9 +121,33 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("read_roles", "fulfiller_roles", "e_signature_tables")
+    @classmethod
+    def _names(cls, value: str) -> str:
+        for name in _names(value):
+            if not name.replace("_", "").replace(".", "").isalnum():
+                raise ValueError(f"must be comma-separated names, got {name!r}")
+        return value
+
+    @property
+    def read_role_set(self) -> frozenset[str]:
+        return _names(self.read_roles)
+
+    @property
+    def fulfiller_role_set(self) -> frozenset[str]:
+        return _names(self.fulfiller_roles)
+
+    @property
+    def e_signature_table_set(self) -> frozenset[str]:
+        return _names(self.e_signature_tables)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _names(value: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in value.split(",") if name.strip())
 
 
 _REQUIRED: dict[str, tuple[str, ...]] = {

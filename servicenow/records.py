@@ -250,6 +250,8 @@ class Incident(_Record):
     sys_updated_on: DateTime
     sys_updated_by: Text = ""
     opened_at: OptDateTime = None
+    opened_by: Text = ""
+    watch_list: Text = ""  # comma-separated sys_ids (or e-mails of people with no account)
     active: Bool = True
 
     FIELDS: ClassVar[tuple[str, ...]] = (
@@ -277,6 +279,8 @@ class Incident(_Record):
         "sys_updated_on",
         "sys_updated_by",
         "opened_at",
+        "opened_by",
+        "watch_list",
         "active",
     )
 

@@ -61,6 +61,11 @@ class UserLinks:
             )
             return _linked(row) if row else None
 
+    async def forget(self, slack_user_id: str) -> None:
+        """Drop the link: the next lookup asks Slack and ServiceNow again."""
+        async with self._db.engine.begin() as conn:
+            await conn.execute(delete(UserLink).where(UserLink.slack_user_id == slack_user_id))
+
     async def save(
         self, slack_user_id: str, *, email: str | None, sys_user_id: str | None, display_name: str
     ) -> LinkedUser:

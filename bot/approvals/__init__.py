@@ -10,9 +10,14 @@ from bot.services import Services
 
 def install(services: Services) -> Approvals:
     approvals = Approvals(
-        services.servicenow, services.identity, services.messenger, services.keys, services.feed
+        services.servicenow,
+        services.identity,
+        services.messenger,
+        services.keys,
+        services.feed,
+        signature_tables=services.settings.e_signature_table_set,
     )
     services.feed.track(ApprovalTracker(approvals))
-    listeners.install(services.interactions, approvals, services.slack)
+    listeners.install(services.interactions, approvals)
     services.commands.add(commands.SUBCOMMANDS, commands.Parts(approvals, services.interactions))
     return approvals

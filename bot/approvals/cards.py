@@ -51,6 +51,9 @@ class ApprovalRequest:
     approval: Approval
     url: str  # the record being approved, in ServiceNow
     requester: str = ""
+    # Its table needs an e-signature (ServiceNow's e_signature_registry): only ServiceNow can take
+    # the decision, so the card links to where to sign instead of offering buttons that would fail.
+    sign_at: str = ""
 
     @property
     def what(self) -> str:
@@ -86,8 +89,16 @@ def _approval_title(request: ApprovalRequest) -> str:
     return f"*{link(request.url, number)}*  {title}".rstrip()
 
 
+SIGN_NOTE = (
+    ":lock: This approval needs your e-signature, which only ServiceNow can take: "
+    "open it there to approve or reject."
+)
+
+
 def approval_buttons(request: ApprovalRequest) -> list[Block]:
     sys_id = request.approval.sys_id
+    if request.sign_at:
+        return [link_button("Sign in ServiceNow", ApprovalId.SIGN, request.sign_at)]
     return [
         button("Approve", ApprovalId.APPROVE, sys_id, style="primary"),
         button("Reject", ApprovalId.REJECT, sys_id, style="danger"),
@@ -121,6 +132,8 @@ def approval_card(request: ApprovalRequest) -> Card:
                 approval_buttons(request), f"approval:{approval.sys_id}:{approval.sys_mod_count}"
             )
         )
+        if request.sign_at:
+            blocks.append(context(SIGN_NOTE))
         text = escape(f"Approval requested: {request.name} {approval.parent_short_description}")
     else:
         outcome = approval_outcome(approval)
@@ -133,6 +146,8 @@ def approval_item(request: ApprovalRequest, where: str) -> list[Block]:
     """One pending approval in a list (`where` keeps block_ids unique per surface): 2 blocks."""
     approval = request.approval
     details = [request.what]
+    if request.sign_at:
+        details.append("needs your e-signature in ServiceNow")
     if request.requester:
         details.append(f"requested by {request.requester}")
     if approval.due_date:

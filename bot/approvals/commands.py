@@ -8,6 +8,7 @@ from typing import Any
 from bot.approvals.cards import approval_list
 from bot.approvals.service import Approvals
 from bot.commands.router import Subcommand, Words
+from bot.permissions import Action, Grant, Need
 from bot.slack.interactions import Interaction, Interactions
 
 
@@ -26,8 +27,12 @@ def _parse(words: Words) -> ListApprovals | None:
     return None if words.args else ListApprovals()  # "approvals for the new office" opens one
 
 
-async def _run(parts: Parts, it: Interaction, _: ListApprovals) -> None:
-    card = approval_list(await parts.approvals.pending_for(it.user))
+def _need(_: Parts, __: ListApprovals) -> Need[None]:
+    return Need(Action.LIST)
+
+
+async def _run(parts: Parts, it: Interaction, _: ListApprovals, grant: Grant[None]) -> None:
+    card = approval_list(await parts.approvals.pending_for(grant.person))
     await parts.interactions.reply(it, card)
 
 
@@ -37,5 +42,6 @@ SUBCOMMANDS: tuple[Subcommand[Parts, Any], ...] = (
         ("`/incident approvals` — your pending approvals, with Approve / Reject",),
         _parse,
         _run,
+        _need,
     ),
 )

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 class ApprovalId(StrEnum):
     OPEN = "approval_open"
+    SIGN = "approval_sign"
     APPROVE = "approval_approve"
     REJECT = "approval_reject"
     REJECT_FORM = "approval_reject"

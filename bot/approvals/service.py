@@ -15,6 +15,7 @@ from bot.approvals.cards import ApprovalRequest, approval_card, approval_outcome
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
 from bot.identity import Identity, Person, via_slack
+from bot.permissions import Action, Need, Subject, Target
 from bot.slack.explain import Refusal
 from bot.slack.kit import Card, escape
 from servicenow.client import ServiceNowClient
@@ -69,8 +70,11 @@ class Approvals:
         messenger: Messenger,
         keys: IdempotencyKeys,
         feed: Feed,
+        *,
+        signature_tables: frozenset[str] = frozenset({"change_request"}),
     ) -> None:
         self._servicenow = servicenow
+        self._signature_tables = signature_tables
         self._identity = identity
         self._messenger = messenger
         self._keys = keys
@@ -82,7 +86,30 @@ class Approvals:
         """The approval in `record` (fetched with FIELDS) with its parent's link and requester."""
         approval = Approval.from_record(record)
         requester = next((record[name] for name in REQUESTERS if record.get(name)), "")
-        return ApprovalRequest(approval, self.url(approval), requester)
+        sign_at = ""
+        if self.needs_signature(approval):
+            sign_at = self._servicenow.record_url(TABLE, approval.sys_id)
+        return ApprovalRequest(approval, self.url(approval), requester, sign_at)
+
+    def needs_signature(self, approval: Approval) -> bool:
+        """Whether ServiceNow asks for an e-signature to decide it (E_SIGNATURE_TABLES)."""
+        return approval.source_table in self._signature_tables
+
+    def by_sys_id(self, sys_id: str) -> Need[dict[str, str]]:
+        """Deciding the approval with this sys_id: its approver only."""
+
+        async def locate() -> Target[dict[str, str]]:
+            record = await self.get(sys_id)
+            approval = self.request(record)
+            subject = Subject(
+                TABLE,
+                approval.name,
+                approver=approval.approval.approver,
+                approver_name=approval.approval.approver_name,
+            )
+            return Target(record, subject)
+
+        return Need(Action.APPROVE, locate)
 
     def url(self, approval: Approval) -> str:
         """The record being approved, in ServiceNow (the approval itself when there is none)."""
@@ -97,9 +124,8 @@ class Approvals:
     async def get(self, sys_id: str) -> dict[str, str]:
         return await self._servicenow.get(TABLE, validate_sys_id(sys_id), fields=FIELDS)
 
-    async def pending_for(self, slack_user_id: str) -> list[ApprovalRequest]:
-        """The approvals waiting on the person behind `slack_user_id`, oldest first."""
-        person = await self._identity.person(slack_user_id)
+    async def pending_for(self, person: Person) -> list[ApprovalRequest]:
+        """The approvals waiting on `person`, oldest first."""
         query = (
             Query()
             .eq("approver", validate_sys_id(person.sys_user_id))
@@ -111,36 +137,36 @@ class Approvals:
 
     # -- deciding --------------------------------------------------------------------------------
 
-    async def approve(self, slack_user_id: str, sys_id: str) -> Decided | None:
-        """Approve for the clicker; None when another click on this version is already deciding."""
-        person, record = await self._decidable(slack_user_id, sys_id)
+    async def approve(self, person: Person, record: dict[str, str]) -> Decided | None:
+        """Approve for the approver; None when another click on this version is already deciding."""
+        await self._decidable(person, record)
         values = {
             "state": ApprovalState.APPROVED.value,
             "comments": f"Approved {via_slack(person)}",
         }
         return await self._decide(person, record, values)
 
-    async def reject(self, slack_user_id: str, sys_id: str, reason: str) -> Decided | None:
+    async def reject(self, person: Person, record: dict[str, str], reason: str) -> Decided | None:
         """Reject with a reason (required) as the approval's comment; None as for `approve`."""
         reason = reason.strip()
         if not reason:
             raise ApprovalProblem("Say why you reject it: the reason is required.")
-        person, record = await self._decidable(slack_user_id, sys_id)
+        await self._decidable(person, record)
         values = {
             "state": ApprovalState.REJECTED.value,
             "comments": f"{reason}\n\n— Rejected {via_slack(person)}",
         }
         return await self._decide(person, record, values)
 
-    async def check(self, slack_user_id: str, sys_id: str) -> ApprovalRequest:
-        """The approval, if this person may decide it now; ApprovalProblem (or
-        NoServiceNowAccount) saying why not otherwise. Used before opening the reject form."""
-        _, record = await self._decidable(slack_user_id, sys_id)
+    async def check(self, person: Person, record: dict[str, str]) -> ApprovalRequest:
+        """The approval, if this person may decide it now; ApprovalProblem saying why not
+        otherwise. Used before opening the reject form."""
+        await self._decidable(person, record)
         return self.request(record)
 
-    async def _decidable(self, slack_user_id: str, sys_id: str) -> tuple[Person, dict[str, str]]:
-        person = await self._identity.person(slack_user_id)
-        record = await self.get(sys_id)
+    async def _decidable(self, person: Person, record: dict[str, str]) -> None:
+        """The approver may decide it from Slack now (the permission check ran already: this is
+        the record's own state, and the approver again, whatever the policy)."""
         request = self.request(record)
         approval = request.approval
         if approval.approver != person.sys_user_id:
@@ -157,7 +183,11 @@ class Approvals:
                 escape(f"{request.name} is already {approval.state.label.lower()} ({outcome}); ")
                 + "nothing was changed."
             )
-        return person, record
+        if request.sign_at:
+            raise ApprovalProblem(
+                f":lock: {escape(request.name)} needs your e-signature, which only ServiceNow can "
+                f"take: <{request.sign_at}|sign it in ServiceNow>; nothing was changed."
+            )
 
     async def _decide(
         self, person: Person, record: Mapping[str, str], values: Mapping[str, str]

@@ -1,7 +1,8 @@
 """The `/incident` router: one slash command, subcommands registered by each record kind.
 
 A subcommand is one entry — the words it answers to, its lines in `/incident help`, a pure parser
-(text in, a typed request out) and the work it does — so adding one is one entry in its kind's
+(text in, a typed request out), the work it does and what that work needs (bot/permissions.py: an
+action and the record, checked on the interaction path before the work runs) — so adding one is one entry in its kind's
 `commands.py` plus a test. Parsing is forgiving; anything not understood becomes `Help` naming
 what was wrong, so the person always gets usage back. Help is generated from the entries.
 """
@@ -15,6 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from slack_bolt.async_app import AsyncAck
 
+from bot.permissions import Grant, Need
 from bot.slack.interactions import Interaction, Interactions
 from bot.slack.kit import Card, escape, section
 
@@ -64,7 +66,8 @@ class Subcommand(Generic[S, R]):
     words: tuple[str, ...]  # the first words it answers to
     usage: tuple[str, ...]  # its lines in `/incident help` (plain text: escaped when shown)
     parse: Callable[[Words], R | Help | None]  # None: not this one after all (the fallback's)
-    run: Callable[[S, Interaction, R], Awaitable[str | None]]  # a confirmation, or None
+    run: Callable[[S, Interaction, R, Grant[Any]], Awaitable[str | None]]  # a confirmation
+    need: Callable[[S, R], Need[Any]]  # checked before `run`, which gets the grant
     ack: Callable[[R], str | None] = _no_ack  # said at once, before the work (no I/O)
     number: re.Pattern[str] | None = None  # also answers to a bare record number
     role: Literal["word", "bare", "fallback"] = "word"  # bare: `/incident` alone
@@ -80,8 +83,12 @@ class Parsed:
     def ack_text(self) -> str | None:
         return self.subcommand.ack(self.request)
 
-    async def run(self, interaction: Interaction) -> str | None:
-        return await self.subcommand.run(self.parts, interaction, self.request)
+    @property
+    def need(self) -> Need[Any]:
+        return self.subcommand.need(self.parts, self.request)
+
+    async def run(self, interaction: Interaction, grant: Grant[Any]) -> str | None:
+        return await self.subcommand.run(self.parts, interaction, self.request, grant)
 
 
 class Router:
@@ -155,4 +162,6 @@ def install(interactions: Interactions, router: Router) -> None:
         else:
             await ack()
         # A Slack retry of the same command carries the same trigger_id: it acts once.
-        await interactions.run(interaction, lambda: parsed.run(interaction), once=True)
+        await interactions.run(
+            interaction, parsed.need, lambda grant: parsed.run(interaction, grant), once=True
+        )

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.home.cards import HomeId
 from bot.home.service import Home
+from bot.permissions import Action, Grant, Need
 from bot.slack.interactions import Interaction, Interactions
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,11 @@ def install(interactions: Interactions, home: Home) -> None:
         if event.get("tab", "home") == "home":
             await publish(str(event["user"]), None)
 
-    async def refresh(interaction: Interaction) -> None:
+    async def refresh(interaction: Interaction, _: Grant[None]) -> None:
         await publish(interaction.user, None)
         return None
 
-    interactions.on_action(HomeId.REFRESH, refresh)
+    def account(_: Interaction) -> Need[None]:
+        return Need(Action.LIST)
+
+    interactions.on_action(HomeId.REFRESH, refresh, need=account)

@@ -33,14 +33,14 @@ class Home:
     async def view(self, slack_user_id: str, notice: str | None = None) -> dict[str, Any]:
         """The Home tab for this person as it is now; a friendly state when they can't be matched."""
         try:
-            await self._identity.person(slack_user_id)
+            person = await self._identity.person(slack_user_id)
         except NoServiceNowAccount as exc:
             return home_problem(str(exc))
         try:
             (opened, opened_total), (assigned, assigned_total), pending = await asyncio.gather(
-                self._incidents.list_for(slack_user_id, "mine", 1),
-                self._incidents.list_for(slack_user_id, "assigned", 1),
-                self._approvals.pending_for(slack_user_id),
+                self._incidents.list_for(person, "mine", 1),
+                self._incidents.list_for(person, "assigned", 1),
+                self._approvals.pending_for(person),
             )
         except Exception as exc:
             log.info("home for %s could not be filled: %r", slack_user_id, exc)

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from bot.commands.router import Help, Subcommand, Words
+from bot.identity import Person
 from bot.incidents.cards import create_modal, follow_confirmation, incident_list, resolve_modal
 from bot.incidents.parts import Parts
-from bot.incidents.service import Incidents, split_description
+from bot.incidents.service import split_description
 from bot.incidents.vocabulary import HoldReason
+from bot.permissions import Action, Grant, Need
 from bot.slack.interactions import Interaction
 from bot.slack.kit import escape
 from bot.slack.modals import open_modal
@@ -25,7 +27,7 @@ MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 DONE = ":white_check_mark:"
 
 _OneNumber = TypeVar("_OneNumber", "Show", "Resolve", "Close", "Reopen", "Follow", "Unfollow")
-_Change = Callable[[str, str], Awaitable[Incident]]
+_Change = Callable[[Any, Incident], Awaitable[Incident]]
 
 
 # -- requests --------------------------------------------------------------------------------------
@@ -192,10 +194,31 @@ def _notify(words: Words) -> Notify | Help:
     return Help("`notify` takes `on` or `off`")
 
 
+# -- what each needs ---------------------------------------------------------------------------------
+
+
+def _account(_: Parts, __: Any) -> Need[None]:
+    return Need(Action.LIST)
+
+
+def _creating_need(_: Parts, __: Any) -> Need[None]:
+    return Need(Action.CREATE)
+
+
+def _on(action: Action) -> Callable[[Parts, Any], Need[Incident]]:
+    """`action` on the incident the request names."""
+    return lambda parts, request: parts.incidents.by_number(action, request.number)
+
+
+def _comment_need(parts: Parts, request: Comment) -> Need[Incident]:
+    action = Action.COMMENT if request.public else Action.WORK_NOTE
+    return parts.incidents.by_number(action, request.number)
+
+
 # -- work ------------------------------------------------------------------------------------------
 
 
-async def _open_create_form(parts: Parts, it: Interaction, _: Bare) -> None:
+async def _open_create_form(parts: Parts, it: Interaction, _: Bare, __: Grant[None]) -> None:
     async def form() -> dict[str, Any]:
         return create_modal(it.channel or "", await parts.incidents.categories())
 
@@ -203,9 +226,11 @@ async def _open_create_form(parts: Parts, it: Interaction, _: Bare) -> None:
     return None
 
 
-async def _run_create(parts: Parts, it: Interaction, request: Create) -> str | None:
+async def _run_create(
+    parts: Parts, it: Interaction, request: Create, grant: Grant[None]
+) -> str | None:
     created = await parts.incidents.create(
-        it.user, request.text, correlation_id=f"slack:{it.trigger_id}"
+        grant.person, request.text, correlation_id=f"slack:{it.trigger_id}"
     )
     if it.channel == parts.incident_channel:
         return None  # the feed announces every new incident there already
@@ -214,72 +239,73 @@ async def _run_create(parts: Parts, it: Interaction, request: Create) -> str | N
     )
 
 
-async def _run_show(parts: Parts, it: Interaction, request: Show) -> str | None:
-    incident = await parts.incidents.find(request.number)
-    incident, card = await parts.incidents.render(incident.sys_id, incident)
+async def _run_show(parts: Parts, it: Interaction, _: Show, grant: Grant[Incident]) -> str | None:
+    incident, card = await parts.incidents.render(grant.record.sys_id, grant.record)
     return await parts.incidents.post(it.channel or it.user, incident, card, for_user=it.user)
 
 
-async def _run_list(parts: Parts, it: Interaction, request: ListIncidents) -> None:
-    await show_list(parts, it, request.scope, request.page, replace=False)
+async def _run_list(
+    parts: Parts, it: Interaction, request: ListIncidents, grant: Grant[None]
+) -> None:
+    await show_list(parts, it, grant.person, request.scope, request.page, replace=False)
 
 
-async def show_list(parts: Parts, it: Interaction, scope: str, page: int, *, replace: bool) -> None:
+async def show_list(
+    parts: Parts, it: Interaction, person: Person, scope: str, page: int, *, replace: bool
+) -> None:
     """One page of a list, only to the person (a new ephemeral, or in place of the old page)."""
-    found, total = await parts.incidents.list_for(it.user, scope, page)
+    found, total = await parts.incidents.list_for(person, scope, page)
     urls = [parts.incidents.url(incident.sys_id) for incident in found]
     card = incident_list(scope, found, urls, page=page, total=total)
     await parts.interactions.reply(it, card, replace=replace)
 
 
-async def _run_assign(parts: Parts, it: Interaction, request: Assign) -> str:
-    incident = await parts.incidents.find(request.number)
-    changed = await parts.incidents.assign(it.user, incident.sys_id, request.assignee)
+async def _run_assign(
+    parts: Parts, it: Interaction, request: Assign, grant: Grant[Incident]
+) -> str:
+    changed = await parts.incidents.assign(grant.person, grant.record, request.assignee)
     who = "you" if request.assignee in ("me", it.user) else f"<@{request.assignee}>"
     return f"{DONE} Assigned {escape(changed.number)} to {who}."
 
 
-async def _run_comment(parts: Parts, it: Interaction, request: Comment) -> str:
-    incident = await parts.incidents.find(request.number)
+async def _run_comment(
+    parts: Parts, it: Interaction, request: Comment, grant: Grant[Incident]
+) -> str:
     changed = await parts.incidents.comment(
-        it.user, incident.sys_id, request.text, public=request.public
+        grant.person, grant.record, request.text, public=request.public
     )
     kind = "comment" if request.public else "work note"
     return f"{DONE} Added your {kind} to {escape(changed.number)}."
 
 
-async def _open_resolve_form(parts: Parts, it: Interaction, request: Resolve) -> None:
+async def _open_resolve_form(
+    parts: Parts, it: Interaction, request: Resolve, grant: Grant[Incident]
+) -> None:
     async def form() -> dict[str, Any]:
-        incident = await parts.incidents.find(request.number)
-        return resolve_modal(incident, await parts.incidents.close_codes(), it.carry())
+        return resolve_modal(grant.record, await parts.incidents.close_codes(), it.carry())
 
     await open_modal(parts.slack, it.trigger_id or "", f"Resolve {request.number}", form())
 
 
-async def _on(incidents: Incidents, number: str, change: _Change, actor: str) -> Incident:
-    incident = await incidents.find(number)
-    return await change(actor, incident.sys_id)
-
-
-async def _run_close(parts: Parts, it: Interaction, request: Close) -> str:
-    changed = await _on(parts.incidents, request.number, parts.incidents.close, it.user)
+async def _run_close(parts: Parts, it: Interaction, _: Close, grant: Grant[Incident]) -> str:
+    changed = await parts.incidents.close(grant.person, grant.record)
     return f"{DONE} Closed {escape(changed.number)}."
 
 
-async def _run_reopen(parts: Parts, it: Interaction, request: Reopen) -> str:
-    changed = await _on(parts.incidents, request.number, parts.incidents.reopen, it.user)
+async def _run_reopen(parts: Parts, it: Interaction, _: Reopen, grant: Grant[Incident]) -> str:
+    changed = await parts.incidents.reopen(grant.person, grant.record)
     return f"{DONE} Reopened {escape(changed.number)}; it is In Progress again."
 
 
-async def _run_hold(parts: Parts, it: Interaction, request: Hold) -> str:
-    incident = await parts.incidents.find(request.number)
-    changed = await parts.incidents.hold(it.user, incident.sys_id, request.reason, request.text)
+async def _run_hold(parts: Parts, it: Interaction, request: Hold, grant: Grant[Incident]) -> str:
+    changed = await parts.incidents.hold(grant.person, grant.record, request.reason, request.text)
     return f"{DONE} {escape(changed.number)} is on hold ({request.reason.label})."
 
 
-async def _run_follow(parts: Parts, it: Interaction, request: Follow | Unfollow) -> str:
-    incident = await parts.incidents.find(request.number)
-    person = await parts.identity.person(it.user)
+async def _run_follow(
+    parts: Parts, it: Interaction, request: Follow | Unfollow, grant: Grant[Incident]
+) -> str:
+    incident, person = grant.record, grant.person
     if isinstance(request, Follow):
         await parts.followers.follow(
             "incident", incident.sys_id, person.slack_user_id, person.sys_user_id
@@ -289,8 +315,7 @@ async def _run_follow(parts: Parts, it: Interaction, request: Follow | Unfollow)
     return follow_confirmation(incident, isinstance(request, Follow)).text
 
 
-async def _run_notify(parts: Parts, it: Interaction, request: Notify) -> str:
-    await parts.identity.person(it.user)
+async def _run_notify(parts: Parts, it: Interaction, request: Notify, _: Grant[None]) -> str:
     await parts.notifications.set_muted(it.user, not request.enabled)
     if request.enabled:
         return ":bell: DMs about your incidents are on again."
@@ -308,6 +333,7 @@ SUBCOMMANDS: tuple[Subcommand[Parts, Any], ...] = (
         ("`/incident` — open the form for a new incident",),
         _bare,
         _open_create_form,
+        _creating_need,
         role="bare",
     ),
     Subcommand(
@@ -315,6 +341,7 @@ SUBCOMMANDS: tuple[Subcommand[Parts, Any], ...] = (
         ("`/incident <what is wrong>` (or `new <what is wrong>`) — open an incident in one line",),
         _create,
         _run_create,
+        _creating_need,
         ack=_creating,
         role="fallback",
     ),
@@ -323,6 +350,7 @@ SUBCOMMANDS: tuple[Subcommand[Parts, Any], ...] = (
         ("`/incident INC0010001` (or `show INC…`) — post the incident's card here",),
         _show,
         _run_show,
+        _on(Action.READ),
         number=NUMBER,
     ),
     Subcommand(
@@ -330,8 +358,15 @@ SUBCOMMANDS: tuple[Subcommand[Parts, Any], ...] = (
         ("`/incident list` · `list assigned` · `list group` — your open incidents, your queue",),
         _list,
         _run_list,
+        _account,
     ),
-    Subcommand(("assign",), ("`/incident assign INC… @someone` (or `me`)",), _assign, _run_assign),
+    Subcommand(
+        ("assign",),
+        ("`/incident assign INC… @someone` (or `me`)",),
+        _assign,
+        _run_assign,
+        _on(Action.ASSIGN),
+    ),
     Subcommand(
         ("comment", "note"),
         (
@@ -340,32 +375,47 @@ SUBCOMMANDS: tuple[Subcommand[Parts, Any], ...] = (
         ),
         _comment,
         _run_comment,
+        _comment_need,
     ),
     Subcommand(
         ("resolve",),
         ("`/incident resolve INC…` · `close INC…` · `reopen INC…`",),
         lambda words: _one_number(Resolve, words),
         _open_resolve_form,
+        _on(Action.RESOLVE),
     ),
-    Subcommand(("close",), (), lambda words: _one_number(Close, words), _run_close),
-    Subcommand(("reopen",), (), lambda words: _one_number(Reopen, words), _run_reopen),
+    Subcommand(
+        ("close",), (), lambda words: _one_number(Close, words), _run_close, _on(Action.CLOSE)
+    ),
+    Subcommand(
+        ("reopen",), (), lambda words: _one_number(Reopen, words), _run_reopen, _on(Action.REOPEN)
+    ),
     Subcommand(
         ("hold",),
         ("`/incident hold INC… caller|vendor|problem|change <text>`",),
         _hold,
         _run_hold,
+        _on(Action.HOLD),
     ),
     Subcommand(
         ("follow",),
         ("`/incident follow INC…` · `unfollow INC…` — DMs about its changes, or none",),
         lambda words: _one_number(Follow, words),
         _run_follow,
+        _on(Action.READ),
     ),
-    Subcommand(("unfollow",), (), lambda words: _one_number(Unfollow, words), _run_follow),
+    Subcommand(
+        ("unfollow",),
+        (),
+        lambda words: _one_number(Unfollow, words),
+        _run_follow,
+        _on(Action.READ),
+    ),
     Subcommand(
         ("notify",),
         ("`/incident notify off` · `notify on` — mute or restore your DMs about changes",),
         _notify,
         _run_notify,
+        _account,
     ),
 )

@@ -15,6 +15,7 @@ from bot.feed.messenger import Messenger
 from bot.identity import Identity, Person, via_slack
 from bot.incidents.cards import PAGE_SIZE, SHORT_DESCRIPTION_MAX, Comment, incident_card
 from bot.incidents.vocabulary import STEPS, HoldReason, Move, allowed
+from bot.permissions import Action, Need, Subject, Target
 from bot.slack.explain import Refusal
 from bot.slack.kit import Card
 from servicenow.client import ServiceNowClient
@@ -56,6 +57,36 @@ class NewIncident:
     assignment_group: str = ""
 
 
+# What each state move needs (the state menu's entries and their subcommands).
+MOVE_ACTIONS: dict[Move, Action] = {
+    Move.START: Action.START,
+    Move.HOLD: Action.HOLD,
+    Move.RESOLVE: Action.RESOLVE,
+    Move.CLOSE: Action.CLOSE,
+    Move.CANCEL: Action.CANCEL,
+    Move.REOPEN: Action.REOPEN,
+}
+
+
+def subject(incident: Incident) -> Subject:
+    """The incident as the permission rules see it."""
+    watchers = frozenset(
+        entry.strip().lower() for entry in incident.watch_list.split(",") if entry.strip()
+    )
+    return Subject(
+        TABLE,
+        incident.number,
+        caller=incident.caller_id,
+        caller_name=incident.caller_name,
+        opened_by=incident.opened_by,
+        watch_list=watchers,
+        assigned_to=incident.assigned_to,
+        assigned_to_name=incident.assigned_to_name,
+        assignment_group=incident.assignment_group,
+        assignment_group_name=incident.assignment_group_name,
+    )
+
+
 def split_description(text: str) -> tuple[str, str]:
     """Short description (≤160 chars, cut at a word) and, for longer text, the whole text."""
     text = text.strip()
@@ -84,6 +115,26 @@ class Incidents:
         self._messenger = messenger
         self._choices = choices
         self._feed = feed
+
+    # -- what listeners and subcommands need -------------------------------------------------------
+
+    def by_sys_id(self, action: Action, sys_id: str) -> Need[Incident]:
+        """`action` on the incident with this sys_id (a card's button, a form's metadata)."""
+
+        async def locate() -> Target[Incident]:
+            incident = await self.get(sys_id)
+            return Target(incident, subject(incident))
+
+        return Need(action, locate)
+
+    def by_number(self, action: Action, number: str) -> Need[Incident]:
+        """`action` on the incident with this number (a subcommand)."""
+
+        async def locate() -> Target[Incident]:
+            incident = await self.find(number)
+            return Target(incident, subject(incident))
+
+        return Need(action, locate)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -154,11 +205,8 @@ class Incidents:
         )
         return [Group.from_record(row) for row in page.records]
 
-    async def list_for(
-        self, slack_user_id: str, scope: str, page: int
-    ) -> tuple[list[Incident], int]:
+    async def list_for(self, person: Person, scope: str, page: int) -> tuple[list[Incident], int]:
         """One page of open incidents, newest first: mine (caller), assigned to me, or my groups'."""
-        person = await self._identity.person(slack_user_id)
         # Resolved incidents stay active in ServiceNow until closed; "open" means not yet resolved.
         query = Query().eq("active", "true").not_in("state", RESOLVED_OR_LATER)
         if scope == "assigned":
@@ -190,10 +238,9 @@ class Incidents:
     # -- writing ---------------------------------------------------------------------------------
 
     async def create(
-        self, slack_user_id: str, new: NewIncident | str, *, correlation_id: str | None = None
+        self, person: Person, new: NewIncident | str, *, correlation_id: str | None = None
     ) -> Created:
-        """Open an incident for the person behind `slack_user_id` (one Table API call when known)."""
-        person = await self._identity.person(slack_user_id)
+        """Open an incident for `person` (one Table API call)."""
         if isinstance(new, str):
             short, description = split_description(new)
             new = NewIncident(short, description)
@@ -239,10 +286,10 @@ class Incidents:
         )
         return None
 
-    async def assign(self, actor: str, sys_id: str, assignee: str) -> Incident:
-        person = await self._identity.person(actor)
-        target = person if assignee in ("me", actor) else await self._assignee(assignee)
-        incident = await self.get(sys_id)
+    async def assign(self, person: Person, incident: Incident, assignee: str) -> Incident:
+        """Assign to `assignee`: "me" (or the person's own Slack id), or another Slack user."""
+        mine = assignee in ("me", person.slack_user_id)
+        target = person if mine else await self._assignee(assignee)
         self._require_open(incident, "assign")
         note = via_slack(person)
         if target is not person:
@@ -251,12 +298,12 @@ class Incidents:
             incident, {"assigned_to": target.sys_user_id, "work_notes": note}, person
         )
 
-    async def comment(self, actor: str, sys_id: str, text: str, *, public: bool) -> Incident:
-        person = await self._identity.person(actor)
+    async def comment(
+        self, person: Person, incident: Incident, text: str, *, public: bool
+    ) -> Incident:
         text = text.strip()
         if not text:
             raise IncidentProblem("There's nothing to add: the text is empty.")
-        incident = await self.get(sys_id)
         if incident.state in (IncidentState.CLOSED, IncidentState.CANCELED):
             raise IncidentProblem(
                 f"{incident.number} is {incident.state.label.lower()}: it takes no more comments."
@@ -267,9 +314,9 @@ class Incidents:
             values = {"work_notes": f"{text}\n\n— {via_slack(person)}"}
         return await self._patch(incident, values, person)
 
-    async def resolve(self, actor: str, sys_id: str, close_code: str, close_notes: str) -> Incident:
-        person = await self._identity.person(actor)
-        incident = await self.get(sys_id)
+    async def resolve(
+        self, person: Person, incident: Incident, close_code: str, close_notes: str
+    ) -> Incident:
         self._require(incident, Move.RESOLVE, "resolve")
         codes = {choice.value for choice in await self.close_codes()}
         if close_code not in codes:
@@ -287,9 +334,7 @@ class Incidents:
             person,
         )
 
-    async def close(self, actor: str, sys_id: str) -> Incident:
-        person = await self._identity.person(actor)
-        incident = await self.get(sys_id)
+    async def close(self, person: Person, incident: Incident) -> Incident:
         if not allowed(incident.state, Move.CLOSE):
             raise IncidentProblem(
                 f"{incident.number} is {incident.state.label}: resolve it first "
@@ -297,9 +342,7 @@ class Incidents:
             )
         return await self._move(incident, Move.CLOSE, person)
 
-    async def reopen(self, actor: str, sys_id: str) -> Incident:
-        person = await self._identity.person(actor)
-        incident = await self.get(sys_id)
+    async def reopen(self, person: Person, incident: Incident) -> Incident:
         if not allowed(incident.state, Move.REOPEN):
             reason = (
                 "still open"
@@ -311,9 +354,7 @@ class Incidents:
             )
         return await self._move(incident, Move.REOPEN, person)
 
-    async def hold(self, actor: str, sys_id: str, reason: str, text: str) -> Incident:
-        person = await self._identity.person(actor)
-        incident = await self.get(sys_id)
+    async def hold(self, person: Person, incident: Incident, reason: str, text: str) -> Incident:
         self._require_open(incident, "put on hold")
         if reason not in HoldReason._value2member_map_:
             words = ", ".join(r.word for r in HoldReason)
@@ -333,24 +374,20 @@ class Incidents:
             values["comments"] = f"{text.strip()}\n\n— {person.name or person.email} (via Slack)"
         return await self._patch(incident, values, person)
 
-    async def start_work(self, actor: str, sys_id: str) -> Incident:
-        person = await self._identity.person(actor)
-        incident = await self.get(sys_id)
+    async def start_work(self, person: Person, incident: Incident) -> Incident:
         if incident.state == IncidentState.IN_PROGRESS:
             return incident
         self._require(incident, Move.START, "move to In Progress")
         return await self._move(incident, Move.START, person)
 
-    async def cancel(self, actor: str, sys_id: str) -> Incident:
-        person = await self._identity.person(actor)
-        incident = await self.get(sys_id)
+    async def cancel(self, person: Person, incident: Incident) -> Incident:
         if not allowed(incident.state, Move.CANCEL):
             raise IncidentProblem(
                 f"Only a new incident can be canceled; {incident.number} is {incident.state.label}."
             )
         return await self._move(incident, Move.CANCEL, person)
 
-    async def move(self, actor: str, sys_id: str, move: Move) -> Incident:
+    async def move(self, person: Person, incident: Incident, move: Move) -> Incident:
         """A state move that needs nothing more (the state menu's direct entries)."""
         direct = {
             Move.START: self.start_work,
@@ -358,7 +395,7 @@ class Incidents:
             Move.CANCEL: self.cancel,
             Move.REOPEN: self.reopen,
         }
-        return await direct[move](actor, sys_id)
+        return await direct[move](person, incident)
 
     async def _assignee(self, slack_user_id: str) -> Person:
         return await self._identity.person(slack_user_id, for_someone_else=True)

@@ -61,6 +61,11 @@ def explain(exc: Exception, writes: Sequence[Write] = ()) -> str:
     )
 
 
+def _acl(exc: ServiceNowError) -> bool:
+    """A 404 that is an ACL hiding the record ("ACL restricts the record retrieval")."""
+    return "acl" in f"{exc.message} {exc.detail or ''}".lower()
+
+
 def _noun(table: str) -> str:
     return NOUNS.get(table, "record")
 
@@ -98,8 +103,19 @@ def _servicenow(exc: ServiceNowError) -> str:
         if exc.mandatory_fields:
             fields = escape(", ".join(exc.mandatory_fields))
             return f":warning: ServiceNow needs these fields filled in: {fields}."
-        return f":no_entry: ServiceNow refused: {escape(exc.detail or exc.message)}."
+        # An ACL (or a business rule) said no: say so, never ServiceNow's raw text.
+        return (
+            ":no_entry: ServiceNow didn't allow this for your account, so nothing was changed. "
+            "If you need to do it, ask your ServiceNow admin for the role that allows it "
+            "(for incidents: itil), or ask the assignee or the service desk."
+        )
     if isinstance(exc, NotFoundError):
+        if _acl(exc):
+            return (
+                ":no_entry: ServiceNow won't show you this record: your account isn't allowed to "
+                "read it. Ask its caller to add you to the watch list, or your ServiceNow admin "
+                "for the role that allows it."
+            )
         return ":mag: ServiceNow has no such record (or you may not see it)."
     if isinstance(exc, RateLimitedError):
         wait = f" Try again in {int(exc.retry_after)} s." if exc.retry_after else ""

@@ -2,7 +2,9 @@
 
 Each Slack payload is parsed once into an `Interaction` (who, where it came from, where to answer),
 and every piece of work runs through `Interactions.run`, which claims the interaction's idempotency
-key, runs the work, releases the key if it failed before writing anything to ServiceNow, and explains any refusal or error to the right
+key, checks the entry's declared `Need` (bot/permissions.py: the person's account, the record
+fetched once, the permission table) before the work makes any ServiceNow call for the person, runs
+the work with the `Grant`, releases the key if it failed before writing anything to ServiceNow, and explains any refusal or error to the right
 place: the App Home (republished with a notice), the `response_url` of the message or command, or an
 ephemeral message (a DM when there is no channel). Listeners register through `on_*` here, so none
 of them handles acks, keys or errors on its own.
@@ -11,11 +13,12 @@ of them handles acks, keys or errors on its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
@@ -26,8 +29,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.feed.messenger import Messenger
-from bot.slack.explain import explain
+from bot.permissions import Grant, Guard, Need
+from bot.slack.explain import Refusal, explain
 from bot.slack.kit import Block, Card, notice
+from bot.slack.modals import open_modal
 from servicenow.client import tracking_writes
 from storage import IdempotencyKeys
 
@@ -38,7 +43,6 @@ Kind = Literal["command", "action", "view", "options"]
 # person sees), the App Home tab, or a modal (a form opened from one of those).
 Origin = Literal["channel", "dm", "ephemeral", "home", "modal"]
 Values = dict[str, dict[str, dict[str, Any]]]
-Work = Callable[[], Awaitable[str | None]]  # returns a confirmation for the person, or None
 
 
 @dataclass(frozen=True)
@@ -259,27 +263,50 @@ async def handle_http(
         return Response(status_code=400)
 
 
+T = TypeVar("T")
+Work = Callable[[Grant[T]], Awaitable[str | None]]  # returns a confirmation for the person, or None
+Handler = Callable[[Interaction, Grant[T]], Awaitable[str | None]]
+Needs = Callable[[Interaction], Need[T]]  # what an entry needs, for this interaction
 HomePublisher = Callable[[str, str | None], Awaitable[None]]
 
 
 class Interactions:
     """Runs every interaction's work the same way; see the module docstring."""
 
-    def __init__(self, app: AsyncApp, keys: IdempotencyKeys, messenger: Messenger) -> None:
+    def __init__(
+        self, app: AsyncApp, keys: IdempotencyKeys, messenger: Messenger, guard: Guard
+    ) -> None:
         self.app = app
+        self.guard = guard
         self._keys = keys
         self._messenger = messenger
         self.home: HomePublisher | None = None  # set when the Home tab is installed
         app.use(DropUnreadable())  # after Bolt's signature check, before any listener matches
 
-    async def run(self, interaction: Interaction, work: Work, *, once: bool = False) -> None:
+        @app.event("user_change")
+        async def profile_changed(event: dict[str, Any]) -> None:
+            # Bolt acks events itself. A changed e-mail, a deactivation: whoever this is now is
+            # asked of Slack and ServiceNow again on their next command or click.
+            user = _object(event.get("user"))
+            slack_user_id = _text(user.get("id"))
+            if not slack_user_id:
+                return
+            guard.forget(await guard.identity.forget(slack_user_id))
+            with contextlib.suppress(Refusal):  # who they are now, remembered for next time
+                await guard.identity.person(slack_user_id)
+
+    async def run(
+        self, interaction: Interaction, need: Need[T], work: Work[T], *, once: bool = False
+    ) -> None:
+        """`need` checked for the person (a refusal is explained, nothing done), then `work`."""
         key = interaction.key if once else None
         if key and not await self._keys.claim(key):
             log.info("ignoring a repeat of %s", key)
             return
         with tracking_writes() as writes:
             try:
-                answer = await work()
+                grant = await self.guard.require(interaction.user, need)
+                answer = await work(grant)
             except Exception as exc:
                 # After a write that landed or may have, a retry must not act again: keep the key.
                 if key and not writes:
@@ -330,19 +357,49 @@ class Interactions:
     def on_action(
         self,
         action_id: str,
-        handler: Callable[[Interaction], Awaitable[str | None]],
+        handler: Handler[T],
         *,
+        need: Needs[T],
         once: bool | Callable[[Interaction], bool] = False,
     ) -> None:
-        """A button or menu: ack at once, then `handler`. With `once` (or when `once(interaction)`
-        says so) a double click on one version of a card acts once; opening a form never needs it."""
+        """A button or menu: ack at once, check `need`, then `handler`. With `once` (or when
+        `once(interaction)` says so) a double click on one version of a card acts once."""
 
         @self.app.action(action_id)
         async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
             await ack()
             interaction = Interaction.of_action(body)
             keyed = once(interaction) if callable(once) else once
-            await self.run(interaction, lambda: handler(interaction), once=keyed)
+            await self.run(
+                interaction, need(interaction), lambda g: handler(interaction, g), once=keyed
+            )
+
+    def on_form(
+        self,
+        action_id: str,
+        title: str,
+        view: Callable[[Interaction, Grant[T]], Awaitable[dict[str, Any]]],
+        *,
+        need: Needs[T],
+    ) -> None:
+        """A button that opens a form: the modal opens inside the trigger's 3 s ("Loading…" first
+        when ServiceNow is slow), and `need` is checked before `view` builds it; a refusal is
+        shown in the modal instead."""
+
+        @self.app.action(action_id)
+        async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            interaction = Interaction.of_action(body)
+
+            async def checked() -> dict[str, Any]:
+                grant = await self.guard.require(interaction.user, need(interaction))
+                return await view(interaction, grant)
+
+            try:
+                await open_modal(self.app.client, interaction.trigger_id or "", title, checked())
+            except Exception as exc:
+                log.info("%s could not open its form: %r", action_id, exc)
+                await self.tell(interaction, explain(exc))
 
     def on_link(self, action_id: str) -> None:
         """A link button: Slack opens the URL itself but still tells the app, which must ack."""
@@ -355,10 +412,12 @@ class Interactions:
         self,
         callback_id: str,
         check: Callable[[Interaction], Mapping[str, str]],
-        handler: Callable[[Interaction], Awaitable[str | None]],
+        handler: Handler[T],
+        *,
+        need: Needs[T],
     ) -> None:
         """A modal submission: field errors from `check` go back into the form; otherwise ack,
-        then `handler`, once per view (a double submit or a retry is one)."""
+        check `need`, then `handler`, once per view (a double submit or a retry is one)."""
 
         @self.app.view(callback_id)
         async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -368,17 +427,26 @@ class Interactions:
                 await ack(response_action="errors", errors=dict(errors))
                 return
             await ack()
-            await self.run(interaction, lambda: handler(interaction), once=True)
+            await self.run(
+                interaction, need(interaction), lambda g: handler(interaction, g), once=True
+            )
 
     def on_options(
         self, action_id: str, options: Callable[[str], Awaitable[list[Block]]], deadline: float
     ) -> None:
-        """Typeahead options, inside Slack's 3 s: an empty list rather than a time-out or an error."""
+        """Typeahead options, inside Slack's 3 s: an empty list rather than a time-out or an error
+        (and for someone without a ServiceNow account, who sees nothing)."""
 
         @self.app.options(action_id)
         async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+            user = _text(_object(body.get("user")).get("id"))
+
+            async def allowed() -> list[Block]:
+                await self.guard.identity.person(user)
+                return await options(str(body.get("value") or ""))
+
             try:
-                found = await asyncio.wait_for(options(str(body.get("value") or "")), deadline)
+                found = await asyncio.wait_for(allowed(), deadline)
             except Exception as exc:
                 log.info("%s options failed: %r", action_id, exc)
                 found = []

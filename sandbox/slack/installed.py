@@ -81,6 +81,8 @@ class InstalledApp:
             raise NotInManifest(
                 f"the app is not subscribed to {kind} (bot_events: {', '.join(sorted(self.bot_events)) or 'none'})"
             )
+        if kind == "user_change" and "users:read" not in self.scopes:
+            raise NotInManifest("user_change needs the users:read scope")
         if kind == "app_home_opened":
             tab = event.get("tab", "home")
             if (tab == "home" and not self.home_tab) or (

@@ -356,6 +356,16 @@ class SignedRequests:
             event["view"] = payloads.view_object(home, self.ws.team_id, self.ws.bot.bot_id or "")
         return event
 
+    def user_change(self, user_id: str) -> dict[str, Any]:
+        """The user_change event Slack sends when `user_id`'s profile changes (as it is now)."""
+        user = self.ws.user(user_id)
+        return {
+            "type": "user_change",
+            "user": payloads.user_object(user, self.ws.team_id),
+            "cache_ts": int(time.time()),
+            "event_ts": self.ws.next_ts(),
+        }
+
     async def send_signed(
         self, fields: dict[str, str], *, kind: str = "block_actions"
     ) -> SlackReply:

@@ -41,3 +41,4 @@ class SlackStandIn(Workspace):
         self.send_signed = self.requests.send_signed
         self.send_event = self.requests.send_event
         self.app_home_opened = self.requests.app_home_opened
+        self.user_change = self.requests.user_change

@@ -217,6 +217,11 @@ async def test_the_declaration_is_what_the_bot_registers_with_bolt(
 
 def test_every_scope_is_needed_by_a_call_or_a_feature_and_every_call_is_granted() -> None:
     needed = {scope for scopes in manifest.METHODS.values() for scope in scopes}
+    # Every event the bot takes says which scopes Slack needs to send it, and has them.
+    assert set(manifest.EVENT_SCOPES) == set(manifest.BOT_EVENTS)
+    for event, scopes in manifest.EVENT_SCOPES.items():
+        assert set(scopes) <= set(manifest.SCOPES), event
+    needed |= {scope for scopes in manifest.EVENT_SCOPES.values() for scope in scopes}
     if manifest.COMMANDS or manifest.SHORTCUTS:
         needed.add("commands")
     assert set(manifest.SCOPES) == needed

@@ -56,16 +56,17 @@ async def test_the_approver_approves_from_the_app_home_and_servicenow_shows_it(
     await page.locator("#app-list button").click()
     await page.get_by_role("tab", name="Home").click()
 
+    # The requested item's approval: the change's needs an e-signature, signed in ServiceNow.
     approve = page.locator(
-        f"#home button[data-action-id='approval_approve'][data-value='{seed.CHANGE_APPROVAL}']"
+        f"#home button[data-action-id='approval_approve'][data-value='{seed.ITEM_APPROVAL}']"
     )
     await approve.click()
 
     approvals = page.locator("#servicenow")
     await approvals.get_by_role("tab", name=re.compile("Approvals")).click()
-    row = approvals.locator("tr.approval", has_text="CHG0000001")
+    row = approvals.locator("tr.approval", has_text="RITM0000001")
     await expect(row.locator("td.state")).to_have_text("Approved")
-    decided = sandbox.stack.emulator.get("sysapproval_approver", seed.CHANGE_APPROVAL)
+    decided = sandbox.stack.emulator.get("sysapproval_approver", seed.ITEM_APPROVAL)
     assert decided is not None and decided["state"] == "approved"
-    await expect(page.locator("#home")).to_contain_text("Approved CHG0000001")
+    await expect(page.locator("#home")).to_contain_text("Approved RITM0000001")
     await expect(approve).to_have_count(0)  # the Home tab was published again without it

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sandbox.servicenow import seed
 from sandbox.slack import View
 from sandbox.slack.records import ALICE, CAROL, DAVE
 from sandbox.stack import Stack
+
+# The seeded change approval is decided with the buttons here: no table needs an e-signature
+# (test_permissions.py covers the default, where a change's approval is signed in ServiceNow).
+pytestmark = pytest.mark.stack_settings(e_signature_tables="")
 
 
 async def open_home(stack: Stack, user: str) -> View:

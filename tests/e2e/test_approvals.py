@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from sandbox.servicenow import seed
 from sandbox.servicenow.faults import Fault
 from sandbox.slack import Message
 from sandbox.slack.records import ALICE, BOB, CAROL, DAVE, GENERAL
 from sandbox.stack import Stack
+
+# The seeded change approval is decided with the buttons here: no table needs an e-signature
+# (test_permissions.py covers the default, where a change's approval is signed in ServiceNow).
+pytestmark = pytest.mark.stack_settings(e_signature_tables="")
+
 
 TABLE = "sysapproval_approver"
 

@@ -7,10 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot import manifest
 from sandbox.servicenow import seed
 from sandbox.servicenow.faults import Fault
 from sandbox.stack import Stack
+
+# The seeded change approval is decided with the buttons here: no table needs an e-signature
+# (test_permissions.py covers the default, where a change's approval is signed in ServiceNow).
+pytestmark = pytest.mark.stack_settings(e_signature_tables="")
+
 
 ALICE, BOB = "U0ALICE000", "U0BOB00000"
 GENERAL = "C0GENERAL0"

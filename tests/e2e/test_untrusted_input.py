@@ -17,6 +17,11 @@ from sandbox.servicenow import seed
 from sandbox.slack.records import CAROL, GENERAL
 from sandbox.stack import Stack
 
+# The seeded change approval is decided with the buttons here: no table needs an e-signature
+# (test_permissions.py covers the default, where a change's approval is signed in ServiceNow).
+pytestmark = pytest.mark.stack_settings(e_signature_tables="")
+
+
 TABLE = "sysapproval_approver"
 
 

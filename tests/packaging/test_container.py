@@ -41,7 +41,10 @@ SETTINGS = {
     "RETENTION_CLOSED_DAYS",
     "LOG_FORMAT",
     "LOG_LEVEL",
-}  # the design's configuration table, the outbox's settings (issue #12), retention and logs (#14)
+    "READ_ROLES",
+    "FULFILLER_ROLES",
+    "E_SIGNATURE_TABLES",
+}  # the design's configuration table and the settings issues #12, #13 and #14 added
 pytestmark = pytest.mark.packaging
 
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "PUBLISH_PORT"}
