@@ -8,32 +8,45 @@ instance's system log, so a refusal becomes one AuthError and is never retried i
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import http.cookiejar
 import json
+import secrets
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlencode
 
 import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from servicenow.errors import AuthError, UnavailableError, parse_error_body
+from servicenow.errors import AuthError, GrantRefused, UnavailableError, parse_error_body
 
 __all__ = [
+    "JWT_BEARER",
     "BasicAuth",
     "Grant",
+    "JwtBearer",
+    "JwtSigner",
     "OAuth2",
     "Token",
     "auth_from_credentials",
     "authorization_url",
     "exchange_code",
+    "generate_key_pair",
+    "load_private_key",
     "no_cookies",
+    "self_signed_certificate",
 ]
 
 BasicAuth = httpx.BasicAuth
 
-Grant = Literal["password", "client_credentials", "refresh_token"]
+Grant = Literal["password", "client_credentials", "refresh_token", "jwt_bearer"]
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 DEFAULT_EXPIRES_IN = 1799.0
 
@@ -54,9 +67,9 @@ def _base(instance_url: str) -> str:
 class Token:
     """An OAuth access token; ``expires_at`` is a Unix time."""
 
-    access_token: str
+    access_token: str = field(repr=False)
     expires_at: float
-    refresh_token: str | None = None
+    refresh_token: str | None = field(default=None, repr=False)
     token_type: str = "Bearer"
     scope: str | None = None
     lifetime: float = DEFAULT_EXPIRES_IN
@@ -275,6 +288,157 @@ class OAuth2(httpx.Auth):
             form["username"] = self._username
             form["password"] = self._password
         return form
+
+
+@dataclass(frozen=True, slots=True)
+class JwtSigner:
+    """Mints the RS256 assertions of the JWT bearer grant for one OAuth client.
+
+    ``iss`` and ``aud`` are the client id, ``sub`` the person (ServiceNow matches it against the
+    sys_user field its JWT provider names, e-mail here), ``exp`` ``lifetime`` seconds on and a
+    fresh ``jti`` each time (ServiceNow refuses a replayed one). ``kid`` names the key the admin
+    registered, so ServiceNow knows which public key checks the signature.
+    """
+
+    private_key: rsa.RSAPrivateKey = field(repr=False)
+    key_id: str
+    client_id: str
+    lifetime: float = 300.0
+
+    @classmethod
+    def from_pem(
+        cls, pem: str | bytes, *, key_id: str, client_id: str, lifetime: float = 300.0
+    ) -> JwtSigner:
+        return cls(load_private_key(pem), key_id, client_id, lifetime)
+
+    def assertion(self, subject: str, now: float) -> str:
+        issued = int(now)
+        claims = {
+            "iss": self.client_id,
+            "aud": self.client_id,
+            "sub": subject,
+            "iat": issued,
+            "exp": issued + int(self.lifetime),
+            "jti": secrets.token_urlsafe(18),
+        }
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.key_id})
+
+
+def load_private_key(source: str | bytes) -> rsa.RSAPrivateKey:
+    """An RSA private key from a PEM (text or bytes) or from the path of a PEM file."""
+    pem = source.encode() if isinstance(source, str) else source
+    if b"-----BEGIN" not in pem:
+        pem = Path(pem.decode().strip()).expanduser().read_bytes()
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("the JWT key must be an RSA private key (RS256)")
+    return key
+
+
+def public_key_pem(key: rsa.RSAPrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def key_id_of(key: rsa.RSAPrivateKey) -> str:
+    """A stable id for the key pair: the first 16 hex digits of SHA-256 of its public key (DER)."""
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
+def self_signed_certificate(key: rsa.RSAPrivateKey, *, days: int = 3650) -> str:
+    """The key's public half as a self-signed X.509 certificate (PEM): what ServiceNow's JWT
+    verifier map references (a sys_certificate record)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "incident-bot JWT bearer grant")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def generate_key_pair(bits: int = 2048) -> tuple[str, str, str]:
+    """A new RSA key pair for the JWT bearer grant: (private PEM, public PEM, key id)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return private, public_key_pem(key), key_id_of(key)
+
+
+class JwtBearer(OAuth2):
+    """One person's bearer tokens from the JWT bearer grant (no refresh token: a new assertion
+    each time). Tokens are cached until shortly before they expire and concurrent requests share
+    one exchange (OAuth2's lock). A refusal at the token endpoint is GrantRefused naming the
+    person, so whoever explains it can tell it from the integration user's own sign-in failing.
+    """
+
+    def __init__(
+        self,
+        instance_url: str,
+        *,
+        signer: JwtSigner,
+        client_secret: str,
+        subject: str,
+        refresh_margin: float = 60.0,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        on_token: Callable[[Token], None] | None = None,
+    ) -> None:
+        super().__init__(
+            instance_url,
+            client_id=signer.client_id,
+            client_secret=client_secret,
+            grant="jwt_bearer",
+            refresh_margin=refresh_margin,
+            timeout=timeout,
+            transport=transport,
+            clock=clock,
+            on_token=on_token,
+        )
+        self.signer = signer
+        self.subject = subject
+
+    async def _obtain(self) -> Token:
+        try:
+            return await super()._obtain()
+        except GrantRefused:
+            raise
+        except AuthError as exc:
+            raise GrantRefused(
+                self.subject,
+                f"ServiceNow refused to let the bot act as {self.subject} (JWT bearer grant)",
+                status=exc.status,
+            ) from exc
+
+    def _form(self, grant: Grant, refresh_token: str | None) -> dict[str, str]:
+        return {
+            "grant_type": JWT_BEARER,
+            "client_id": self.client_id,
+            "client_secret": self._client_secret,
+            "assertion": self.signer.assertion(self.subject, self._clock()),
+        }
 
 
 def authorization_url(

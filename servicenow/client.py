@@ -9,6 +9,7 @@ by the instance (one transaction per session) and never see an empty 202 because
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import json
 import re
@@ -168,6 +169,8 @@ class ServiceNowClient:
         self.calls = 0
         self._sleep = sleep
         self._clock = clock
+        self._auth: httpx.Auth | None = None  # a view's own auth (acting_as); None: the client's
+        self._owner = True
         self._http = httpx.AsyncClient(
             base_url=f"{url}/api/now/table/",
             auth=auth,
@@ -193,7 +196,17 @@ class ServiceNowClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._owner:
+            await self._http.aclose()
+
+    def acting_as(self, auth: httpx.Auth) -> ServiceNowClient:
+        """The same instance, retry and write policies and connection pool, with every request
+        authenticated by `auth` instead (a person's own bearer tokens: ServiceNow's ACLs then
+        decide and its audit trail names them). Closing the view leaves the pool open."""
+        view = copy.copy(self)
+        view._auth = auth
+        view._owner = False
+        return view
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -220,6 +233,7 @@ class ServiceNowClient:
                 params=query,
                 content=None if body is None else json.dumps(body).encode(),
                 headers=None if body is None else {"Content-Type": "application/json"},
+                auth=httpx.USE_CLIENT_DEFAULT if self._auth is None else self._auth,
             )
         except httpx.TimeoutException as exc:
             raise UnavailableError(

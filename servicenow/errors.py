@@ -17,6 +17,7 @@ __all__ = [
     "AuthError",
     "BadRequestError",
     "ForbiddenError",
+    "GrantRefused",
     "NotFoundError",
     "RateLimitedError",
     "ServiceNowError",
@@ -64,6 +65,15 @@ class ServiceNowError(Exception):
 
 class AuthError(ServiceNowError):
     """401 from the API, or the OAuth token endpoint refused the credentials."""
+
+
+class GrantRefused(AuthError):
+    """The token endpoint refused to let the client act as one person (``subject``, the e-mail the
+    grant named): their account can't sign in, or the grant isn't set up for them."""
+
+    def __init__(self, subject: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.subject = subject
 
 
 class ForbiddenError(ServiceNowError):
