@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import approvals, home, incidents
+from bot.acting import Acting
 from bot.approvals.service import Approvals
 from bot.bodies import CHANGE_EVENT_LIMIT, SLACK_LIMIT, TooLarge, read_body, replay, too_large
 from bot.commands import router as commands
@@ -40,7 +41,7 @@ from bot.permissions import Guard, Policy
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.interactions import Interactions, handle_http
-from servicenow.auth import auth_from_credentials
+from servicenow.auth import JwtSigner, auth_from_credentials
 from servicenow.client import ServiceNowClient, WritePolicy
 from servicenow.records import ChoiceCache
 from servicenow.webhook import InvalidEvent, InvalidSignature, verify
@@ -206,6 +207,22 @@ def servicenow_client(
     )
 
 
+def acting(
+    settings: Settings, servicenow: ServiceNowClient, timing: ServiceNowTiming = ServiceNowTiming()
+) -> Acting:
+    """ServiceNow for this person: their own token (JWT bearer grant) when a JWT key is set."""
+    if settings.servicenow_jwt_private_key is None:
+        return Acting(servicenow)
+    signer = JwtSigner.from_pem(
+        settings.servicenow_jwt_private_key,
+        key_id=settings.servicenow_jwt_key_id or "",
+        client_id=settings.servicenow_client_id or "",
+    )
+    return Acting(
+        servicenow, signer, settings.servicenow_client_secret or "", timeout=timing.timeout
+    )
+
+
 def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> Bot:
     """The composition root: the shared services, then each record kind's `install`."""
     db = Database.from_url(settings.database_url)
@@ -262,6 +279,7 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         keys=keys,
         interactions=Interactions(bolt, keys, messenger, Guard(identity, servicenow, policy)),
         commands=commands.Router(),
+        acting=acting(settings, servicenow, timing),
     )
     incident_kind = incidents.install(services)
     approval_kind = approvals.install(services)

@@ -1,5 +1,5 @@
 """`incident-bot` (also `python -m bot`): serve, socket, migrate, check, outbox, business-rule,
-manifest."""
+manifest, jwt-keypair."""
 
 from __future__ import annotations
 
@@ -42,6 +42,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--url", help="the bot's public address; Slack sends everything to URL/slack/events"
     )
     where.add_argument("--socket", action="store_true", help="for Socket Mode (no request URLs)")
+    keypair = sub.add_parser(
+        "jwt-keypair",
+        help="make the RSA key pair that lets the bot act as each person (JWT bearer grant)",
+    )
+    keypair.add_argument(
+        "path", help="where to write the private key (PEM, readable by its owner only)"
+    )
     args = parser.parse_args(argv)
     # Quiet until the bot serves: a start-up that fails says so in one line per problem.
     logs.configure("WARNING")
@@ -53,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "manifest":
         return _manifest(args.url, args.socket)
+    if args.command == "jwt-keypair":
+        return _jwt_keypair(args.path)
     retry: list[int] | None = []
     if args.command == "outbox":
         asked = _retry_ids(args.action, args.id, args.all_dead)
@@ -95,6 +104,38 @@ def _manifest(url: str | None, socket: bool) -> int:
         print(f"incident-bot: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(text)
+    return 0
+
+
+def _jwt_keypair(path: str) -> int:
+    """Write a new private key to `path` (never over an existing file) and print what the admin
+    registers in ServiceNow (the public key and its key id) and the two settings."""
+    import os
+
+    from servicenow.auth import generate_key_pair, load_private_key, self_signed_certificate
+
+    private, public, key_id = generate_key_pair()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        print(f"incident-bot: can't write {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    with os.fdopen(fd, "w") as file:
+        file.write(private)
+    absolute = os.path.abspath(path)
+    certificate = self_signed_certificate(load_private_key(private))
+    print(
+        f"Wrote the private key to {absolute} (keep it secret; it never leaves the bot).\n\n"
+        "1. In ServiceNow, add this certificate (System Definition > Certificates, format PEM, "
+        'type Trust Store Cert); docs/servicenow-setup.md, "Acting as the person":\n\n'
+        f"{certificate}\n"
+        f"2. In the OAuth application's JWT verifier map, pick that certificate with Key Id "
+        f"{key_id}.\n\n"
+        "3. Set, beside SERVICENOW_CLIENT_ID and SERVICENOW_CLIENT_SECRET:\n\n"
+        f"SERVICENOW_JWT_PRIVATE_KEY={absolute}\n"
+        f"SERVICENOW_JWT_KEY_ID={key_id}\n\n"
+        f"The bare public key (for the sandbox's emulator, `register_jwt_key`):\n\n{public}"
+    )
     return 0
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acting import Acting
 from bot.commands.router import Router
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
@@ -35,3 +36,4 @@ class Services:
     keys: IdempotencyKeys
     interactions: Interactions
     commands: Router
+    acting: Acting  # ServiceNow for this person (the integration user unless acting as people)

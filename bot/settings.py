@@ -79,6 +79,12 @@ class Settings(BaseSettings):
             return value
         return value.lower() if value.lower() in ("text", "json") else value.upper()
 
+    # Acting as the person (JWT bearer grant): the private key (a PEM, or the path of a PEM file)
+    # whose public half the admin registered in ServiceNow, and the key id it was registered under.
+    # The OAuth client is SERVICENOW_CLIENT_ID / SERVICENOW_CLIENT_SECRET.
+    servicenow_jwt_private_key: str | None = Field(default=None, repr=False)
+    servicenow_jwt_key_id: str | None = None
+
     @field_validator("slack_api_url", "servicenow_instance_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -141,6 +147,27 @@ class Settings(BaseSettings):
     def e_signature_table_set(self) -> frozenset[str]:
         return _names(self.e_signature_tables)
 
+    @field_validator("servicenow_jwt_private_key")
+    @classmethod
+    def _rsa_private_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from servicenow.auth import load_private_key
+
+        try:
+            load_private_key(value)
+        except OSError as exc:
+            raise ValueError(f"can't read the key file ({exc.strerror})") from None
+        except (ValueError, TypeError):
+            # never repeat the value: it may be a private key
+            raise ValueError("must be an RSA private key in PEM, or the path of one") from None
+        return value
+
+    @property
+    def acts_as_person(self) -> bool:
+        """True when the bot reads and writes for a person with that person's own token."""
+        return self.servicenow_jwt_private_key is not None
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -168,6 +195,7 @@ def load_settings(mode: Mode, **overrides: object) -> Settings:
     ]
     if mode != "migrate":
         problems += _auth_problems(raw)
+        problems += _acting_problems(raw)
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -202,6 +230,23 @@ def _auth_problems(raw: dict[str, object]) -> list[str]:
         problems.append(
             "SERVICENOW_USERNAME: set it with SERVICENOW_PASSWORD (basic auth or OAuth password "
             "grant), or set SERVICENOW_CLIENT_ID and SERVICENOW_CLIENT_SECRET (client credentials)"
+        )
+    return problems
+
+
+def _acting_problems(raw: dict[str, object]) -> list[str]:
+    if not raw.get("servicenow_jwt_private_key"):
+        return []
+    problems: list[str] = []
+    if not raw.get("servicenow_jwt_key_id"):
+        problems.append(
+            "SERVICENOW_JWT_KEY_ID: required with SERVICENOW_JWT_PRIVATE_KEY (the key id the "
+            "public key was registered under in ServiceNow; `incident-bot jwt-keypair` prints it)"
+        )
+    if not raw.get("servicenow_client_id") or not raw.get("servicenow_client_secret"):
+        problems.append(
+            "SERVICENOW_CLIENT_ID: SERVICENOW_JWT_PRIVATE_KEY needs the OAuth client (id and "
+            "secret) whose JWT provider trusts the key"
         )
     return problems
 

@@ -16,6 +16,7 @@ def install(services: Services) -> Approvals:
         services.keys,
         services.feed,
         signature_tables=services.settings.e_signature_table_set,
+        acting=services.acting,
     )
     services.feed.track(ApprovalTracker(approvals))
     listeners.install(services.interactions, approvals)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.acting import Acting
 from bot.approvals.cards import ApprovalRequest, approval_card, approval_outcome
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
@@ -72,6 +73,7 @@ class Approvals:
         feed: Feed,
         *,
         signature_tables: frozenset[str] = frozenset({"change_request"}),
+        acting: Acting | None = None,
     ) -> None:
         self._servicenow = servicenow
         self._signature_tables = signature_tables
@@ -79,6 +81,7 @@ class Approvals:
         self._messenger = messenger
         self._keys = keys
         self._feed = feed
+        self._acting = acting or Acting(servicenow)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -132,7 +135,8 @@ class Approvals:
             .eq("state", ApprovalState.REQUESTED)
             .order_by("sys_created_on")
         )
-        page = await self._servicenow.list(TABLE, query, fields=FIELDS, limit=PENDING_MAX)
+        servicenow = self._acting.client_for(person)
+        page = await servicenow.list(TABLE, query, fields=FIELDS, limit=PENDING_MAX)
         return [self.request(record) for record in page.records]
 
     # -- deciding --------------------------------------------------------------------------------
@@ -198,7 +202,7 @@ class Approvals:
             return None
         self._feed.expect_actor(TABLE, sys_id, person.sys_user_id)
         try:
-            written = await self._servicenow.patch(
+            written = await self._acting.client_for(person).patch(
                 TABLE, sys_id, values, fields=FIELDS, version=record.get("sys_mod_count")
             )
         except WriteUncertainError:

@@ -12,7 +12,12 @@ from storage import Followers, NotificationSettings
 
 def install(services: Services) -> Incidents:
     incidents = Incidents(
-        services.servicenow, services.identity, services.messenger, services.choices, services.feed
+        services.servicenow,
+        services.identity,
+        services.messenger,
+        services.choices,
+        services.feed,
+        services.acting,
     )
     followers, notifications = Followers(services.db), NotificationSettings(services.db)
     services.feed.track(

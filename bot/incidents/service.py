@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.acting import Acting
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
 from bot.identity import Identity, Person, via_slack
@@ -109,12 +110,28 @@ class Incidents:
         messenger: Messenger,
         choices: ChoiceCache,
         feed: Feed,
+        acting: Acting | None = None,
     ) -> None:
         self._servicenow = servicenow
         self._identity = identity
         self._messenger = messenger
         self._choices = choices
         self._feed = feed
+        self._acting = acting or Acting(servicenow)
+
+    def _as(self, person: Person) -> ServiceNowClient:
+        """ServiceNow for this person: their own token when the bot acts as people."""
+        return self._acting.client_for(person)
+
+    def _attributed(self, values: dict[str, str], note: str) -> dict[str, str]:
+        """Add a work note saying who did it from Slack, unless ServiceNow records that itself
+        (acting as the person: its audit trail names them, and a caller may not add work notes)."""
+        if not self._acting.as_person:
+            values["work_notes"] = note
+        return values
+
+    def _signed(self, text: str, signature: str) -> str:
+        return text if self._acting.as_person else f"{text}\n\n— {signature}"
 
     # -- what listeners and subcommands need -------------------------------------------------------
 
@@ -145,10 +162,16 @@ class Incidents:
         return incident_card(incident, self.url(incident.sys_id), latest)
 
     async def get(self, sys_id: str) -> Incident:
-        record = await self._servicenow.get(TABLE, validate_sys_id(sys_id), fields=Incident.FIELDS)
+        """The incident (read by the integration user: the permission check decides who sees it)."""
+        return await self._get(self._servicenow, sys_id)
+
+    @staticmethod
+    async def _get(servicenow: ServiceNowClient, sys_id: str) -> Incident:
+        record = await servicenow.get(TABLE, validate_sys_id(sys_id), fields=Incident.FIELDS)
         return Incident.from_record(record)
 
     async def find(self, number: str) -> Incident:
+        """The incident by number (read by the integration user, as `get`)."""
         query = Query().eq("number", validate_number(number))
         page = await self._servicenow.list(TABLE, query, fields=Incident.FIELDS, limit=1)
         if not page.records:
@@ -207,12 +230,13 @@ class Incidents:
 
     async def list_for(self, person: Person, scope: str, page: int) -> tuple[list[Incident], int]:
         """One page of open incidents, newest first: mine (caller), assigned to me, or my groups'."""
+        servicenow = self._as(person)
         # Resolved incidents stay active in ServiceNow until closed; "open" means not yet resolved.
         query = Query().eq("active", "true").not_in("state", RESOLVED_OR_LATER)
         if scope == "assigned":
             query = query.eq("assigned_to", person.sys_user_id)
         elif scope == "group":
-            groups = await self._servicenow.list(
+            groups = await servicenow.list(
                 "sys_user_grmember",
                 Query().eq("user", person.sys_user_id),
                 fields=("group",),
@@ -225,7 +249,7 @@ class Incidents:
         else:
             query = query.eq("caller_id", person.sys_user_id)
         query = query.order_by_desc("sys_created_on").order_by_desc("number")
-        result = await self._servicenow.list(
+        result = await servicenow.list(
             TABLE,
             query,
             fields=Incident.FIELDS,
@@ -258,7 +282,7 @@ class Incidents:
             values["assignment_group"] = validate_sys_id(new.assignment_group)
         if correlation_id:
             values["correlation_id"] = correlation_id[:100]
-        record = await self._servicenow.create(
+        record = await self._as(person).create(
             TABLE, values, fields=Incident.FIELDS, correlation_id=correlation_id
         )
         await self._feed.reconcile(TABLE, record, actor=person.sys_user_id)
@@ -294,9 +318,8 @@ class Incidents:
         note = via_slack(person)
         if target is not person:
             note = f"Assigned to {target.name} {note}"
-        return await self._patch(
-            incident, {"assigned_to": target.sys_user_id, "work_notes": note}, person
-        )
+        values = self._attributed({"assigned_to": target.sys_user_id}, note)
+        return await self._patch(incident, values, person)
 
     async def comment(
         self, person: Person, incident: Incident, text: str, *, public: bool
@@ -309,9 +332,9 @@ class Incidents:
                 f"{incident.number} is {incident.state.label.lower()}: it takes no more comments."
             )
         if public:
-            values = {"comments": f"{text}\n\n— {person.name or person.email} (via Slack)"}
+            values = {"comments": self._signed(text, f"{person.name or person.email} (via Slack)")}
         else:
-            values = {"work_notes": f"{text}\n\n— {via_slack(person)}"}
+            values = {"work_notes": self._signed(text, via_slack(person))}
         return await self._patch(incident, values, person)
 
     async def resolve(
@@ -323,16 +346,13 @@ class Incidents:
             raise IncidentProblem(f"“{close_code}” is not a resolution code this instance knows.")
         if not close_notes.strip():
             raise IncidentProblem("Resolution notes are required.")
-        return await self._patch(
-            incident,
-            {
-                "state": str(int(STEPS[Move.RESOLVE].target)),
-                "close_code": close_code,
-                "close_notes": close_notes.strip(),
-                "work_notes": f"{STEPS[Move.RESOLVE].verb} {via_slack(person)}",
-            },
-            person,
-        )
+        values = {
+            "state": str(int(STEPS[Move.RESOLVE].target)),
+            "close_code": close_code,
+            "close_notes": close_notes.strip(),
+        }
+        note = f"{STEPS[Move.RESOLVE].verb} {via_slack(person)}"
+        return await self._patch(incident, self._attributed(values, note), person)
 
     async def close(self, person: Person, incident: Incident) -> Incident:
         if not allowed(incident.state, Move.CLOSE):
@@ -365,13 +385,14 @@ class Incidents:
                 "Waiting for the caller needs a comment telling them what you need."
             )
         step = STEPS[Move.HOLD]
-        values = {
-            "state": str(int(step.target)),
-            "hold_reason": hold_reason.value,
-            "work_notes": f"{step.verb} ({hold_reason.label}) {via_slack(person)}",
-        }
+        values = self._attributed(
+            {"state": str(int(step.target)), "hold_reason": hold_reason.value},
+            f"{step.verb} ({hold_reason.label}) {via_slack(person)}",
+        )
         if text.strip():
-            values["comments"] = f"{text.strip()}\n\n— {person.name or person.email} (via Slack)"
+            values["comments"] = self._signed(
+                text.strip(), f"{person.name or person.email} (via Slack)"
+            )
         return await self._patch(incident, values, person)
 
     async def start_work(self, person: Person, incident: Incident) -> Incident:
@@ -403,7 +424,9 @@ class Incidents:
     async def _move(self, incident: Incident, move: Move, person: Person) -> Incident:
         """Set the state, with a work note saying who did it from Slack."""
         step = STEPS[move]
-        values = {"state": str(int(step.target)), "work_notes": f"{step.verb} {via_slack(person)}"}
+        values = self._attributed(
+            {"state": str(int(step.target))}, f"{step.verb} {via_slack(person)}"
+        )
         return await self._patch(incident, values, person)
 
     async def _patch(
@@ -411,7 +434,7 @@ class Incidents:
     ) -> Incident:
         """Write for `person`; the change goes through the feed at once (cards, DMs), credited to them."""
         self._feed.expect_actor(TABLE, incident.sys_id, person.sys_user_id)
-        record = await self._servicenow.patch(
+        record = await self._as(person).patch(
             TABLE, incident.sys_id, values, fields=Incident.FIELDS, version=incident.sys_mod_count
         )
         await self._feed.reconcile(TABLE, record, actor=person.sys_user_id)

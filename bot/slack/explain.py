@@ -17,6 +17,7 @@ from servicenow.errors import (
     AuthError,
     BadRequestError,
     ForbiddenError,
+    GrantRefused,
     NotFoundError,
     RateLimitedError,
     ServiceNowError,
@@ -124,6 +125,12 @@ def _servicenow(exc: ServiceNowError) -> str:
         return (
             ":warning: ServiceNow isn't answering right now, so nothing was changed. "
             "Please try again in a minute."
+        )
+    if isinstance(exc, GrantRefused):
+        return (
+            f":lock: ServiceNow wouldn't let me act as you (*{escape(exc.subject)}*), so nothing "
+            "was changed. Your ServiceNow account may be inactive or locked, or not set up for "
+            "Slack yet: please ask your ServiceNow admin."
         )
     if isinstance(exc, AuthError):
         return (

@@ -125,3 +125,61 @@ def test_cli_prints_one_line_per_problem_and_no_traceback(tmp_path: Path) -> Non
     assert lines and all(line.startswith("incident-bot: ") for line in lines)
     assert any("SLACK_BOT_TOKEN" in line for line in lines)
     assert any("SERVICENOW_INSTANCE_URL" in line for line in lines)
+
+
+def test_acting_as_people_needs_the_key_id_and_the_oauth_client(env: pytest.MonkeyPatch) -> None:
+    from servicenow.auth import generate_key_pair
+
+    private, _, key_id = generate_key_pair()
+    env.setenv("SERVICENOW_JWT_PRIVATE_KEY", private)  # the PEM itself
+    with pytest.raises(SettingsError) as error:
+        load_settings("serve")
+    assert [p.split(":")[0] for p in error.value.problems] == [
+        "SERVICENOW_JWT_KEY_ID",
+        "SERVICENOW_CLIENT_ID",
+    ]
+    env.setenv("SERVICENOW_JWT_KEY_ID", key_id)
+    env.setenv("SERVICENOW_CLIENT_ID", "c")
+    env.setenv("SERVICENOW_CLIENT_SECRET", "s")
+    settings = load_settings("serve")
+    assert settings.acts_as_person and private not in repr(settings)
+
+
+def test_a_bad_jwt_key_is_one_line_that_never_repeats_it(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env.setenv("SERVICENOW_JWT_KEY_ID", "k")
+    env.setenv("SERVICENOW_CLIENT_ID", "c")
+    env.setenv("SERVICENOW_CLIENT_SECRET", "s")
+    secret = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LW5vdC1hLWtleQ==\n-----END PRIVATE KEY-----"
+    env.setenv("SERVICENOW_JWT_PRIVATE_KEY", secret)
+    with pytest.raises(SettingsError) as error:
+        load_settings("serve")
+    assert error.value.problems == [
+        "SERVICENOW_JWT_PRIVATE_KEY: must be an RSA private key in PEM, or the path of one"
+    ]
+    env.setenv("SERVICENOW_JWT_PRIVATE_KEY", str(tmp_path / "missing.pem"))
+    with pytest.raises(SettingsError) as error:
+        load_settings("serve")
+    assert error.value.problems == [
+        "SERVICENOW_JWT_PRIVATE_KEY: can't read the key file (No such file or directory)"
+    ]
+
+
+def test_jwt_keypair_writes_a_private_key_only_its_owner_reads_and_prints_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+    from servicenow.auth import key_id_of, load_private_key
+
+    path = tmp_path / "jwt.pem"
+    assert main(["jwt-keypair", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert path.stat().st_mode & 0o777 == 0o600
+    key_id = key_id_of(load_private_key(str(path)))
+    assert f"SERVICENOW_JWT_KEY_ID={key_id}" in printed
+    assert f"SERVICENOW_JWT_PRIVATE_KEY={path}" in printed
+    assert "BEGIN CERTIFICATE" in printed and "PRIVATE KEY" not in printed
+    before = path.read_text()
+    assert main(["jwt-keypair", str(path)]) == 1  # never over an existing key
+    assert path.read_text() == before

@@ -44,6 +44,8 @@ SETTINGS = {
     "READ_ROLES",
     "FULFILLER_ROLES",
     "E_SIGNATURE_TABLES",
+    "SERVICENOW_JWT_PRIVATE_KEY",
+    "SERVICENOW_JWT_KEY_ID",
 }  # the design's configuration table and the settings issues #12, #13 and #14 added
 pytestmark = pytest.mark.packaging
 

@@ -1,0 +1,226 @@
+"""Acting as the person (JWT bearer grant) end to end: real grants against the emulator, whose ACLs
+then decide, and whose audit trail names the person instead of the integration user."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from sandbox.servicenow import seed
+from sandbox.slack import Ephemeral
+from sandbox.slack.records import ALICE, CAROL, DAVE, GENERAL
+from sandbox.stack import Stack, run_stack
+from servicenow.auth import JWT_BEARER, generate_key_pair
+
+PRIVATE_KEY, PUBLIC_KEY, KEY_ID = generate_key_pair()
+
+
+@asynccontextmanager
+async def acting_stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    """The stack with the bot acting as each person: its key registered for the OAuth client."""
+    key_file = tmp_path / "jwt.pem"
+    key_file.write_text(PRIVATE_KEY)
+    async with run_stack(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        servicenow_poll_seconds=0,
+        servicenow_client_id=seed.OAUTH_CLIENT_ID,
+        servicenow_client_secret=seed.OAUTH_CLIENT_SECRET,
+        servicenow_jwt_private_key=str(key_file),
+        servicenow_jwt_key_id=KEY_ID,
+    ) as running:
+        running.emulator.register_jwt_key(seed.OAUTH_CLIENT_ID, PUBLIC_KEY, KEY_ID)
+        yield running
+        assert running.slack.problems == []
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    async with acting_stack(tmp_path) as running:
+        yield running
+
+
+def exchanges(stack: Stack) -> int:
+    """How many JWT bearer grants the bot asked /oauth_token.do for."""
+    return sum(
+        1
+        for request in stack.emulator.requests
+        if request.path == "/oauth_token.do"
+        and isinstance(request.body, dict)
+        and request.body.get("grant_type") == JWT_BEARER
+    )
+
+
+async def answer(stack: Stack, user: str, after: int = 0) -> Ephemeral:
+    def found() -> list[Ephemeral]:
+        return [e for e in stack.slack.ephemerals if e.user == user and e.source != "ack"][after:]
+
+    return (await stack.slack.wait_for(found))[0]
+
+
+def incident(stack: Stack, query: str) -> dict[str, str]:
+    [row] = stack.emulator.query("incident", query)
+    return row
+
+
+async def test_alice_opens_and_comments_as_herself_with_one_token_exchange(stack: Stack) -> None:
+    await stack.slack.send_command(ALICE, "printer on fire", channel_id=GENERAL)
+    created = await stack.slack.wait_for(
+        lambda: stack.emulator.query("incident", "short_description=printer on fire")
+    )
+    row = created[0]
+    alice = stack.emulator.user_id("alice.chen")
+    assert (row["caller_id"], row["opened_by"], row["sys_created_by"]) == (
+        alice,
+        alice,
+        "alice.chen",
+    )
+    assert stack.emulator.journal(row["sys_id"], "work_notes") == []  # no "via Slack" note needed
+
+    await stack.slack.send_command(
+        ALICE, f"comment {row['number']} it smells of smoke", channel_id=GENERAL
+    )
+    assert "Added your comment" in (await answer(stack, ALICE, after=0)).text
+    [entry] = stack.emulator.journal(row["sys_id"], "comments")
+    assert (entry["sys_created_by"], entry["value"]) == ("alice.chen", "it smells of smoke")
+    assert incident(stack, f"number={row['number']}")["sys_updated_by"] == "alice.chen"
+
+    await stack.slack.send_command(ALICE, "list", channel_id=GENERAL)
+    await answer(stack, ALICE, after=1)
+    # Every Table API call made for Alice went as Alice; her token was fetched once.
+    for_alice = [
+        r
+        for r in stack.emulator.requests
+        if r.path.startswith("/api/now/table/incident") and r.method in ("POST", "PATCH")
+    ]
+    assert {r.user for r in for_alice} == {"alice.chen"}
+    assert exchanges(stack) == 1
+
+
+async def test_concurrent_first_calls_share_one_exchange_and_a_revoked_token_is_replaced(
+    stack: Stack,
+) -> None:
+    # The Home tab reads her incidents (twice) and approvals at once: one exchange for all three.
+    await stack.slack.send_event(stack.slack.app_home_opened(ALICE))
+    home = await stack.slack.wait_for(lambda: stack.slack.home_view(ALICE))
+    assert "INC0000001" in str(home.view["blocks"])
+    assert exchanges(stack) == 1
+    reads = [r for r in stack.emulator.requests if r.path.startswith("/api/now/table/incident")]
+    assert reads and {r.user for r in reads} == {"alice.chen"}
+
+    stack.emulator.revoke("alice.chen")  # her token stops working: the next call gets a 401
+    await stack.slack.send_command(ALICE, "list", channel_id=GENERAL)
+    told = await answer(stack, ALICE)
+    assert "INC0000001" in str(told.blocks) + told.text
+    assert exchanges(stack) == 2  # one new grant, then the call went through
+
+
+async def test_alice_acting_as_herself_still_cannot_resolve_or_see_others_incidents(
+    stack: Stack,
+) -> None:
+    """Acting as the person adds ServiceNow's own ACLs to the bot's rules, never replaces them:
+    what the permission table refuses is refused before anything is written."""
+    bob = stack.emulator.user_id("bob.martin")
+    watched = stack.emulator.insert(
+        "incident",
+        {
+            "short_description": "Bob's laptop",
+            "caller_id": bob,
+            "watch_list": stack.emulator.user_id("alice.chen"),  # she may read it, not resolve it
+        },
+        as_user="bob.martin",
+    )
+    await stack.slack.send_command(ALICE, f"resolve {watched['number']}", channel_id=GENERAL)
+    told = (await answer(stack, ALICE)).text
+    assert ":no_entry:" in told and "resolve" in told
+    assert incident(stack, f"number={watched['number']}")["state"] == "1"
+
+    hidden = stack.emulator.insert(
+        "incident", {"short_description": "Bob's phone", "caller_id": bob}, as_user="bob.martin"
+    )
+    await stack.slack.send_command(ALICE, f"assign {hidden['number']} me", channel_id=GENERAL)
+    assert ":no_entry:" in (await answer(stack, ALICE, after=1)).text
+    assert [r for r in stack.emulator.requests if r.method == "PATCH"] == []
+    assert incident(stack, f"number={hidden['number']}")["assigned_to"] == ""
+
+
+async def test_dave_without_an_account_is_told_so_and_no_grant_is_tried(stack: Stack) -> None:
+    await stack.slack.send_command(DAVE, "printer on fire", channel_id=GENERAL)
+    told = (await answer(stack, DAVE)).text
+    assert "dave@example.com" in told and "ServiceNow" in told
+    assert exchanges(stack) == 0
+
+
+async def test_a_refused_grant_is_explained_to_the_person(stack: Stack) -> None:
+    alice = stack.emulator.user_id("alice.chen")
+    stack.emulator.update("sys_user", alice, {"locked_out": "true"})
+    await stack.slack.send_command(ALICE, "printer on fire", channel_id=GENERAL)
+    told = (await answer(stack, ALICE)).text
+    assert "wouldn't let me act as you" in told and "alice@example.com" in told
+    assert stack.emulator.query("incident", "short_description=printer on fire") == []
+    assert any("cannot log in" in line for line in stack.emulator.oauth_log)
+
+
+async def test_no_token_or_key_is_written_in_clear_to_the_logs_or_the_database(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with acting_stack(tmp_path) as stack:
+        await stack.slack.send_command(ALICE, "printer on fire", channel_id=GENERAL)
+        [row] = await stack.slack.wait_for(
+            lambda: stack.emulator.query("incident", "short_description=printer on fire")
+        )
+        await stack.slack.send_command(ALICE, f"comment {row['number']} smoke", channel_id=GENERAL)
+        await stack.slack.wait_for(lambda: stack.emulator.journal(row["sys_id"], "comments"))
+        await stack.slack.send_event(stack.slack.app_home_opened(ALICE))
+        await stack.slack.wait_for(lambda: stack.slack.home_view(ALICE))
+        tokens = list(stack.emulator.auth._tokens)  # every access token the emulator issued
+        assert exchanges(stack) == 1
+    assert tokens
+    key_body = "".join(PRIVATE_KEY.strip().splitlines()[1:-1])
+    secrets = [*tokens, *(key_body[i : i + 40] for i in range(0, 200, 40))]
+
+    logged = "\n".join(
+        f"{record.getMessage()} {record.args!r} {record.exc_text or ''}"
+        for record in caplog.records
+    )
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        tables = [
+            name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        stored = "\n".join(repr(db.execute(f'SELECT * FROM "{t}"').fetchall()) for t in tables)
+    assert caplog.records and "printer on fire" in stored  # both were really searched
+    for secret in secrets:
+        assert secret not in logged
+        assert secret not in stored
+
+
+async def test_carol_approves_as_herself(stack: Stack) -> None:
+    assert await stack.bot.approvals.send_request_dm(seed.ITEM_APPROVAL)  # no e-signature
+    [dm] = await stack.slack.wait_for(
+        lambda: stack.slack.messages_in(stack.slack.dm_channel(CAROL))
+    )
+    [button] = [
+        {**element, "block_id": block["block_id"]}
+        for block in dm.blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "approval_approve"
+    ]
+    await stack.slack.send_block_action(
+        CAROL,
+        action_id="approval_approve",
+        block_id=button["block_id"],
+        value=button["value"],
+        message=dm,
+    )
+    await stack.slack.wait_for(lambda: dm.edited)
+    row = stack.emulator.get("sysapproval_approver", seed.ITEM_APPROVAL)
+    assert row is not None and (row["state"], row["sys_updated_by"]) == ("approved", "carol.diaz")
+    [comment] = stack.emulator.journal(seed.ITEM_APPROVAL, "comments")
+    assert comment["sys_created_by"] == "carol.diaz"
+    assert exchanges(stack) == 1
