@@ -1,7 +1,7 @@
 """The repository stands on its own: nothing under it reads or points at a path outside it.
 
 People clone the project from a public host where nothing lies beside the checkout, so a test, a doc
-or the code that reaches for `../shared` (or any sibling folder) works here and breaks there.
+or the code that reaches for a sibling folder of the checkout works here and breaks there.
 """
 
 from __future__ import annotations
