@@ -61,6 +61,10 @@ class Row:
     lost: int = 0
     note: str = ""
 
+    def expect_one(self, got: int) -> None:
+        """`got` effects where the person asked for exactly one."""
+        self.delivered, self.lost, self.duplicated = got, max(0, 1 - got), max(0, got - 1)
+
 
 @dataclass
 class BotProcess:
@@ -219,7 +223,7 @@ async def follow_double_click(bench: Bench) -> Row:
             "incident", bench.sys_id("INC0000005"), {"urgency": "1"}, as_user="admin"
         )
         got = await _count(bench.slack, lambda: len(bench.dms(BOB)) - before, want=1)
-    row.delivered, row.lost, row.duplicated = got, max(0, 1 - got), max(0, got - 1)
+    row.expect_one(got)
     return row
 
 
@@ -236,7 +240,7 @@ async def event_then_crash(bench: Bench) -> Row:
     bench.emulator.faults.clear()
     async with bench.bot():
         got = await _count(bench.slack, lambda: len(bench.dms(ALICE)) - before, want=1)
-    row.delivered, row.lost, row.duplicated = got, max(0, 1 - got), max(0, got - 1)
+    row.expect_one(got)
     return row
 
 
@@ -255,7 +259,7 @@ async def bad_record(bench: Bench) -> Row:
             "incident", bench.sys_id("INC0000001"), {"state": "2"}, as_user="admin"
         )
         got = await _count(bench.slack, lambda: len(bench.dms(ALICE)) - before, want=1)
-    row.delivered, row.lost, row.duplicated = got, max(0, 1 - got), max(0, got - 1)
+    row.expect_one(got)
     return row
 
 
@@ -298,7 +302,7 @@ async def crash_with_undelivered(bench: Bench) -> Row:
     started = time.monotonic()
     async with bench.bot():
         got = await _count(bench.slack, lambda: len(bench.dms(ALICE)) - before, want=1)
-    row.delivered, row.lost, row.duplicated = got, max(0, 1 - got), max(0, got - 1)
+    row.expect_one(got)
     row.note = f"delivered {time.monotonic() - started:.1f} s after the restart"
     return row
 
@@ -426,7 +430,7 @@ async def two_replicas(bench: Bench) -> Row:
             "incident", bench.sys_id("INC0000001"), {"state": "2"}, as_user="admin"
         )
         got = await _count(bench.slack, lambda: len(bench.dms(ALICE)) - before, want=1)
-    row.delivered, row.lost, row.duplicated = got, max(0, 1 - got), max(0, got - 1)
+    row.expect_one(got)
     return row
 
 
@@ -469,7 +473,7 @@ async def database_blip(bench: Bench) -> Row:
     finally:
         await allow(True)
         await admin.dispose()
-    row.delivered, row.lost, row.duplicated = got, max(0, 1 - got), max(0, got - 1)
+    row.expect_one(got)
     row.note = "/healthz back to 200" if healthy else "/healthz still 503"
     row.lost += 0 if healthy else 1
     return row

@@ -163,11 +163,7 @@ class Incidents:
 
     async def get(self, sys_id: str) -> Incident:
         """The incident (read by the integration user: the permission check decides who sees it)."""
-        return await self._get(self._servicenow, sys_id)
-
-    @staticmethod
-    async def _get(servicenow: ServiceNowClient, sys_id: str) -> Incident:
-        record = await servicenow.get(TABLE, validate_sys_id(sys_id), fields=Incident.FIELDS)
+        record = await self._servicenow.get(TABLE, validate_sys_id(sys_id), fields=Incident.FIELDS)
         return Incident.from_record(record)
 
     async def find(self, number: str) -> Incident:
