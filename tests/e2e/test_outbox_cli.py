@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +16,13 @@ from storage import Database, FeedStore, SlackWrite
 
 
 @pytest.fixture
-async def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FeedStore:
+def queued_at() -> float:
+    """When `store` queued its messages (monotonic): taken before it does."""
+    return time.monotonic()
+
+
+@pytest.fixture
+async def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, queued_at: float) -> FeedStore:
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
         if name.startswith(("SLACK_", "SERVICENOW_")) or name == "DATABASE_URL":
@@ -43,15 +51,19 @@ async def run(*argv: str) -> int:
 
 
 async def test_outbox_lists_undelivered_and_dead_messages_one_line_each(
-    store: FeedStore, capsys: pytest.CaptureFixture[str]
+    store: FeedStore, queued_at: float, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert await run("outbox") == 0
+    elapsed = time.monotonic() - queued_at
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[:4] for line in lines] == [
         ["2", "pending", "dm", "U0BOB00000"],
         ["1", "dead", "dm", "U0ALICE000"],
     ]
-    assert lines[0].split("\t")[4:6] == ["attempts=1", "age=0s"]
+    attempts, age = lines[0].split("\t")[4:6]
+    assert attempts == "attempts=1"
+    # In whole seconds, at most the time since it was queued (0 s unless this machine is loaded).
+    assert (seconds := re.fullmatch(r"age=(\d+)s", age)) and int(seconds[1]) <= elapsed + 0.5, age
     assert lines[1].endswith("user_not_found second line")
 
 

@@ -48,6 +48,15 @@ def _run(command: list[str], cwd: Path, env: dict[str, str]) -> None:
         )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test of the installed wheel on one worker under pytest-xdist (`make test` runs
+    `--dist loadgroup`): a session fixture is per worker process, so the wheel is built once, not
+    once per worker. The largest group is handed out first, so the build starts at once."""
+    for item in items:
+        if "installed" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("wheel"))
+
+
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """Build the wheel from a clean copy (no stale build/ leftovers), then install it."""
