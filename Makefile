@@ -20,11 +20,12 @@ lint: $(STAMP)
 # The suite mostly waits (loopback HTTP, subprocesses, a browser, the wheel build), so it runs in
 # TEST_WORKERS processes even on two cores (`make test TEST_WORKERS=0`: one process). Every test has its
 # own tmp_path, ephemeral ports and, on PostgreSQL, its own throw-away database, so any test can run
-# on any worker; `--dist loadgroup` keeps each `xdist_group` (the wheel's tests) on one worker.
+# on any worker; `--dist loadfile` keeps each file on one worker, so a module's session fixtures (the
+# ~1 min wheel build in tests/packaging/test_wheel.py) are made once.
 TEST_WORKERS ?= 4
 
 test: lint chromium
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The browser tests drive a system Chromium with Playwright (never Playwright's own browser download):
 # installed with apt-get where possible; elsewhere they are skipped, loudly (never in CI).

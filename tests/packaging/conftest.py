@@ -1,5 +1,10 @@
 """The wheel, built once per session from a copy of the checkout and installed by deploy/install.sh
-(what the container image runs) into a fresh virtualenv outside the checkout."""
+(what the container image runs) into a fresh virtualenv outside the checkout.
+
+A session fixture is per process: under pytest-xdist (`make test` runs `--dist loadfile`) each test file
+runs on one worker, so keep the tests of the `installed` wheel in test_wheel.py and it is built once.
+(`--dist loadgroup` with an `xdist_group` would be finer, but pytest-xdist 3.8 ignores the groups on
+pytest 9: pytest-dev/pytest-xdist#1386.)"""
 
 from __future__ import annotations
 
@@ -46,15 +51,6 @@ def _run(command: list[str], cwd: Path, env: dict[str, str]) -> None:
         pytest.fail(
             f"{' '.join(command)} exited {result.returncode}\n{result.stdout}{result.stderr}"
         )
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test of the installed wheel on one worker under pytest-xdist (`make test` runs
-    `--dist loadgroup`): a session fixture is per worker process, so the wheel is built once, not
-    once per worker. The largest group is handed out first, so the build starts at once."""
-    for item in items:
-        if "installed" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("wheel"))
 
 
 @pytest.fixture(scope="session")
