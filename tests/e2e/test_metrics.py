@@ -37,7 +37,10 @@ async def test_metrics_count_acks_servicenow_and_slack_calls_the_outbox_and_iden
     await stack.slack.send_command(ALICE, "printer on fire")
     [card] = await stack.slack.wait_for(lambda: stack.slack.messages_in(GENERAL))
     await stack.slack.send_command(ALICE, "list")  # a second command: identity from the cache
-    await stack.slack.wait_for(lambda: len(stack.slack.ephemerals_for(ALICE)) >= 1)
+    # The list's own answer (the first command's ack is an ephemeral too): its lookup is done.
+    await stack.slack.wait_for(
+        lambda: [e for e in stack.slack.ephemerals_for(ALICE) if "Your open incidents" in e.text]
+    )
     after = await scrape(stack.bot_url)
 
     assert total(after, "incident_bot_slack_ack_seconds_count", kind="command") == 2
