@@ -34,6 +34,7 @@ wires `services.acting.client_for` in), never a listener:
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from servicenow.errors import ForbiddenError, NotFoundError
 from servicenow.query import Query, validate_sys_id
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Action(StrEnum):
@@ -372,9 +374,12 @@ class Guard:
         if hidden and action != Action.APPROVE:
             action = Action.READ  # what can't be seen can't be worked either: say that
         judge = Policy(self.policy.read_roles, self.policy.fulfiller_roles)
-        standing = (
-            await self.standing(person) if judge.needs_standing(action, subject, person) else None
-        )
+        standing = None
+        if judge.needs_standing(action, subject, person):
+            try:
+                standing = await self.standing(person)
+            except Exception as exc:  # only the wording needs it: say it without roles and groups
+                log.info("no roles for %s to explain a refusal: %r", person.sys_user_id, exc)
         text = judge.refusal(person, action, subject, standing)
         if text is None:  # the instance's ACLs go beyond the table: no reason to give but theirs
             text = (

@@ -14,7 +14,7 @@ CHG0000001), Dave has no ServiceNow account.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,25 +40,29 @@ from tests.e2e.steps import (
 )
 
 INTEGRATION_USER = "incident.bot"
-PEOPLE = {ALICE: "alice.chen", BOB: "bob.martin", CAROL: "carol.diaz", DAVE: ""}
+# Who has a ServiceNow account: Slack user → ServiceNow user_name (Dave has none).
+PEOPLE = {ALICE: "alice.chen", BOB: "bob.martin", CAROL: "carol.diaz"}
+Prepare = Callable[[Stack, Mapping[str, str]], Awaitable[None]]
 
 
-async def _nothing_to_prepare(stack: Stack, people: Sequence[str]) -> None:
+async def _nothing_to_prepare(stack: Stack, people: Mapping[str, str]) -> None:
     return None
 
 
-async def _trust_the_key(stack: Stack, people: Sequence[str]) -> None:
+async def _trust_the_key(stack: Stack, people: Mapping[str, str]) -> None:
     trust_jwt_key(stack)
 
 
 @dataclass(frozen=True)
 class Mode:
-    """One way of running the bot: its settings for run_stack, and what to do once it is up."""
+    """One way of running the bot: its settings for run_stack (given the test's tmp_path), and
+    `prepare(stack, people)`, run once the stack is up, with everyone who has a ServiceNow
+    account (Slack user id → user_name): trust the bot's key, link each person's account…"""
 
     name: str
     as_person: bool  # ServiceNow's ACLs decide, and its audit trail names the person
     settings: Callable[[Path], dict[str, Any]]
-    prepare: Callable[[Stack, Sequence[str]], Awaitable[None]]
+    prepare: Prepare
 
     def writer(self, user_name: str) -> str:
         """Who ServiceNow records as having written for `user_name`."""
@@ -85,7 +89,7 @@ async def stack(mode: Mode, tmp_path: Path) -> AsyncIterator[Stack]:
         e_signature_tables="",  # both seeded approvals are decided with the buttons here
         **mode.settings(tmp_path),
     ) as running:
-        await mode.prepare(running, list(PEOPLE))
+        await mode.prepare(running, PEOPLE)
         yield running
         assert running.slack.problems == []
         assert {call.method for call in running.slack.calls} <= set(manifest.METHODS)
