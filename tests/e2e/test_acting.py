@@ -9,22 +9,25 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from sandbox.servicenow import seed
 from sandbox.slack import Ephemeral
-from sandbox.slack.records import ALICE, GENERAL
+from sandbox.slack.records import ALICE, BOB, GENERAL
 from sandbox.stack import Stack, run_stack
 from tests.e2e.steps import PRIVATE_KEY, exchanges, jwt_settings, trust_jwt_key
 
 
 @asynccontextmanager
-async def acting_stack(tmp_path: Path) -> AsyncIterator[Stack]:
+async def acting_stack(tmp_path: Path, **settings: Any) -> AsyncIterator[Stack]:
     """The stack with the bot acting as each person: its key registered for the OAuth client."""
     async with run_stack(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
         servicenow_poll_seconds=0,
         **jwt_settings(tmp_path),
+        **settings,
     ) as running:
         trust_jwt_key(running)
         yield running
@@ -143,3 +146,24 @@ async def test_no_token_or_key_is_written_in_clear_to_the_logs_or_the_database(
     for secret in secrets:
         assert secret not in logged
         assert secret not in stored
+
+
+async def test_servicenow_s_acls_decide_not_the_bot_s_table(tmp_path: Path) -> None:
+    """Acting as people, the roles the bot would ask for (here a role nobody has) do not stand in
+    the way: the instance's ACLs (itil) let Bob work and see any incident, as in its own UI."""
+    roles = {"fulfiller_roles": "incident_manager", "read_roles": "incident_manager"}
+    async with acting_stack(tmp_path, **roles) as stack:
+        await stack.slack.send_command(BOB, "assign INC0000001 me", channel_id=GENERAL)
+        assert "Assigned INC0000001 to you" in (await answer(stack, BOB)).text
+        row = incident(stack, "number=INC0000001")
+        assert (row["assigned_to"], row["sys_updated_by"]) == (seed.BOB, "bob.martin")
+        carols = stack.emulator.insert(
+            "incident",
+            {"caller_id": seed.CAROL, "short_description": "VPN", "assignment_group": seed.NETWORK},
+            as_user="carol.diaz",
+        )
+        await stack.slack.send_command(BOB, carols["number"], channel_id=GENERAL)
+        await stack.slack.wait_for(lambda: stack.slack.messages_in(GENERAL))
+        # Refusals still speak of the configured roles, whatever ServiceNow's reason was.
+        await stack.slack.send_command(ALICE, "assign INC0000001 me", channel_id=GENERAL)
+        assert "*incident_manager* role" in (await answer(stack, ALICE)).text
