@@ -266,7 +266,11 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
     finally:
         bolt_log.removeFilter(quiet)
     identity = Identity(slack, servicenow, UserLinks(db))
+    # The mode picks who reads and writes for a person, and so who decides what they may do:
+    # acting as them, ServiceNow's ACLs; with the integration user, the bot's own table (`policy`).
+    as_people = acting(settings, servicenow, timing)
     policy = Policy(settings.read_role_set, settings.fulfiller_role_set)
+    guard = Guard(identity, servicenow, policy, client_for=as_people.client_for)
     services = Services(
         settings=settings,
         db=db,
@@ -277,9 +281,9 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         feed=feed,
         messenger=messenger,
         keys=keys,
-        interactions=Interactions(bolt, keys, messenger, Guard(identity, servicenow, policy)),
+        interactions=Interactions(bolt, keys, messenger, guard),
         commands=commands.Router(),
-        acting=acting(settings, servicenow, timing),
+        acting=as_people,
     )
     incident_kind = incidents.install(services)
     approval_kind = approvals.install(services)

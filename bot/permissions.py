@@ -1,10 +1,10 @@
-"""Who may do what, checked by the bot before it acts for a person with the integration user.
+"""Who may do what: checked on the one interaction path before anything is done for a person.
 
-ServiceNow's ACLs stop nobody when every call is made as `incident.bot`, so the bot applies the same
-rules itself, on the one interaction path (`Interactions.run`), before any ServiceNow call made for
-the person. Every listener and subcommand declares a `Need`: the `Action` and, when it is about a
-record, how to fetch it (once: the granted record is passed on to the work). `Guard.require`
-resolves the person (no account: nothing is done), fetches the record, and asks the `Policy`:
+Every listener and subcommand declares a `Need`: the `Action` and, when it is about a record, how
+to fetch it (once: the granted record is passed on to the work). `Guard.require` resolves the
+person (no account: nothing is done), fetches the record with *that person's* ServiceNow client
+(`client_for(person)`: their own token when the bot acts as people, else the integration user),
+and asks the `Policy`. The permission table:
 
 | action | who may |
 |---|---|
@@ -14,16 +14,27 @@ resolves the person (no account: nothing is done), fetches the record, and asks 
 | assign, work note, hold, start, resolve, close, cancel | a `FULFILLER_ROLES` role |
 | approve, reject | the approver only |
 
-Roles come from `sys_user_has_role`, groups from `sys_user_grmember`, cached for a few minutes per
-person (and forgotten at once when Slack says their profile changed). A later "act as the person"
-OAuth mode plugs in by giving `Guard` a `Policy` that allows what ServiceNow itself will judge
-(`Policy.servicenow_decides()`): the person and the record are still resolved the same way, and
-ServiceNow's 403/404 are explained as refusals (bot/slack/explain.py).
+Who decides follows from who makes the calls — the client the mode gives for the person (bot/app.py
+wires `services.acting.client_for` in), never a listener:
+
+* With only the integration user, ServiceNow's ACLs stop nobody (every call is `incident.bot`), so
+  the bot applies the table itself (`Policy(enforced=True)`), before any ServiceNow call made for
+  the person. Roles come from `sys_user_has_role`, groups from `sys_user_grmember`, cached for a
+  few minutes per person (and forgotten at once when Slack says their profile changed).
+* Acting as the person (JWT bearer grant, or a linked account), every read and write for them
+  carries their own token, so ServiceNow's ACLs decide (`Guard.policy_for` gives
+  `Policy.servicenow_decides()` for anyone whose client is not the integration user): the bot
+  still insists on an account and keeps approvals to their approver, and nothing more. When
+  ServiceNow says no — a record it hides (404 "ACL restricts the record retrieval", or a list
+  whose page comes back empty although X-Total-Count counted the row) or a write it refuses
+  (403) — `Guard` turns that into the same kind of `Refused` as the table's own, naming what was
+  refused and why in the table's words where they fit (`Guard.refused`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,12 +42,14 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from bot.identity import Identity, Person
-from bot.slack.explain import Refusal
+from bot.slack.explain import Refusal, acl_hides
 from bot.slack.kit import escape
 from servicenow.client import ServiceNowClient
+from servicenow.errors import ForbiddenError, NotFoundError
 from servicenow.query import Query, validate_sys_id
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Action(StrEnum):
@@ -114,20 +127,34 @@ class Target(Generic[T]):
 
 @dataclass(frozen=True)
 class Need(Generic[T]):
-    """What an entry needs before its work runs: `action`, on the record `locate` fetches (none:
-    the person's account is all it needs)."""
+    """What an entry needs before its work runs: `action`, on the record `locate` fetches with the
+    ServiceNow client it is given — the person's own (none: the person's account is all it
+    needs)."""
 
     action: Action
-    locate: Callable[[], Awaitable[Target[T]]] | None = None
+    locate: Callable[[ServiceNowClient], Awaitable[Target[T]]] | None = None
 
 
 @dataclass(frozen=True)
 class Grant(Generic[T]):
     """What the work gets once allowed: the person, and the record it was allowed on (fetched
-    once; None when the need had no record)."""
+    once; None when the need had no record) and how the rules see it."""
 
     person: Person
     record: T
+    subject: Subject | None = None
+
+
+class Hidden(Refusal):
+    """ServiceNow does not show the person the record `name` (an ACL): a list found it but left
+    it out of the page. On the interaction path `Guard` explains it as a refusal of the action."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f":no_entry: ServiceNow won't show you {escape(name)}: your account isn't allowed to "
+            "read it."
+        )
 
 
 @dataclass(frozen=True)
@@ -165,10 +192,15 @@ class Policy:
     enforced: bool = True
 
     @classmethod
-    def servicenow_decides(cls) -> Policy:
+    def servicenow_decides(
+        cls,
+        read_roles: frozenset[str] = frozenset({"itil"}),
+        fulfiller_roles: frozenset[str] = frozenset({"itil"}),
+    ) -> Policy:
         """For calls made as the person (their own token): ServiceNow's ACLs judge; the bot
-        still insists on an account and an approver's own approval."""
-        return cls(enforced=False)
+        still insists on an account and an approver's own approval. The roles only word the
+        explanation of ServiceNow's refusals."""
+        return cls(read_roles, fulfiller_roles, enforced=False)
 
     def needs_standing(self, action: Action, subject: Subject | None, person: Person) -> bool:
         """Whether roles or groups could change the answer (they are fetched only then)."""
@@ -259,31 +291,103 @@ class _Cached:
     standing: Standing
 
 
+def _unknown(action: Action, name: str) -> Subject:
+    """A record ServiceNow would not show: only what the person asked about is known of it."""
+    if action == Action.APPROVE:
+        return Subject("sysapproval_approver", name or "this approval")
+    return Subject("incident", name or "this incident")
+
+
 @dataclass
 class Guard:
-    """Checks a `Need` for a Slack user: their account, the record, the policy."""
+    """Checks a `Need` for a Slack user: their account, the record (read with their own client),
+    the policy; and explains ServiceNow's refusals of what is then done for them."""
 
     identity: Identity
-    servicenow: ServiceNowClient
-    policy: Policy = field(default_factory=Policy)
+    servicenow: ServiceNowClient  # the integration user: roles and groups (identity look-ups)
+    policy: Policy = field(
+        default_factory=Policy
+    )  # the table, for calls the integration user makes
+    # The client that reads and writes for a person (services.acting.client_for): whenever it is
+    # not the integration user, ServiceNow's ACLs decide for that person instead of the table.
+    client_for: Callable[[Person], ServiceNowClient] | None = None
     ttl: float = 300.0  # how long roles and groups are trusted
     _standings: dict[str, _Cached] = field(default_factory=dict, init=False, repr=False)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict, init=False, repr=False)
 
+    def client(self, person: Person) -> ServiceNowClient:
+        """What reads and writes for `person`: their own client, or the integration user."""
+        return self.client_for(person) if self.client_for else self.servicenow
+
+    def policy_for(self, person: Person) -> Policy:
+        """The table when the integration user acts for `person`; ServiceNow's ACLs when their own
+        token does (decided per person: a mode may act as some people and not yet as others)."""
+        if self.client(person) is self.servicenow:
+            return self.policy
+        return Policy.servicenow_decides(self.policy.read_roles, self.policy.fulfiller_roles)
+
     async def require(self, slack_user_id: str, need: Need[T]) -> Grant[T]:
         """The grant, or NoServiceNowAccount / Refused (a Refusal: explained, nothing done)."""
         person = await self.identity.person(slack_user_id)
-        target = await need.locate() if need.locate else None
+        policy = self.policy_for(person)
+        target = None
+        if need.locate:
+            try:
+                target = await need.locate(self.client(person))
+            except Exception as exc:
+                translated = await self.translate(exc, need.action, Grant(person, None))
+                if translated is exc:
+                    raise
+                raise translated from exc
         subject = target.subject if target else None
         standing = (
             await self.standing(person)
-            if self.policy.needs_standing(need.action, subject, person)
+            if policy.needs_standing(need.action, subject, person)
             else None
         )
-        refusal = self.policy.refusal(person, need.action, subject, standing)
+        refusal = policy.refusal(person, need.action, subject, standing)
         if refusal:
             raise Refused(need.action, subject, refusal)
-        return Grant(person, target.record if target else None)  # type: ignore[arg-type]
+        return Grant(person, target.record if target else None, subject)  # type: ignore[arg-type]
+
+    async def translate(self, exc: Exception, action: Action, grant: Grant[T] | None) -> Exception:
+        """`exc` as the person should hear it. When ServiceNow decides (the call was made as the
+        person), its ACL refusals — a hidden record, a 403 that is no missing mandatory field —
+        become a `Refused` of `action`, like the table's own; anything else is left as it is (with
+        the integration user, a 403 or 404 is no judgement of the person)."""
+        if grant is None or self.policy_for(grant.person).enforced:
+            return exc
+        if isinstance(exc, Hidden):
+            return await self.refused(grant.person, action, _unknown(action, exc.name), hidden=True)
+        if isinstance(exc, NotFoundError) and acl_hides(exc):
+            subject = grant.subject or _unknown(action, "")
+            return await self.refused(grant.person, action, subject, hidden=True)
+        if isinstance(exc, ForbiddenError) and not exc.mandatory_fields:
+            return await self.refused(grant.person, action, grant.subject or _unknown(action, ""))
+        return exc
+
+    async def refused(
+        self, person: Person, action: Action, subject: Subject, *, hidden: bool = False
+    ) -> Refused:
+        """ServiceNow refused `action` on `subject` for `person`: say so in the table's words
+        (what, why, what to do) where the table would refuse too; otherwise plainly."""
+        if hidden and action != Action.APPROVE:
+            action = Action.READ  # what can't be seen can't be worked either: say that
+        judge = Policy(self.policy.read_roles, self.policy.fulfiller_roles)
+        standing = None
+        if judge.needs_standing(action, subject, person):
+            try:
+                standing = await self.standing(person)
+            except Exception as exc:  # only the wording needs it: say it without roles and groups
+                log.info("no roles for %s to explain a refusal: %r", person.sys_user_id, exc)
+        text = judge.refusal(person, action, subject, standing)
+        if text is None:  # the instance's ACLs go beyond the table: no reason to give but theirs
+            text = (
+                f":no_entry: ServiceNow didn't let you {VERBS[action]} {escape(subject.name)} "
+                "with your account, so nothing was changed. If you need to, ask your ServiceNow "
+                "admin for the role that allows it."
+            )
+        return Refused(action, subject, text)
 
     async def standing(self, person: Person) -> Standing:
         """Roles and groups, from ServiceNow at most once per `ttl` per person."""

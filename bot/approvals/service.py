@@ -101,8 +101,8 @@ class Approvals:
     def by_sys_id(self, sys_id: str) -> Need[dict[str, str]]:
         """Deciding the approval with this sys_id: its approver only."""
 
-        async def locate() -> Target[dict[str, str]]:
-            record = await self.get(sys_id)
+        async def locate(servicenow: ServiceNowClient) -> Target[dict[str, str]]:
+            record = await self.get(sys_id, servicenow)
             approval = self.request(record)
             subject = Subject(
                 TABLE,
@@ -124,8 +124,10 @@ class Approvals:
     def card(self, record: Mapping[str, str]) -> Card:
         return approval_card(self.request(record))
 
-    async def get(self, sys_id: str) -> dict[str, str]:
-        return await self._servicenow.get(TABLE, validate_sys_id(sys_id), fields=FIELDS)
+    async def get(self, sys_id: str, servicenow: ServiceNowClient | None = None) -> dict[str, str]:
+        """The approval, read with `servicenow` (the integration user unless given)."""
+        client = servicenow or self._servicenow
+        return await client.get(TABLE, validate_sys_id(sys_id), fields=FIELDS)
 
     async def pending_for(self, person: Person) -> list[ApprovalRequest]:
         """The approvals waiting on `person`, oldest first."""

@@ -16,7 +16,7 @@ from bot.feed.messenger import Messenger
 from bot.identity import Identity, Person, via_slack
 from bot.incidents.cards import PAGE_SIZE, SHORT_DESCRIPTION_MAX, Comment, incident_card
 from bot.incidents.vocabulary import STEPS, HoldReason, Move, allowed
-from bot.permissions import Action, Need, Subject, Target
+from bot.permissions import Action, Hidden, Need, Subject, Target
 from bot.slack.explain import Refusal
 from bot.slack.kit import Card
 from servicenow.client import ServiceNowClient
@@ -136,19 +136,20 @@ class Incidents:
     # -- what listeners and subcommands need -------------------------------------------------------
 
     def by_sys_id(self, action: Action, sys_id: str) -> Need[Incident]:
-        """`action` on the incident with this sys_id (a card's button, a form's metadata)."""
+        """`action` on the incident with this sys_id (a card's button, a form's metadata), read
+        with the client the interaction path gives: the person's own when acting as people."""
 
-        async def locate() -> Target[Incident]:
-            incident = await self.get(sys_id)
+        async def locate(servicenow: ServiceNowClient) -> Target[Incident]:
+            incident = await self.get(sys_id, servicenow)
             return Target(incident, subject(incident))
 
         return Need(action, locate)
 
     def by_number(self, action: Action, number: str) -> Need[Incident]:
-        """`action` on the incident with this number (a subcommand)."""
+        """`action` on the incident with this number (a subcommand), read as `by_sys_id`."""
 
-        async def locate() -> Target[Incident]:
-            incident = await self.find(number)
+        async def locate(servicenow: ServiceNowClient) -> Target[Incident]:
+            incident = await self.find(number, servicenow)
             return Target(incident, subject(incident))
 
         return Need(action, locate)
@@ -161,16 +162,21 @@ class Incidents:
     def card(self, incident: Incident, latest: Comment | None = None) -> Card:
         return incident_card(incident, self.url(incident.sys_id), latest)
 
-    async def get(self, sys_id: str) -> Incident:
-        """The incident (read by the integration user: the permission check decides who sees it)."""
-        record = await self._servicenow.get(TABLE, validate_sys_id(sys_id), fields=Incident.FIELDS)
+    async def get(self, sys_id: str, servicenow: ServiceNowClient | None = None) -> Incident:
+        """The incident, read with `servicenow` (the integration user unless given)."""
+        client = servicenow or self._servicenow
+        record = await client.get(TABLE, validate_sys_id(sys_id), fields=Incident.FIELDS)
         return Incident.from_record(record)
 
-    async def find(self, number: str) -> Incident:
-        """The incident by number (read by the integration user, as `get`)."""
+    async def find(self, number: str, servicenow: ServiceNowClient | None = None) -> Incident:
+        """The incident by number, read as `get`. Hidden when ServiceNow counted it but left it out
+        of the page (an ACL: rows are filtered after the limit, X-Total-Count still counts them)."""
         query = Query().eq("number", validate_number(number))
-        page = await self._servicenow.list(TABLE, query, fields=Incident.FIELDS, limit=1)
+        client = servicenow or self._servicenow
+        page = await client.list(TABLE, query, fields=Incident.FIELDS, limit=1)
         if not page.records:
+            if page.total:
+                raise Hidden(number.upper())
             raise IncidentProblem(
                 f"I can't find {number.upper()} in ServiceNow (or you can't see it)."
             )

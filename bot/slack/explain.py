@@ -62,7 +62,7 @@ def explain(exc: Exception, writes: Sequence[Write] = ()) -> str:
     )
 
 
-def _acl(exc: ServiceNowError) -> bool:
+def acl_hides(exc: ServiceNowError) -> bool:
     """A 404 that is an ACL hiding the record ("ACL restricts the record retrieval")."""
     return "acl" in f"{exc.message} {exc.detail or ''}".lower()
 
@@ -111,7 +111,7 @@ def _servicenow(exc: ServiceNowError) -> str:
             "(for incidents: itil), or ask the assignee or the service desk."
         )
     if isinstance(exc, NotFoundError):
-        if _acl(exc):
+        if acl_hides(exc):
             return (
                 ":no_entry: ServiceNow won't show you this record: your account isn't allowed to "
                 "read it. Ask its caller to add you to the watch list, or your ServiceNow admin "

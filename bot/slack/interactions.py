@@ -3,8 +3,10 @@
 Each Slack payload is parsed once into an `Interaction` (who, where it came from, where to answer),
 and every piece of work runs through `Interactions.run`, which claims the interaction's idempotency
 key, checks the entry's declared `Need` (bot/permissions.py: the person's account, the record
-fetched once, the permission table) before the work makes any ServiceNow call for the person, runs
-the work with the `Grant`, releases the key if it failed before writing anything to ServiceNow, and explains any refusal or error to the right
+fetched once with the person's own ServiceNow client, the policy the mode set) before the work
+makes any other ServiceNow call for the person, runs the work with the `Grant`, releases the key if
+it failed before writing anything to ServiceNow, and explains any refusal or error (ServiceNow's
+ACL refusals of calls made as the person as refusals, like the table's own) to the right
 place: the App Home (republished with a notice), the `response_url` of the message or command, or an
 ephemeral message (a DM when there is no channel). Listeners register through `on_*` here, so none
 of them handles acks, keys or errors on its own.
@@ -303,11 +305,14 @@ class Interactions:
         if key and not await self._keys.claim(key):
             log.info("ignoring a repeat of %s", key)
             return
+        grant: Grant[T] | None = None
         with tracking_writes() as writes:
             try:
                 grant = await self.guard.require(interaction.user, need)
                 answer = await work(grant)
             except Exception as exc:
+                # ServiceNow's own refusal of a call made as the person: explained as a refusal.
+                exc = await self.guard.translate(exc, need.action, grant)
                 # After a write that landed or may have, a retry must not act again: keep the key.
                 if key and not writes:
                     await self._keys.release(key)
