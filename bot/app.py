@@ -36,11 +36,14 @@ from bot.health import Health, Worker, supervise
 from bot.home.service import Home
 from bot.identity import Identity
 from bot.incidents.service import Incidents
+from bot.linking import CALLBACK_PATH, CONNECT_ACTION, CONNECT_PATH, Linking, NotLinked, Vault
+from bot.linking import pages as linking_pages
 from bot.metrics import CONTENT_TYPE, Metrics, counter, slack_kind
 from bot.permissions import Guard, Policy
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.interactions import Interactions, handle_http
+from bot.slack.kit import notice
 from servicenow.auth import JwtSigner, auth_from_credentials
 from servicenow.client import ServiceNowClient, WritePolicy
 from servicenow.records import ChoiceCache
@@ -49,9 +52,11 @@ from storage import (
     Database,
     FeedStore,
     IdempotencyKeys,
+    LinkedAccounts,
     PostedMessages,
     Pruned,
     Retention,
+    StoredAccount,
     UserLinks,
 )
 
@@ -208,9 +213,24 @@ def servicenow_client(
 
 
 def acting(
-    settings: Settings, servicenow: ServiceNowClient, timing: ServiceNowTiming = ServiceNowTiming()
+    settings: Settings,
+    servicenow: ServiceNowClient,
+    timing: ServiceNowTiming = ServiceNowTiming(),
+    db: Database | None = None,
 ) -> Acting:
-    """ServiceNow for this person: their own token (JWT bearer grant) when a JWT key is set."""
+    """ServiceNow for this person: their own token, from the JWT bearer grant when a JWT key is
+    set, or from the account they connected with SERVICENOW_LINKING."""
+    if settings.servicenow_linking and db is not None:
+        linking = Linking(
+            LinkedAccounts(db),
+            Vault(settings.token_encryption_keys or ""),
+            instance_url=settings.servicenow_instance_url,
+            client_id=settings.servicenow_client_id or "",
+            client_secret=settings.servicenow_client_secret or "",
+            public_url=settings.public_url or "",
+            timeout=timing.timeout,
+        )
+        return Acting(servicenow, linking=linking, timeout=timing.timeout)
     if settings.servicenow_jwt_private_key is None:
         return Acting(servicenow)
     signer = JwtSigner.from_pem(
@@ -265,7 +285,15 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         )
     finally:
         bolt_log.removeFilter(quiet)
-    identity = Identity(slack, servicenow, UserLinks(db))
+    acts = acting(settings, servicenow, timing, db)
+    linking = acts.linking
+    identity = Identity(
+        slack,
+        servicenow,
+        UserLinks(db),
+        linked=linking.person if linking else None,
+        not_linked=(lambda user: NotLinked(linking.connect_url(user))) if linking else None,
+    )
     policy = Policy(settings.read_role_set, settings.fulfiller_role_set)
     services = Services(
         settings=settings,
@@ -279,8 +307,10 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         keys=keys,
         interactions=Interactions(bolt, keys, messenger, Guard(identity, servicenow, policy)),
         commands=commands.Router(),
-        acting=acting(settings, servicenow, timing),
+        acting=acts,
     )
+    if linking is not None:
+        services.interactions.on_link(CONNECT_ACTION)
     incident_kind = incidents.install(services)
     approval_kind = approvals.install(services)
     home_tab = home.install(services, incident_kind, approval_kind)
@@ -413,6 +443,9 @@ def create_app(
         Route("/healthz", timed("/healthz", healthz), methods=["GET"]),
         Route("/metrics", prometheus, methods=["GET"]),
     ]
+    linking = bot.services.acting.linking
+    if linking is not None:
+        routes += linking_routes(bot, linking)
     if socket_mode is None:
         routes.insert(
             0, Route("/slack/events", timed("/slack/events", slack_events), methods=["POST"])
@@ -420,6 +453,29 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.bot = bot
     return app
+
+
+def linking_routes(bot: Bot, linking: Linking) -> list[Route]:
+    """`GET /servicenow/connect` (the Connect ServiceNow link) and `GET
+    /servicenow/oauth/callback` (ServiceNow's redirect back with the code)."""
+    services = bot.services
+
+    async def connected(account: StoredAccount) -> None:
+        text = linking_pages.connected_text(account)
+        await services.identity.forget(account.slack_user_id)
+        await services.messenger.ephemeral(None, account.slack_user_id, notice(text))
+        await bot.home.publish(account.slack_user_id, text)
+
+    async def connect(request: Request) -> Response:
+        return await linking_pages.connect(linking, request)
+
+    async def callback(request: Request) -> Response:
+        return await linking_pages.callback(linking, services.servicenow, connected, request)
+
+    return [
+        Route(CONNECT_PATH, connect, methods=["GET"]),
+        Route(CALLBACK_PATH, callback, methods=["GET"]),
+    ]
 
 
 async def change_event(services: Services, request: Request) -> Response:
