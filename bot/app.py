@@ -130,6 +130,8 @@ class Bot:
             try:
                 await self.services.keys.prune(timedelta(days=7))
                 await self.services.messenger.prune()
+                if self.services.acting.linking is not None:
+                    await self.services.acting.linking.accounts.prune_states()
                 await self.prune_records()
             except Exception:
                 log.exception("housekeeping failed; trying again in an hour")
