@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from starlette.applications import Starlette
 
 from bot import manifest
 from bot.app import Bot, ServiceNowTiming, SocketMode, create_app
-from bot.settings import Settings, load_settings
+from bot.settings import Mode, Settings, load_settings
 from sandbox.server import bind, serve
 from sandbox.servicenow import Emulator, WebhookTarget, run_emulator
 from sandbox.slack import SlackStandIn, run_slack
@@ -91,7 +92,8 @@ async def run_stack(
             if socket_mode
             else {"slack_signing_secret": SIGNING_SECRET}
         )
-        config = load_settings(
+        config = _settings(
+            sock,
             "socket" if socket_mode else "serve",
             slack_bot_token=BOT_TOKEN,
             slack_api_url=f"{standin.url}/api/",
@@ -105,7 +107,11 @@ async def run_stack(
             **settings,
         )
         link = SocketMode(APP_TOKEN, ping_interval=ping_interval) if socket_mode else None
-        app = create_app(config, socket_mode=link, timing=timing or ServiceNowTiming())
+        try:
+            app = create_app(config, socket_mode=link, timing=timing or ServiceNowTiming())
+        except BaseException:
+            sock.close()
+            raise
         async with serve(app, host=host, sock=sock) as bot:
             standin.bot_url = bot.url
             # Installed from the manifest the bot generates, as a real workspace would install it:
@@ -117,3 +123,12 @@ async def run_stack(
                     f"{bot.url}/servicenow/events", config.servicenow_webhook_secret
                 )
             yield Stack(emu, standin, config, app, bot.url)
+
+
+def _settings(sock: socket.socket, mode: Mode, **values: Any) -> Settings:
+    """The bot's settings; the socket reserved for it is closed if they are refused."""
+    try:
+        return load_settings(mode, **values)
+    except BaseException:
+        sock.close()
+        raise

@@ -323,3 +323,22 @@ async def test_two_replicas_on_postgresql_refresh_once_and_both_keep_working(
 def test_not_linked_is_a_refusal_with_its_button() -> None:
     refusal = NotLinked("https://bot.example.com/servicenow/connect?t=x", reconnect=True)
     assert "Reconnect ServiceNow" in str(refusal.blocks)
+
+
+async def test_the_sandbox_page_connects_whoever_is_signed_in(tmp_path: Path) -> None:
+    from sandbox.web import run_web
+
+    async with (
+        linked_stack(tmp_path) as stack,
+        run_web(stack.slack, stack.emulator, linking=True) as page,
+        httpx.AsyncClient(base_url=page, timeout=5) as client,
+    ):
+        state = (await client.get("/api/state", params={"user": "alice"})).json()
+        assert state["slack"]["linking"] is True
+        url = (await client.post("/api/connect", json={"user": "alice"})).json()["url"]
+        async with httpx.AsyncClient() as browser:
+            done = await consent(browser, url, "alice.chen")
+        assert "Connected as Alice Chen" in done.text
+        assert (await account(stack, ALICE)).user_name == "alice.chen"
+        # Once connected, the Home tab offers Disconnect instead: no link to follow.
+        assert (await client.post("/api/connect", json={"user": "alice"})).json()["url"] is None
