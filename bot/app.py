@@ -295,6 +295,7 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         UserLinks(db),
         linked=linking.person if linking else None,
         not_linked=(lambda user: NotLinked(linking.connect_url(user))) if linking else None,
+        linked_slack_user=linking.slack_user if linking else None,
     )
     policy = Policy(settings.read_role_set, settings.fulfiller_role_set)
     services = Services(

@@ -94,6 +94,7 @@ class Identity:
         reverse_ttl: timedelta = timedelta(hours=12),
         linked: Callable[[str], Awaitable[Person | None]] | None = None,
         not_linked: Callable[[str], Exception] | None = None,
+        linked_slack_user: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
         self._slack = slack
         self._servicenow = servicenow
@@ -117,6 +118,7 @@ class Identity:
         # to connect. Others (an assignee named in a command) are still found by e-mail.
         self._linked = linked
         self._not_linked = not_linked
+        self._linked_slack_user = linked_slack_user
 
     async def person(self, slack_user_id: str, *, for_someone_else: bool = False) -> Person:
         """The ServiceNow user behind `slack_user_id`, or NoServiceNowAccount.
@@ -184,8 +186,13 @@ class Identity:
 
         A link the forward direction made wins. Otherwise Slack is asked by e-mail, and the answer
         is only remembered here, never stored as a link: a Slack user already linked to a
-        different sys_user is not that ServiceNow user (None: no DM to them about it).
+        different sys_user is not that ServiceNow user (None: no DM to them about it). With
+        account linking, whoever connected this ServiceNow account is that person first.
         """
+        if self._linked_slack_user is not None:
+            linked = await self._linked_slack_user(sys_user_id)
+            if linked is not None:
+                return linked
         link = await self._links.by_sys_user(sys_user_id)
         if link is not None and utcnow() - as_utc(link.resolved_at) < self._reverse_ttl:
             return link.slack_user_id

@@ -179,6 +179,17 @@ class LinkedAccounts:
             await session.flush()
             return _account(row)
 
+    async def by_sys_user(self, sys_user_id: str) -> StoredAccount | None:
+        """The Slack user most recently linked to this ServiceNow user (for DMs and mentions)."""
+        async with self._db.session() as session:
+            row = await session.scalar(
+                select(LinkedAccount)
+                .where(LinkedAccount.sys_user_id == sys_user_id)
+                .order_by(LinkedAccount.linked_at.desc())
+                .limit(1)
+            )
+            return _account(row) if row is not None else None
+
     @asynccontextmanager
     async def locked(self, slack_user_id: str) -> AsyncIterator[LockedAccount]:
         async with self._db.session() as session:

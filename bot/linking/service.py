@@ -299,6 +299,11 @@ class Linking:
             return None
         return Person(slack_user_id, account.sys_user_id, account.display_name, account.email)
 
+    async def slack_user(self, sys_user_id: str) -> str | None:
+        """The Slack user who linked this ServiceNow account, if anyone did."""
+        account = await self.accounts.by_sys_user(sys_user_id)
+        return account.slack_user_id if account is not None else None
+
     def _due(self, expires_at: float, rejected: str | None, access: str) -> bool:
         return access == rejected or expires_at - self._clock() <= self.refresh_margin
 

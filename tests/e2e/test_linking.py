@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 from bot.linking import NotLinked
 from sandbox.servicenow import Emulator
 from sandbox.slack import Ephemeral
-from sandbox.slack.records import ALICE, BOB, GENERAL
+from sandbox.slack.records import ALICE, BOB, CAROL, GENERAL
 from sandbox.stack import ENCRYPTION_KEY, Stack, run_stack
 from storage import Database, LinkedAccounts
 from tests.support import connect_link, consent, link
@@ -342,3 +342,61 @@ async def test_the_sandbox_page_connects_whoever_is_signed_in(tmp_path: Path) ->
         assert (await account(stack, ALICE)).user_name == "alice.chen"
         # Once connected, the Home tab offers Disconnect instead: no link to follow.
         assert (await client.post("/api/connect", json={"user": "alice"})).json()["url"] is None
+
+
+async def test_who_someone_is_comes_from_their_token_not_their_slack_e_mail(stack: Stack) -> None:
+    """Alice's Slack e-mail matches no ServiceNow user; she connects as alice.chen, opens an
+    incident as herself, and hears of its resolution by DM (the reverse way uses the link too)."""
+    stack.slack.user(ALICE).email = "alice.chen@elsewhere.example"
+    await link(stack, ALICE, "alice.chen")
+    await stack.slack.send_command(ALICE, "printer on fire", channel_id=GENERAL)
+    [row] = await stack.slack.wait_for(
+        lambda: stack.emulator.query("incident", "short_description=printer on fire")
+    )
+    assert row["caller_id"] == stack.emulator.user_id("alice.chen")
+    assert row["sys_created_by"] == "alice.chen"
+    before = len(stack.slack.messages_in(stack.slack.dm_channel(ALICE)))
+    stack.emulator.update(
+        "incident",
+        row["sys_id"],
+        {"state": "6", "close_code": "Solved (Permanently)", "close_notes": "new toner"},
+        as_user="bob.martin",
+    )
+    await stack.bot.feed.reconcile("incident", stack.emulator.get("incident", row["sys_id"]))
+    dms = await stack.slack.wait_for(
+        lambda: stack.slack.messages_in(stack.slack.dm_channel(ALICE))[before:]
+    )
+    assert "Resolved" in dms[-1].text
+
+
+async def test_carol_approves_as_herself_once_connected(stack: Stack) -> None:
+    from sandbox.servicenow import seed
+
+    await link(stack, CAROL)
+    assert await stack.bot.approvals.send_request_dm(seed.ITEM_APPROVAL)
+    dm = (
+        await stack.slack.wait_for(
+            lambda: [
+                m
+                for m in stack.slack.messages_in(stack.slack.dm_channel(CAROL))
+                if "approve" in str(m.blocks).lower() and m.blocks
+            ]
+        )
+    )[-1]
+    [button] = [
+        {**element, "block_id": block["block_id"]}
+        for block in dm.blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "approval_approve"
+    ]
+    await stack.slack.send_block_action(
+        CAROL,
+        action_id="approval_approve",
+        block_id=button["block_id"],
+        value=button["value"],
+        message=dm,
+    )
+    await stack.slack.wait_for(lambda: dm.edited)
+    row = stack.emulator.get("sysapproval_approver", seed.ITEM_APPROVAL)
+    assert row is not None and (row["state"], row["sys_updated_by"]) == ("approved", "carol.diaz")
