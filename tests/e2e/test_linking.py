@@ -362,7 +362,9 @@ async def test_who_someone_is_comes_from_their_token_not_their_slack_e_mail(stac
         {"state": "6", "close_code": "Solved (Permanently)", "close_notes": "new toner"},
         as_user="bob.martin",
     )
-    await stack.bot.feed.reconcile("incident", stack.emulator.get("incident", row["sys_id"]))
+    resolved = stack.emulator.get("incident", row["sys_id"])
+    assert resolved is not None
+    await stack.bot.feed.reconcile("incident", resolved)  # as the poller or a webhook would
     dms = await stack.slack.wait_for(
         lambda: stack.slack.messages_in(stack.slack.dm_channel(ALICE))[before:]
     )
