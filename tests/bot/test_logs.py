@@ -96,7 +96,9 @@ def test_a_failure_repeating_every_second_is_one_line_a_minute_with_a_count(
     assert all(record.exc_info is None for record in caplog.records[1:])
 
 
-async def test_uvicorn_access_lines_never_carry_a_query_string(restore_root: object) -> None:
+async def test_uvicorn_access_lines_never_carry_a_query_string(
+    restore_root: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """As `incident-bot serve` runs uvicorn (its access log on, through the bot's handler): a
     Connect ServiceNow callback's `code` and `state` stay out of the log."""
     import asyncio
@@ -112,6 +114,11 @@ async def test_uvicorn_access_lines_never_carry_a_query_string(restore_root: obj
 
     out = io.StringIO()
     configure("INFO", "text", out)
+    # As in a fresh `incident-bot serve` process: uvicorn's access logger goes to the root's
+    # handler (another server in this test process may have given it its own).
+    for name in ("uvicorn", "uvicorn.access"):
+        monkeypatch.setattr(logging.getLogger(name), "handlers", [])
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
 
     async def page(_: object) -> PlainTextResponse:
         return PlainTextResponse("ok")
