@@ -402,3 +402,25 @@ async def test_carol_approves_as_herself_once_connected(stack: Stack) -> None:
     await stack.slack.wait_for(lambda: dm.edited)
     row = stack.emulator.get("sysapproval_approver", seed.ITEM_APPROVAL)
     assert row is not None and (row["state"], row["sys_updated_by"]) == ("approved", "carol.diaz")
+
+
+async def test_the_home_tab_disconnects_and_then_offers_to_connect_again(stack: Stack) -> None:
+    await link(stack, ALICE)
+    home = stack.slack.home_view(ALICE)
+    assert home is not None
+    await stack.slack.send_block_action(
+        ALICE,
+        action_id="home_disconnect",
+        value="disconnect",
+        block_id="home:connection",
+        view=home,
+    )
+
+    def reconnectable() -> str | None:
+        view = stack.slack.home_view(ALICE)
+        return connect_button(view.view["blocks"]) if view is not None else None
+
+    assert (await stack.slack.wait_for(reconnectable)).startswith(stack.bot_url)
+    view = stack.slack.home_view(ALICE)
+    assert view is not None and "Disconnected *Alice Chen*" in str(view.view["blocks"])
+    assert await account(stack, ALICE) is None
