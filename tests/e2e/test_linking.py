@@ -424,3 +424,22 @@ async def test_the_home_tab_disconnects_and_then_offers_to_connect_again(stack: 
     view = stack.slack.home_view(ALICE)
     assert view is not None and "Disconnected *Alice Chen*" in str(view.view["blocks"])
     assert await account(stack, ALICE) is None
+
+
+async def test_a_token_near_its_end_is_renewed_first_and_a_rotated_refresh_token_is_kept(
+    stack: Stack,
+) -> None:
+    # Tokens that live 30 s are always inside the bot's one-minute renewal margin: every call
+    # renews first, and each renewal must present the refresh token the previous one returned.
+    stack.emulator.token_lifetime = 30
+    stack.emulator.rotate_refresh_tokens = True
+    await link(stack, ALICE)
+    stack.emulator.requests.clear()
+    for n in range(3):
+        await stack.slack.send_command(ALICE, "list", channel_id=GENERAL)
+        assert "INC0000001" in str((await answer(stack, ALICE, after=n)).blocks)
+    assert grants(stack, "refresh_token") == 3
+    assert not [
+        r for r in stack.emulator.requests if r.path.startswith("/api/") and r.status == 401
+    ]
+    assert stack.emulator.oauth_log == []  # no refresh token was ever refused
