@@ -36,11 +36,14 @@ from bot.health import Health, Worker, supervise
 from bot.home.service import Home
 from bot.identity import Identity
 from bot.incidents.service import Incidents
+from bot.linking import CALLBACK_PATH, CONNECT_ACTION, CONNECT_PATH, Linking, NotLinked, Vault
+from bot.linking import pages as linking_pages
 from bot.metrics import CONTENT_TYPE, Metrics, counter, slack_kind
 from bot.permissions import Guard, Policy
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.interactions import Interactions, handle_http
+from bot.slack.kit import notice
 from servicenow.auth import JwtSigner, auth_from_credentials
 from servicenow.client import ServiceNowClient, WritePolicy
 from servicenow.records import ChoiceCache
@@ -49,9 +52,11 @@ from storage import (
     Database,
     FeedStore,
     IdempotencyKeys,
+    LinkedAccounts,
     PostedMessages,
     Pruned,
     Retention,
+    StoredAccount,
     UserLinks,
 )
 
@@ -125,6 +130,8 @@ class Bot:
             try:
                 await self.services.keys.prune(timedelta(days=7))
                 await self.services.messenger.prune()
+                if self.services.acting.linking is not None:
+                    await self.services.acting.linking.accounts.prune_states()
                 await self.prune_records()
             except Exception:
                 log.exception("housekeeping failed; trying again in an hour")
@@ -208,9 +215,24 @@ def servicenow_client(
 
 
 def acting(
-    settings: Settings, servicenow: ServiceNowClient, timing: ServiceNowTiming = ServiceNowTiming()
+    settings: Settings,
+    servicenow: ServiceNowClient,
+    timing: ServiceNowTiming = ServiceNowTiming(),
+    db: Database | None = None,
 ) -> Acting:
-    """ServiceNow for this person: their own token (JWT bearer grant) when a JWT key is set."""
+    """ServiceNow for this person: their own token, from the JWT bearer grant when a JWT key is
+    set, or from the account they connected with SERVICENOW_LINKING."""
+    if settings.servicenow_linking and db is not None:
+        linking = Linking(
+            LinkedAccounts(db),
+            Vault(settings.token_encryption_keys or ""),
+            instance_url=settings.servicenow_instance_url,
+            client_id=settings.servicenow_client_id or "",
+            client_secret=settings.servicenow_client_secret or "",
+            public_url=settings.public_url or "",
+            timeout=timing.timeout,
+        )
+        return Acting(servicenow, linking=linking, timeout=timing.timeout)
     if settings.servicenow_jwt_private_key is None:
         return Acting(servicenow)
     signer = JwtSigner.from_pem(
@@ -265,12 +287,20 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         )
     finally:
         bolt_log.removeFilter(quiet)
-    identity = Identity(slack, servicenow, UserLinks(db))
     # The mode picks who reads and writes for a person, and so who decides what they may do:
     # acting as them, ServiceNow's ACLs; with the integration user, the bot's own table (`policy`).
-    as_people = acting(settings, servicenow, timing)
+    acts = acting(settings, servicenow, timing, db)
+    linking = acts.linking
+    identity = Identity(
+        slack,
+        servicenow,
+        UserLinks(db),
+        linked=linking.person if linking else None,
+        not_linked=(lambda user: NotLinked(linking.connect_url(user))) if linking else None,
+        linked_slack_user=linking.slack_user if linking else None,
+    )
     policy = Policy(settings.read_role_set, settings.fulfiller_role_set)
-    guard = Guard(identity, servicenow, policy, client_for=as_people.client_for)
+    guard = Guard(identity, servicenow, policy, client_for=acts.client_for)
     services = Services(
         settings=settings,
         db=db,
@@ -283,8 +313,10 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         keys=keys,
         interactions=Interactions(bolt, keys, messenger, guard),
         commands=commands.Router(),
-        acting=as_people,
+        acting=acts,
     )
+    if linking is not None:
+        services.interactions.on_link(CONNECT_ACTION)
     incident_kind = incidents.install(services)
     approval_kind = approvals.install(services)
     home_tab = home.install(services, incident_kind, approval_kind)
@@ -417,6 +449,9 @@ def create_app(
         Route("/healthz", timed("/healthz", healthz), methods=["GET"]),
         Route("/metrics", prometheus, methods=["GET"]),
     ]
+    linking = bot.services.acting.linking
+    if linking is not None:
+        routes += linking_routes(bot, linking)
     if socket_mode is None:
         routes.insert(
             0, Route("/slack/events", timed("/slack/events", slack_events), methods=["POST"])
@@ -424,6 +459,29 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.bot = bot
     return app
+
+
+def linking_routes(bot: Bot, linking: Linking) -> list[Route]:
+    """`GET /servicenow/connect` (the Connect ServiceNow link) and `GET
+    /servicenow/oauth/callback` (ServiceNow's redirect back with the code)."""
+    services = bot.services
+
+    async def connected(account: StoredAccount) -> None:
+        text = linking_pages.connected_text(account)
+        await services.identity.forget(account.slack_user_id)
+        await services.messenger.ephemeral(None, account.slack_user_id, notice(text))
+        await bot.home.publish(account.slack_user_id, text)
+
+    async def connect(request: Request) -> Response:
+        return await linking_pages.connect(linking, request)
+
+    async def callback(request: Request) -> Response:
+        return await linking_pages.callback(linking, services.servicenow, connected, request)
+
+    return [
+        Route(CONNECT_PATH, connect, methods=["GET"]),
+        Route(CALLBACK_PATH, callback, methods=["GET"]),
+    ]
 
 
 async def change_event(services: Services, request: Request) -> Response:

@@ -1,5 +1,5 @@
 """`incident-bot` (also `python -m bot`): serve, socket, migrate, check, outbox, business-rule,
-manifest, jwt-keypair."""
+manifest, jwt-keypair, encryption-key."""
 
 from __future__ import annotations
 
@@ -49,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     keypair.add_argument(
         "path", help="where to write the private key (PEM, readable by its owner only)"
     )
+    sub.add_parser(
+        "encryption-key",
+        help="print a new key for TOKEN_ENCRYPTION_KEYS (account linking: people's tokens at rest)",
+    )
     args = parser.parse_args(argv)
     # Quiet until the bot serves: a start-up that fails says so in one line per problem.
     logs.configure("WARNING")
@@ -62,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _manifest(args.url, args.socket)
     if args.command == "jwt-keypair":
         return _jwt_keypair(args.path)
+    if args.command == "encryption-key":
+        return _encryption_key()
     retry: list[int] | None = []
     if args.command == "outbox":
         asked = _retry_ids(args.action, args.id, args.all_dead)
@@ -104,6 +110,20 @@ def _manifest(url: str | None, socket: bool) -> int:
         print(f"incident-bot: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(text)
+    return 0
+
+
+def _encryption_key() -> int:
+    """A new Fernet key, and how to put it in use (rotation keeps the old ones after it)."""
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode())
+    print(
+        "\nSet TOKEN_ENCRYPTION_KEYS to it. To rotate, put the new key first and keep the old ones "
+        "after it (TOKEN_ENCRYPTION_KEYS=new,old): new tokens are encrypted with the first, every "
+        "key decrypts, and each token is re-encrypted with the new key when it is next refreshed.",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -91,6 +92,9 @@ class Identity:
         missing_ttl: timedelta = timedelta(minutes=5),
         memory_ttl: float = 60.0,
         reverse_ttl: timedelta = timedelta(hours=12),
+        linked: Callable[[str], Awaitable[Person | None]] | None = None,
+        not_linked: Callable[[str], Exception] | None = None,
+        linked_slack_user: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
         self._slack = slack
         self._servicenow = servicenow
@@ -109,12 +113,25 @@ class Identity:
         self._ambiguous: dict[str, float] = {}
         # Reverse answers found by e-mail (never stored as links): sys_user → (until, Slack user).
         self._reverse: dict[str, tuple[float, str | None]] = {}
+        # Account linking (SERVICENOW_LINKING): who someone is comes from the account they
+        # connected (the token's sys_user), never from an e-mail; someone not connected is asked
+        # to connect. Others (an assignee named in a command) are still found by e-mail.
+        self._linked = linked
+        self._not_linked = not_linked
+        self._linked_slack_user = linked_slack_user
 
     async def person(self, slack_user_id: str, *, for_someone_else: bool = False) -> Person:
         """The ServiceNow user behind `slack_user_id`, or NoServiceNowAccount.
 
         `for_someone_else` words the refusal about that person rather than about "you".
         """
+        if self._linked is not None:
+            person = await self._linked(slack_user_id)
+            if person is not None:
+                self.hits += 1
+                return person
+            if not for_someone_else and self._not_linked is not None:
+                raise self._not_linked(slack_user_id)
         remembered = self._memory.get(slack_user_id)
         if remembered and remembered[0] > time.monotonic():
             self.hits += 1
@@ -169,8 +186,13 @@ class Identity:
 
         A link the forward direction made wins. Otherwise Slack is asked by e-mail, and the answer
         is only remembered here, never stored as a link: a Slack user already linked to a
-        different sys_user is not that ServiceNow user (None: no DM to them about it).
+        different sys_user is not that ServiceNow user (None: no DM to them about it). With
+        account linking, whoever connected this ServiceNow account is that person first.
         """
+        if self._linked_slack_user is not None:
+            linked = await self._linked_slack_user(sys_user_id)
+            if linked is not None:
+                return linked
         link = await self._links.by_sys_user(sys_user_id)
         if link is not None and utcnow() - as_utc(link.resolved_at) < self._reverse_ttl:
             return link.slack_user_id

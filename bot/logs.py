@@ -8,6 +8,7 @@
   those records are rewritten to say what happened without the body, and request-bearing
   third-party loggers are kept at WARNING whatever `LOG_LEVEL` says (slack_sdk's DEBUG lines carry
   the bot token).
+- uvicorn's access lines keep the path, never the query string (a sign-in's `code` and `state`).
 - `Throttle`: a failure that repeats (the database is away, every worker fails every second) is
   logged once per interval, with how many times it happened meanwhile.
 """
@@ -77,6 +78,19 @@ class NoRequestBodies(logging.Filter):
         return True
 
 
+class NoQueryStrings(logging.Filter):
+    """uvicorn's access lines name the path only: a query string may carry what must not be
+    logged (Connect ServiceNow's callback brings `code` and `state`, its link a ticket)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) >= 3:
+            path = str(args[2])
+            if "?" in path:
+                record.args = (*args[:2], path.split("?", 1)[0] + "?…", *args[3:])
+        return True
+
+
 def configure(
     level: str = "INFO", fmt: LogFormat = "text", stream: TextIO | None = None
 ) -> logging.Handler:
@@ -84,6 +98,7 @@ def configure(
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else OneLineFormatter(TEXT_FORMAT))
     handler.addFilter(NoRequestBodies())
+    handler.addFilter(NoQueryStrings())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

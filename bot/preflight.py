@@ -49,6 +49,8 @@ async def run_checks(
         ("ServiceNow", "SERVICENOW_INSTANCE_URL", lambda: _servicenow(services)),
         ("database", "DATABASE_URL", lambda: _database(services, serving=serving)),
     ]
+    if services.acting.linking is not None:
+        probes.append(("account linking", "PUBLIC_URL", lambda: _linking(services)))
 
     async def probe(what: str, setting: str, run: Callable[[], Awaitable[str]]) -> Finding:
         try:
@@ -136,6 +138,15 @@ async def _database(services: Services, *, serving: bool) -> str:
     if services.settings.is_sqlite:
         return "reachable (migrated when the bot starts)"
     return "reachable, but not migrated: run `incident-bot migrate`"
+
+
+async def _linking(services: Services) -> str:
+    linking = services.acting.linking
+    assert linking is not None
+    return (
+        f"people come back to {linking.redirect_uri} (the OAuth client's redirect URL in "
+        "ServiceNow must be exactly this)"
+    )
 
 
 def _unreachable(setting: str, url: str, exc: BaseException) -> str:

@@ -84,10 +84,20 @@ class Settings(BaseSettings):
     # The OAuth client is SERVICENOW_CLIENT_ID / SERVICENOW_CLIENT_SECRET.
     servicenow_jwt_private_key: str | None = Field(default=None, repr=False)
     servicenow_jwt_key_id: str | None = None
+    # Acting as the person (account linking, the authorization code grant with PKCE): each
+    # person connects their own ServiceNow account once. Tokens are kept encrypted with the first
+    # of TOKEN_ENCRYPTION_KEYS (comma-separated Fernet keys; every one of them decrypts, so a new
+    # key goes first and old ones stay until re-encrypted), and ServiceNow sends people back to
+    # PUBLIC_URL + /servicenow/oauth/callback.
+    servicenow_linking: bool = False
+    token_encryption_keys: str | None = Field(default=None, repr=False)
+    public_url: str | None = None
 
-    @field_validator("slack_api_url", "servicenow_instance_url")
+    @field_validator("slack_api_url", "servicenow_instance_url", "public_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"must be an http(s) URL, got {value!r}")
@@ -98,10 +108,31 @@ class Settings(BaseSettings):
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("servicenow_instance_url")
+    @field_validator("servicenow_instance_url", "public_url")
     @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value is not None else None
+
+    @field_validator("token_encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from cryptography.fernet import Fernet
+
+        keys = [key.strip() for key in value.split(",") if key.strip()]
+        for number, key in enumerate(keys, 1):
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                # never repeat the value: it is a key
+                raise ValueError(
+                    f"key {number} is not a Fernet key (32 url-safe base64-encoded bytes; "
+                    "`incident-bot encryption-key` makes one)"
+                ) from None
+        if not keys:
+            raise ValueError("needs at least one key")
+        return value
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -166,7 +197,7 @@ class Settings(BaseSettings):
     @property
     def acts_as_person(self) -> bool:
         """True when the bot reads and writes for a person with that person's own token."""
-        return self.servicenow_jwt_private_key is not None
+        return self.servicenow_jwt_private_key is not None or self.servicenow_linking
 
     @property
     def is_sqlite(self) -> bool:
@@ -234,10 +265,37 @@ def _auth_problems(raw: dict[str, object]) -> list[str]:
     return problems
 
 
+def _linking_problems(raw: dict[str, object]) -> list[str]:
+    if str(raw.get("servicenow_linking") or "").strip().lower() not in ("true", "1", "yes", "on"):
+        return []
+    if raw.get("servicenow_jwt_private_key"):
+        return [
+            "SERVICENOW_LINKING: choose one way of acting as the person, account linking or the "
+            "JWT bearer grant (SERVICENOW_JWT_PRIVATE_KEY), not both"
+        ]
+    problems: list[str] = []
+    if not raw.get("token_encryption_keys"):
+        problems.append(
+            "TOKEN_ENCRYPTION_KEYS: required with SERVICENOW_LINKING (the keys people's tokens "
+            "are encrypted with; `incident-bot encryption-key` makes one)"
+        )
+    if not raw.get("public_url"):
+        problems.append(
+            "PUBLIC_URL: required with SERVICENOW_LINKING (the bot's public address; ServiceNow "
+            "sends people back to PUBLIC_URL/servicenow/oauth/callback)"
+        )
+    if not raw.get("servicenow_client_id") or not raw.get("servicenow_client_secret"):
+        problems.append(
+            "SERVICENOW_CLIENT_ID: SERVICENOW_LINKING needs the OAuth client (id and secret) "
+            "people connect their accounts to"
+        )
+    return problems
+
+
 def _acting_problems(raw: dict[str, object]) -> list[str]:
     if not raw.get("servicenow_jwt_private_key"):
-        return []
-    problems: list[str] = []
+        return _linking_problems(raw)
+    problems: list[str] = _linking_problems(raw)
     if not raw.get("servicenow_jwt_key_id"):
         problems.append(
             "SERVICENOW_JWT_KEY_ID: required with SERVICENOW_JWT_PRIVATE_KEY (the key id the "

@@ -28,8 +28,11 @@ async def main(args: argparse.Namespace) -> None:
                 socket_mode=args.socket,
                 servicenow_webhook_secret=WEBHOOK_SECRET,
                 servicenow_poll_seconds=10,
+                linked=args.linked,
             ) as stack,
-            run_web(stack.slack, stack.emulator, host=args.host, port=port(3)) as page,
+            run_web(
+                stack.slack, stack.emulator, host=args.host, port=port(3), linking=args.linked
+            ) as page,
         ):
             if args.socket:
                 slack_requests = f"Socket Mode, over {stack.slack.socket.url}"
@@ -37,8 +40,14 @@ async def main(args: argparse.Namespace) -> None:
             else:
                 slack_requests = "POST /slack/events on the bot"
                 bot_routes = "POST /slack/events, GET /healthz"
+            linked = (
+                "\nAccount linking is on: each person connects their ServiceNow account first "
+                "(Connect ServiceNow,\non the page or on the Home tab), then acts as themselves.\n"
+                if args.linked
+                else ""
+            )
             print(
-                f"""
+                f"""{linked}
 Open {page} in a browser: a Slack-like page and a ServiceNow panel to try every feature.
 
 incident-bot sandbox is running (Ctrl-C stops it; nothing leaves this machine):
@@ -70,6 +79,11 @@ if __name__ == "__main__":
         "--socket",
         action="store_true",
         help="run the bot in Socket Mode (as `incident-bot socket`) instead of over HTTP",
+    )
+    parser.add_argument(
+        "--linked",
+        action="store_true",
+        help="act as each person by account linking (SERVICENOW_LINKING): Connect ServiceNow first",
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main(parser.parse_args()))

@@ -26,14 +26,21 @@ class RunningServer:
         return f"http://{self.host}:{self.port}"
 
 
-@contextlib.asynccontextmanager
-async def serve(
-    app: ASGIApp, host: str = "127.0.0.1", port: int = 0
-) -> AsyncIterator[RunningServer]:
-    """Run `app` with uvicorn until the block exits; yields the address it listens on."""
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A socket bound to `host:port` (0: a free port), for `serve`: its address is known before
+    the app is built (the bot's public URL, when it must tell ServiceNow where to come back)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, sock: socket.socket | None = None
+) -> AsyncIterator[RunningServer]:
+    """Run `app` with uvicorn until the block exits; yields the address it listens on."""
+    sock = sock or bind(host, port)
     bound_port: int = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
     server = uvicorn.Server(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ from starlette.applications import Starlette
 
 from bot import manifest
 from bot.app import Bot, ServiceNowTiming, SocketMode, create_app
-from bot.settings import Settings, load_settings
-from sandbox.server import serve
+from bot.settings import Mode, Settings, load_settings
+from sandbox.server import bind, serve
 from sandbox.servicenow import Emulator, WebhookTarget, run_emulator
 from sandbox.slack import SlackStandIn, run_slack
 
@@ -22,6 +23,8 @@ APP_TOKEN = "xapp-1-A0SANDBOX0-1-sandbox"
 SERVICENOW_USER = "incident.bot"
 SERVICENOW_PASSWORD = "incident-bot"
 WEBHOOK_SECRET = "sandbox-webhook-secret"
+# The sandbox's own token encryption key (account linking): never use it anywhere else.
+ENCRYPTION_KEY = "c2FuZGJveC1vbmx5LWtleS1mb3ItbGlua2VkLXRva2U="
 
 
 @dataclass
@@ -51,6 +54,7 @@ async def run_stack(
     socket_mode: bool = False,
     ping_interval: float = 10.0,
     timing: ServiceNowTiming | None = None,
+    linked: bool = False,
     **settings: Any,
 ) -> AsyncIterator[Stack]:
     """Start the stand-ins, then the bot configured against them; stop all three on exit.
@@ -59,6 +63,9 @@ async def run_stack(
     Socket Mode link (its HTTP server keeps /healthz and /servicenow/events), and the stand-in
     delivers over that link. `ping_interval` is how soon the bot notices a dropped link.
     `timing`: the bot's ServiceNow timeout and write horizon (scaled down by tests).
+    `linked`: account linking (SERVICENOW_LINKING) with the emulator's OAuth client, the sandbox's
+    encryption key (unless `token_encryption_keys` is given) and the bot's own address as
+    PUBLIC_URL: people connect their ServiceNow accounts (`tests/support.py: link`).
     """
     # DMs of a burst fold within half a second here (3 s by default): quick to watch and test.
     settings.setdefault("dm_fold_seconds", 0.5)
@@ -71,12 +78,22 @@ async def run_stack(
         run_emulator(emulator, host=host, port=servicenow_port) as emu,
         run_slack(slack, host=host, port=slack_port) as standin,
     ):
+        sock = bind(host, bot_port)
+        if linked:
+            from sandbox.servicenow import seed
+
+            settings.setdefault("servicenow_linking", True)
+            settings.setdefault("token_encryption_keys", ENCRYPTION_KEY)
+            settings.setdefault("public_url", f"http://{host}:{sock.getsockname()[1]}")
+            settings.setdefault("servicenow_client_id", seed.OAUTH_CLIENT_ID)
+            settings.setdefault("servicenow_client_secret", seed.OAUTH_CLIENT_SECRET)
         slack_auth = (
             {"slack_app_token": APP_TOKEN}
             if socket_mode
             else {"slack_signing_secret": SIGNING_SECRET}
         )
-        config = load_settings(
+        config = _settings(
+            sock,
             "socket" if socket_mode else "serve",
             slack_bot_token=BOT_TOKEN,
             slack_api_url=f"{standin.url}/api/",
@@ -90,8 +107,12 @@ async def run_stack(
             **settings,
         )
         link = SocketMode(APP_TOKEN, ping_interval=ping_interval) if socket_mode else None
-        app = create_app(config, socket_mode=link, timing=timing or ServiceNowTiming())
-        async with serve(app, host=host, port=bot_port) as bot:
+        try:
+            app = create_app(config, socket_mode=link, timing=timing or ServiceNowTiming())
+        except BaseException:
+            sock.close()
+            raise
+        async with serve(app, host=host, sock=sock) as bot:
             standin.bot_url = bot.url
             # Installed from the manifest the bot generates, as a real workspace would install it:
             # Slack sends only what it declares and grants only the scopes it asks for.
@@ -102,3 +123,12 @@ async def run_stack(
                     f"{bot.url}/servicenow/events", config.servicenow_webhook_secret
                 )
             yield Stack(emu, standin, config, app, bot.url)
+
+
+def _settings(sock: socket.socket, mode: Mode, **values: Any) -> Settings:
+    """The bot's settings; the socket reserved for it is closed if they are refused."""
+    try:
+        return load_settings(mode, **values)
+    except BaseException:
+        sock.close()
+        raise

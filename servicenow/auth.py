@@ -29,6 +29,7 @@ from servicenow.errors import AuthError, GrantRefused, UnavailableError, parse_e
 __all__ = [
     "JWT_BEARER",
     "BasicAuth",
+    "Bearer",
     "Grant",
     "JwtBearer",
     "JwtSigner",
@@ -40,6 +41,8 @@ __all__ = [
     "generate_key_pair",
     "load_private_key",
     "no_cookies",
+    "refresh_grant",
+    "revoke_token",
     "self_signed_certificate",
 ]
 
@@ -471,6 +474,7 @@ async def exchange_code(
     redirect_uri: str,
     *,
     code_verifier: str | None = None,
+    now: Callable[[], float] = time.time,
 ) -> Token:
     """Trade an authorization code for a token (its refresh token feeds ``OAuth2(grant="refresh_token")``)."""
     form = {
@@ -482,7 +486,56 @@ async def exchange_code(
     }
     if code_verifier is not None:
         form["code_verifier"] = code_verifier
-    return await _token_request(http, instance_url, form)
+    return await _token_request(http, instance_url, form, now=now)
+
+
+async def refresh_grant(
+    http: httpx.AsyncClient,
+    instance_url: str,
+    client_id: str,
+    client_secret: str,
+    refresh_token: str,
+    *,
+    now: Callable[[], float] = time.time,
+) -> Token:
+    """Trade a refresh token for a new access token (and, when the instance rotates them, a new
+    refresh token; otherwise the old one is kept). A refusal (revoked, expired, rotated out) is
+    AuthError: the person must grant access again."""
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "refresh_token": refresh_token,
+    }
+    return await _token_request(
+        http, instance_url, form, now=now, previous_refresh_token=refresh_token
+    )
+
+
+async def revoke_token(http: httpx.AsyncClient, instance_url: str, token: str) -> bool:
+    """Mark an access or refresh token expired at the instance (``/oauth_revoke_token.do?token=``,
+    documented to need no authentication). True when the instance said 2xx; never raises for an
+    answer, since forgetting the token locally must not depend on it."""
+    url = f"{_base(instance_url)}/oauth_revoke_token.do"
+    try:
+        response = await http.post(url, params={"token": token})
+    except httpx.HTTPError:
+        return False
+    return response.is_success
+
+
+class Bearer(httpx.Auth):
+    """One fixed bearer token (a token just obtained, before it is stored); never in a repr."""
+
+    def __init__(self, access_token: str) -> None:
+        self._access_token = access_token
+
+    def __repr__(self) -> str:
+        return "Bearer(***)"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._access_token}"
+        yield request
 
 
 def auth_from_credentials(

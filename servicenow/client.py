@@ -619,6 +619,17 @@ class ServiceNowClient:
             expect=(200,),
         )
 
+    async def current_user(self, fields: Sequence[str]) -> Record:
+        """The sys_user the client's credentials belong to: ServiceNow evaluates
+        ``javascript:gs.getUserID()`` in a query as the calling user's sys_id (servicenow-notes.md
+        §2, "`javascript:` values"). A constant, never built from anyone's text."""
+        page = await self.list(
+            "sys_user", "sys_id=javascript:gs.getUserID()", fields=fields, limit=1
+        )
+        if not page.records:
+            raise NotFoundError("ServiceNow did not say who the token belongs to", status=200)
+        return page.records[0]
+
     def record_url(self, table: str, sys_id: str) -> str:
         """The record's page in the ServiceNow UI."""
         uri = f"{_table(table)}.do?sys_id={validate_sys_id(sys_id)}"

@@ -3,6 +3,7 @@
 from storage.db import Database, create_engine
 from storage.events import Pending, PendingEvents
 from storage.feed import Card, Claimed, FeedStore, Fold, PendingFold, SlackWrite, StoredSnapshot
+from storage.links import LinkedAccounts, LockedAccount, StoredAccount, TakenState
 from storage.repositories import (
     Followers,
     IdempotencyKeys,
@@ -22,7 +23,9 @@ __all__ = [
     "Fold",
     "Followers",
     "IdempotencyKeys",
+    "LinkedAccounts",
     "LinkedUser",
+    "LockedAccount",
     "NotificationSettings",
     "Pending",
     "PendingEvents",
@@ -32,7 +35,9 @@ __all__ = [
     "Pruned",
     "Retention",
     "SlackWrite",
+    "StoredAccount",
     "StoredSnapshot",
+    "TakenState",
     "UserLinks",
     "create_engine",
 ]

@@ -174,3 +174,38 @@ class PendingEvent(Base):
     available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class LinkState(Base):
+    """One "Connect ServiceNow" in progress (account linking): the OAuth `state` is kept only as
+    its SHA-256, bound to the Slack user who started it and to their browser (the SHA-256 of a
+    cookie), with the PKCE verifier encrypted. Used once (`used_at`), short-lived (`expires_at`)."""
+
+    __tablename__ = "link_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    verifier: Mapped[str] = mapped_column(Text)  # encrypted (TOKEN_ENCRYPTION_KEYS)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LinkedAccount(Base):
+    """A Slack user's ServiceNow account, linked by the authorization code grant: the sys_user the
+    token belongs to, and the tokens, encrypted. `version` grows with every token write (a
+    replica that loses a refresh re-reads the winner's)."""
+
+    __tablename__ = "linked_accounts"
+
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sys_user_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_name: Mapped[str] = mapped_column(String(100), default="")
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    access_token: Mapped[str] = mapped_column(Text)  # encrypted
+    refresh_token: Mapped[str] = mapped_column(Text)  # encrypted; "" when none was given
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

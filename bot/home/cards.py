@@ -9,7 +9,16 @@ from typing import Any
 from bot.approvals.cards import ApprovalRequest, approval_items
 from bot.incidents.cards import open_button, summary_line
 from bot.incidents.ids import IncidentId
-from bot.slack.kit import VIEW_BLOCKS_MAX, Block, actions, button, context, plain, section
+from bot.slack.kit import (
+    VIEW_BLOCKS_MAX,
+    Block,
+    actions,
+    button,
+    context,
+    escape,
+    plain,
+    section,
+)
 from servicenow.records import Incident
 
 HOME_INCIDENTS_MAX = 10
@@ -18,6 +27,7 @@ HOME_TITLE = "Your ServiceNow work"
 
 class HomeId(StrEnum):
     REFRESH = "home_refresh"
+    DISCONNECT = "home_disconnect"
     VIEW = "home"
 
 
@@ -63,9 +73,19 @@ def home_view(
     opened_total: int | None = None,
     assigned_total: int | None = None,
     notice: str | None = None,
+    connected_as: str | None = None,
 ) -> dict[str, Any]:
-    """The Home tab: my pending approvals, my open incidents (as caller, as assignee), buttons."""
+    """The Home tab: my pending approvals, my open incidents (as caller, as assignee), buttons.
+    `connected_as`: the ServiceNow account the person linked (account linking), with Disconnect."""
     blocks = _home_header(notice)
+    if connected_as is not None:
+        blocks.append(
+            actions(
+                [button("Disconnect", HomeId.DISCONNECT, "disconnect")],
+                "home:connection",
+            )
+        )
+        blocks.insert(-1, context(f"Connected to ServiceNow as *{escape(connected_as)}*"))
     blocks += [{"type": "divider"}, section(f"*Waiting for your approval* ({len(approvals)})")]
     if not approvals:
         blocks.append(context("Nothing is waiting for you."))
@@ -87,11 +107,14 @@ def home_view(
     return {"type": "home", "callback_id": HomeId.VIEW, "blocks": blocks[:VIEW_BLOCKS_MAX]}
 
 
-def home_problem(reason: str) -> dict[str, Any]:
-    """The Home tab when it can't be filled (no ServiceNow account, ServiceNow down): why, what next."""
-    blocks = _home_header(None)
+def home_problem(
+    reason: str, fix: Sequence[Block] = (), notice: str | None = None
+) -> dict[str, Any]:
+    """The Home tab when it can't be filled (no ServiceNow account, ServiceNow down): why, what
+    next; `fix` (a Connect ServiceNow button) replaces the bare reason."""
+    blocks = _home_header(notice)
     blocks += [
-        section(f":wave: {reason}"),
+        *(fix or [section(f":wave: {reason}")]),
         context("Once that is sorted, press *Refresh*: your incidents and approvals show up here."),
     ]
     return {"type": "home", "callback_id": HomeId.VIEW, "blocks": blocks}

@@ -37,4 +37,8 @@ def install(interactions: Interactions, home: Home) -> None:
     def account(_: Interaction) -> Need[None]:
         return Need(Action.LIST)
 
+    async def disconnect(interaction: Interaction, _: Grant[None]) -> str:
+        return await home.disconnect(interaction.user)
+
     interactions.on_action(HomeId.REFRESH, refresh, need=account)
+    interactions.on_action(HomeId.DISCONNECT, disconnect, need=account)

@@ -12,7 +12,9 @@ from bot.approvals.service import Approvals
 from bot.home.cards import home_problem, home_view
 from bot.identity import Identity, NoServiceNowAccount
 from bot.incidents.service import Incidents
+from bot.linking import Linking, NotLinked
 from bot.slack.explain import explain
+from bot.slack.kit import escape
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +26,20 @@ class Home:
         identity: Identity,
         incidents: Incidents,
         approvals: Approvals,
+        linking: Linking | None = None,
     ) -> None:
         self._slack = slack
         self._identity = identity
         self._incidents = incidents
         self._approvals = approvals
+        self._linking = linking
 
     async def view(self, slack_user_id: str, notice: str | None = None) -> dict[str, Any]:
         """The Home tab for this person as it is now; a friendly state when they can't be matched."""
         try:
             person = await self._identity.person(slack_user_id)
+        except NotLinked as exc:
+            return home_problem(str(exc), exc.blocks, notice)
         except NoServiceNowAccount as exc:
             return home_problem(str(exc))
         try:
@@ -42,6 +48,8 @@ class Home:
                 self._incidents.list_for(person, "assigned", 1),
                 self._approvals.pending_for(person),
             )
+        except NotLinked as exc:  # their grant ended since
+            return home_problem(str(exc), exc.blocks)
         except Exception as exc:
             log.info("home for %s could not be filled: %r", slack_user_id, exc)
             return home_problem(explain(exc))
@@ -52,9 +60,24 @@ class Home:
             opened_total=opened_total,
             assigned_total=assigned_total,
             notice=notice,
+            connected_as=(person.name or person.email) if self._linking else None,
         )
 
     async def publish(self, slack_user_id: str, notice: str | None = None) -> None:
         """Build and publish the Home tab (a later publish simply replaces it)."""
         view = await self.view(slack_user_id, notice)
         await self._slack.views_publish(user_id=slack_user_id, view=view)
+
+    async def disconnect(self, slack_user_id: str) -> str:
+        """Forget the person's linked ServiceNow account (account linking); what to tell them."""
+        if self._linking is None:
+            return "There is nothing to disconnect: this bot doesn't link ServiceNow accounts."
+        account = await self._linking.disconnect(slack_user_id)
+        await self._identity.forget(slack_user_id)
+        if account is None:
+            return "Your ServiceNow account wasn't connected, so there was nothing to disconnect."
+        return (
+            f":wave: Disconnected *{escape(account.display_name or account.user_name)}*: I "
+            "forgot your ServiceNow tokens and asked ServiceNow to end them. Connect again any "
+            "time from this Home tab."
+        )

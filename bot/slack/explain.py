@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.kit import escape
+from bot.slack.kit import Block, escape
 from servicenow.client import Write
 from servicenow.errors import (
     AuthError,
@@ -32,6 +32,11 @@ NOUNS = {"incident": "incident", "sysapproval_approver": "approval"}
 
 class Refusal(Exception):
     """Something the person asked for can't be done; the message says why, for them."""
+
+    @property
+    def blocks(self) -> tuple[Block, ...]:
+        """Blocks to show instead of the bare text (a button that fixes it); none by default."""
+        return ()
 
 
 def explain(exc: Exception, writes: Sequence[Write] = ()) -> str:

@@ -324,24 +324,31 @@ class Interactions:
                     writes,
                     exc,
                 )
-                await self.tell(interaction, explain(exc, writes))
+                await self.tell(interaction, explain(exc, writes), _blocks(exc, writes))
                 return
         if answer:
             await self.tell(interaction, answer)
         elif interaction.kind == "view" and interaction.origin == "home" and self.home:
             await self.home(interaction.user, None)  # the Home shows what the person just did
 
-    async def tell(self, interaction: Interaction, text: str) -> None:
-        """A one-line answer for the person only, where they are; never raises."""
+    async def tell(
+        self, interaction: Interaction, text: str, blocks: tuple[Block, ...] = ()
+    ) -> None:
+        """A one-line answer for the person only, where they are; never raises. `blocks` (a
+        refusal's button) go with it, except on the Home tab, which shows its own."""
         try:
             if interaction.origin == "home" and self.home:
                 await self.home(interaction.user, text)
             elif interaction.response_url:
                 await AsyncWebhookClient(interaction.response_url).send(
-                    text=text, response_type="ephemeral", replace_original=False
+                    text=text,
+                    blocks=list(blocks) or None,
+                    response_type="ephemeral",
+                    replace_original=False,
                 )
             else:
-                await self._messenger.ephemeral(interaction.channel, interaction.user, notice(text))
+                card = Card(text, blocks) if blocks else notice(text)
+                await self._messenger.ephemeral(interaction.channel, interaction.user, card)
         except Exception:
             log.exception("could not tell %s about %s", interaction.user, interaction.id)
 
@@ -404,7 +411,7 @@ class Interactions:
                 await open_modal(self.app.client, interaction.trigger_id or "", title, checked())
             except Exception as exc:
                 log.info("%s could not open its form: %r", action_id, exc)
-                await self.tell(interaction, explain(exc))
+                await self.tell(interaction, explain(exc), _blocks(exc, ()))
 
     def on_link(self, action_id: str) -> None:
         """A link button: Slack opens the URL itself but still tells the app, which must ack."""
@@ -456,3 +463,8 @@ class Interactions:
                 log.info("%s options failed: %r", action_id, exc)
                 found = []
             await ack(options=found)
+
+
+def _blocks(exc: Exception, writes: object) -> tuple[Block, ...]:
+    """A refusal's own blocks (say, a Connect ServiceNow button), when nothing was written."""
+    return exc.blocks if isinstance(exc, Refusal) and not writes else ()

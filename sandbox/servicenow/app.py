@@ -38,7 +38,15 @@ from sandbox.servicenow.store import as_string
 JSON_TYPE = "application/json;charset=UTF-8"
 DEFAULT_LIMIT = 10000
 OAUTH_ERROR = {"error_description": "access_denied", "error": "server_error"}
-SECRET_FIELDS = {"password", "client_secret", "refresh_token", "code", "code_verifier", "assertion"}
+SECRET_FIELDS = {
+    "password",
+    "client_secret",
+    "refresh_token",
+    "code",
+    "code_verifier",
+    "assertion",
+    "token",
+}
 Handler = Callable[[Request, "Caller"], Awaitable[Response]]
 
 
@@ -113,7 +121,9 @@ def endpoint(
         recorded = RecordedRequest(
             method=request.method,
             path=request.url.path,
-            query=dict(request.query_params),
+            query={
+                k: ("***" if k in SECRET_FIELDS else v) for k, v in request.query_params.items()
+            },
             auth=kind,
             user=user,
             body=_recorded_body(request, raw),
@@ -385,6 +395,14 @@ class OAuthApi:
         except OAuthError:
             return json_response(OAUTH_ERROR, 401)
 
+    async def revoke(self, request: Request, caller: Caller) -> Response:
+        """`/oauth_revoke_token.do?token=…`: the token is marked expired (200 either way, as the
+        instance does not say whether it knew the token)."""
+        form = dict(parse_qsl(caller.body.decode(errors="replace"), keep_blank_values=True))
+        token = request.query_params.get("token") or form.get("token", "")
+        self.emulator.auth.revoke_token(token)
+        return Response(b"", status_code=200)
+
     async def authorize(self, request: Request, caller: Caller) -> Response:
         """The consent page of the authorization_code flow (`/oauth_auth.do`).
 
@@ -524,6 +542,7 @@ def create_app(emulator: Emulator) -> Starlette:
         Route("/api/now/{version}/table/{table}/{sys_id}", api(table.member), methods=one),
         Route("/oauth_token.do", public(oauth.token), methods=["POST"]),
         Route("/oauth_auth.do", public(oauth.authorize), methods=["GET", "POST"]),
+        Route("/oauth_revoke_token.do", public(oauth.revoke), methods=["GET", "POST"]),
         Route("/sandbox/faults", sandbox.faults, methods=["GET", "POST", "DELETE"]),
         Route("/sandbox/requests", sandbox.requests, methods=["GET", "DELETE"]),
     ]

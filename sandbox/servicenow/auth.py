@@ -13,6 +13,8 @@
   ServiceNow documents returning the *current* refresh token; with `rotate_refresh_tokens` on,
   each use answers a new one instead and the old one stops working (presenting it again revokes
   the whole grant, as OAuth 2.1 advises).
+- `/oauth_revoke_token.do?token=…` (no authentication, as documented: "The token in this request
+  is marked as expired"): an access token ends; a refresh token ends its grant.
 - `urn:ietf:params:oauth:grant-type:jwt-bearer`: the JWT in `assertion`, signed RS256 with a
   key the admin registered for the client (`register_jwt_key(client_id, pem, kid)`; the JWT's `kid`
   header picks it, or every key of the client is tried when it has none). Checked: signature,
@@ -115,6 +117,7 @@ class Auth:
         self.passwords: dict[str, str] = {}
         self.clients: dict[str, OAuthClient] = {}
         self.log: list[str] = []  # why each token request failed (ServiceNow's system log)
+        self.pkce_verifiers: list[str] = []  # every code_verifier received (tests search for them)
         self._tokens: dict[str, Token] = {}
         self._refresh_tokens: dict[str, Grant] = {}
         self._codes: dict[str, AuthCode] = {}
@@ -154,6 +157,18 @@ class Auth:
             if grant.user_name == user_name and client_id in (None, grant.client_id):
                 grant.revoked = True
         return ended
+
+    def revoke_token(self, token: str) -> bool:
+        """`/oauth_revoke_token.do?token=`: an access token ends; a refresh token ends its whole
+        grant (and the access tokens issued from it). False when the token is unknown."""
+        if self._tokens.pop(token, None) is not None:
+            return True
+        grant = self._refresh_tokens.get(token)
+        if grant is None:
+            return False
+        grant.revoked = True
+        self.revoke_tokens_of(grant)
+        return True
 
     # ------------------------------------------------------------ JWT keys
 
@@ -268,6 +283,7 @@ class Auth:
             raise OAuthError("redirect_uri differs from the one at /oauth_auth.do")
         if code.code_challenge is not None:
             verifier = form.get("code_verifier", "")
+            self.pkce_verifiers.append(verifier)
             if not PKCE_VERIFIER.fullmatch(verifier) or not hmac.compare_digest(
                 s256(verifier), code.code_challenge
             ):

@@ -5,6 +5,8 @@
 - `GET /api/events`: server-sent events; `change` whenever Slack or ServiceNow recorded something.
 - `POST /api/command|message|action|submit|close|options|home`: play Slack's part for the person —
   the stand-in signs each request to the bot as Slack does.
+- `POST /api/connect`: account linking (`--linked`): the bot's Connect ServiceNow link for the
+  person, or null when they are connected already or the bot doesn't link accounts.
 - `POST /api/servicenow/incidents/{sys_id}`, `/api/servicenow/approvals/{sys_id}`: change a record as
   that ServiceNow user would in ServiceNow's own UI (`Emulator.update`, which fires its webhooks).
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -63,9 +66,14 @@ def reply_json(reply: SlackReply) -> Body:
 
 
 def create_app(
-    slack: SlackStandIn, emulator: Emulator, feed: ChangeFeed | None = None
+    slack: SlackStandIn,
+    emulator: Emulator,
+    feed: ChangeFeed | None = None,
+    *,
+    linking: bool = False,
 ) -> Starlette:
-    """The page's app; `feed` (a new one if None) is bumped by both stand-ins while it runs."""
+    """The page's app; `feed` (a new one if None) is bumped by both stand-ins while it runs.
+    `linking`: the bot links accounts, so the page offers Connect ServiceNow."""
     changes = feed if feed is not None else ChangeFeed()
 
     def user_id(body: Body) -> str:
@@ -104,7 +112,7 @@ def create_app(
         return JSONResponse(
             {
                 "version": version,
-                "slack": slack_state(slack, emulator, me),
+                "slack": {**slack_state(slack, emulator, me), "linking": linking},
                 "servicenow": servicenow_state(emulator),
             }
         )
@@ -199,6 +207,28 @@ def create_app(
         reply = await slack.send_event(slack.app_home_opened(user_id(body)))
         return JSONResponse(reply_json(reply))
 
+    async def connect(body: Body) -> Response:
+        """Account linking: the bot's own Connect ServiceNow link for this person (the button on
+        the Home tab the bot publishes when they open it), for the page's Connect link. The
+        browser then goes to the bot, the emulator's consent page, and back to the bot."""
+        user = user_id(body)
+        before = sum(1 for c in slack.calls if c.method == "views.publish")
+        await slack.send_event(slack.app_home_opened(user))
+
+        def published() -> dict[str, Any] | None:
+            calls = [c for c in slack.calls if c.method == "views.publish"][before:]
+            mine = [c for c in calls if c.args.get("user_id") == user]
+            return mine[-1].args["view"] if mine else None
+
+        view = await slack.wait_for(published)
+        if isinstance(view, str):
+            view = json.loads(view)
+        for block in view.get("blocks", ()):
+            for element in block.get("elements", ()):
+                if element.get("action_id") == "servicenow_connect":
+                    return JSONResponse({"url": element["url"]})
+        return JSONResponse({"url": None})
+
     def acting_user(body: Body) -> str:
         name = str(body.get("as_user", ""))
         record = emulator.user(name)
@@ -250,6 +280,7 @@ def create_app(
             Route("/api/close", post(close), methods=["POST"]),
             Route("/api/options", post(options), methods=["POST"]),
             Route("/api/home", post(home), methods=["POST"]),
+            Route("/api/connect", post(connect), methods=["POST"]),
             Route("/api/servicenow/incidents/{sys_id}", post(update_incident), methods=["POST"]),
             Route("/api/servicenow/approvals/{sys_id}", post(decide_approval), methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
@@ -262,11 +293,17 @@ def create_app(
 
 @contextlib.asynccontextmanager
 async def run_web(
-    slack: SlackStandIn, emulator: Emulator, *, host: str = "127.0.0.1", port: int = 0
+    slack: SlackStandIn,
+    emulator: Emulator,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    linking: bool = False,
 ) -> AsyncIterator[str]:
     """Serve the page until the block exits; yields its URL. Open event streams end first."""
     feed = ChangeFeed()
-    async with serve(create_app(slack, emulator, feed), host=host, port=port) as server:
+    app = create_app(slack, emulator, feed, linking=linking)
+    async with serve(app, host=host, port=port) as server:
         reachable = "127.0.0.1" if host in ("0.0.0.0", "") else host
         restore = close_on_signals(feed)
         try:

@@ -94,3 +94,52 @@ def test_a_failure_repeating_every_second_is_one_line_a_minute_with_a_count(
     ]
     assert caplog.records[0].exc_info is not None  # the traceback once, when it starts
     assert all(record.exc_info is None for record in caplog.records[1:])
+
+
+async def test_uvicorn_access_lines_never_carry_a_query_string(
+    restore_root: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `incident-bot serve` runs uvicorn (its access log on, through the bot's handler): a
+    Connect ServiceNow callback's `code` and `state` stay out of the log."""
+    import asyncio
+
+    import httpx
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from sandbox.server import bind
+    from tests.support import eventually
+
+    out = io.StringIO()
+    configure("INFO", "text", out)
+    # As in a fresh `incident-bot serve` process: uvicorn's access logger goes to the root's
+    # handler (another server in this test process may have given it its own).
+    for name in ("uvicorn", "uvicorn.access"):
+        monkeypatch.setattr(logging.getLogger(name), "handlers", [])
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+
+    async def page(_: object) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/servicenow/oauth/callback", page)])
+    sock = bind()
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="info"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+
+        async def started() -> bool:
+            return server.started
+
+        await eventually(started)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/servicenow/oauth/callback"
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(url, params={"code": "c0de", "state": "st4te"})).text == "ok"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+    logged = out.getvalue()
+    assert "GET /servicenow/oauth/callback?… HTTP/1.1" in logged
+    assert "c0de" not in logged and "st4te" not in logged

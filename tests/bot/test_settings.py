@@ -20,7 +20,16 @@ BASE = {
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     monkeypatch.chdir(tmp_path)  # no stray .env
-    for name in [*BASE, "SLACK_APP_TOKEN", "DATABASE_URL", "PORT", "SLACK_API_URL"]:
+    for name in [
+        *BASE,
+        "SLACK_APP_TOKEN",
+        "DATABASE_URL",
+        "PORT",
+        "SLACK_API_URL",
+        "SERVICENOW_LINKING",
+        "TOKEN_ENCRYPTION_KEYS",
+        "PUBLIC_URL",
+    ]:
         monkeypatch.delenv(name, raising=False)
     for name, value in BASE.items():
         monkeypatch.setenv(name, value)
@@ -183,3 +192,72 @@ def test_jwt_keypair_writes_a_private_key_only_its_owner_reads_and_prints_the_re
     before = path.read_text()
     assert main(["jwt-keypair", str(path)]) == 1  # never over an existing key
     assert path.read_text() == before
+
+
+def test_account_linking_needs_keys_a_public_url_and_the_oauth_client(
+    env: pytest.MonkeyPatch,
+) -> None:
+    env.setenv("SERVICENOW_LINKING", "true")
+    with pytest.raises(SettingsError) as error:
+        load_settings("serve")
+    assert [p.split(":")[0] for p in error.value.problems] == [
+        "TOKEN_ENCRYPTION_KEYS",
+        "PUBLIC_URL",
+        "SERVICENOW_CLIENT_ID",
+    ]
+    from cryptography.fernet import Fernet
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    env.setenv("TOKEN_ENCRYPTION_KEYS", f"{new}, {old}")
+    env.setenv("PUBLIC_URL", "https://bot.example.com/")
+    env.setenv("SERVICENOW_CLIENT_ID", "c")
+    env.setenv("SERVICENOW_CLIENT_SECRET", "s")
+    settings = load_settings("serve")
+    assert settings.acts_as_person and settings.public_url == "https://bot.example.com"
+    assert new not in repr(settings) and old not in repr(settings)
+
+
+def test_linking_and_the_jwt_grant_together_are_refused_in_one_line(
+    env: pytest.MonkeyPatch,
+) -> None:
+    from servicenow.auth import generate_key_pair
+
+    private, _, key_id = generate_key_pair()
+    for name, value in {
+        "SERVICENOW_LINKING": "true",
+        "SERVICENOW_JWT_PRIVATE_KEY": private,
+        "SERVICENOW_JWT_KEY_ID": key_id,
+        "SERVICENOW_CLIENT_ID": "c",
+        "SERVICENOW_CLIENT_SECRET": "s",
+    }.items():
+        env.setenv(name, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings("serve")
+    assert error.value.problems == [
+        "SERVICENOW_LINKING: choose one way of acting as the person, account linking or the "
+        "JWT bearer grant (SERVICENOW_JWT_PRIVATE_KEY), not both"
+    ]
+
+
+def test_a_bad_encryption_key_is_one_line_that_never_repeats_it(env: pytest.MonkeyPatch) -> None:
+    from cryptography.fernet import Fernet
+
+    good = Fernet.generate_key().decode()
+    env.setenv("TOKEN_ENCRYPTION_KEYS", f"{good},not-a-key-at-all")
+    with pytest.raises(SettingsError) as error:
+        load_settings("serve")
+    [line] = error.value.problems
+    assert line.startswith("TOKEN_ENCRYPTION_KEYS: key 2 is not a Fernet key")
+    assert "not-a-key-at-all" not in line and good not in line
+
+
+def test_encryption_key_prints_a_new_fernet_key(capsys: pytest.CaptureFixture[str]) -> None:
+    from cryptography.fernet import Fernet
+
+    from bot.cli import main
+
+    assert main(["encryption-key"]) == 0
+    printed = capsys.readouterr()
+    key = printed.out.strip()
+    assert Fernet(key).decrypt(Fernet(key).encrypt(b"x")) == b"x"
+    assert "TOKEN_ENCRYPTION_KEYS=new,old" in printed.err

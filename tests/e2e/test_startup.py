@@ -71,7 +71,13 @@ def free_port() -> int:
 async def standins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StandIns]:
     monkeypatch.chdir(tmp_path)  # no stray .env
     for name in list(os.environ):
-        if name.startswith(("SLACK_", "SERVICENOW_")) or name in ("DATABASE_URL", "HOST", "PORT"):
+        if name.startswith(("SLACK_", "SERVICENOW_")) or name in (
+            "DATABASE_URL",
+            "HOST",
+            "PORT",
+            "TOKEN_ENCRYPTION_KEYS",
+            "PUBLIC_URL",
+        ):
             monkeypatch.delenv(name)
     slack = SlackStandIn(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, socket_mode=True)
     slack.socket.app_token = APP_TOKEN
@@ -206,3 +212,38 @@ async def test_incident_bot_socket_serves_slack_over_socket_mode_as_a_process(
     assert b"Traceback" not in out + err
     await standins.slack.wait_for(lambda: not standins.slack.socket.links)  # it hung up
     assert standins.slack.problems == []
+
+
+async def test_check_names_the_redirect_url_and_refuses_linking_beside_a_jwt_key(
+    standins: StandIns,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from sandbox.servicenow import seed
+    from sandbox.stack import ENCRYPTION_KEY
+    from servicenow.auth import generate_key_pair
+
+    linking = {
+        "SERVICENOW_LINKING": "true",
+        "TOKEN_ENCRYPTION_KEYS": ENCRYPTION_KEY,
+        "PUBLIC_URL": "https://bot.example.com",
+        "SERVICENOW_CLIENT_ID": seed.OAUTH_CLIENT_ID,
+        "SERVICENOW_CLIENT_SECRET": seed.OAUTH_CLIENT_SECRET,
+    }
+    for name, value in standins.environment(**linking).items():
+        monkeypatch.setenv(name, value)
+    assert await asyncio.to_thread(main, ["check"]) == 0
+    out, _ = capsys.readouterr()
+    assert (
+        "✓ account linking: people come back to "
+        "https://bot.example.com/servicenow/oauth/callback" in out
+    )
+
+    key = tmp_path / "jwt.pem"
+    key.write_text(generate_key_pair()[0])
+    monkeypatch.setenv("SERVICENOW_JWT_PRIVATE_KEY", str(key))
+    monkeypatch.setenv("SERVICENOW_JWT_KEY_ID", "k")
+    assert await asyncio.to_thread(main, ["serve"]) == 2  # a settings problem
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("incident-bot: SERVICENOW_LINKING: choose one way of acting")

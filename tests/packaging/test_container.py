@@ -46,6 +46,9 @@ SETTINGS = {
     "E_SIGNATURE_TABLES",
     "SERVICENOW_JWT_PRIVATE_KEY",
     "SERVICENOW_JWT_KEY_ID",
+    "SERVICENOW_LINKING",
+    "TOKEN_ENCRYPTION_KEYS",
+    "PUBLIC_URL",
 }  # the design's configuration table and the settings issues #12, #13 and #14 added
 pytestmark = pytest.mark.packaging
 

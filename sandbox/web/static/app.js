@@ -161,6 +161,14 @@ function drawUsers(slack) {
   $("#user-note").textContent = !me.servicenow_user
     ? `${me.real_name} has no ServiceNow account (${me.email}).`
     : `ServiceNow: ${me.servicenow_user}${me.servicenow_active ? "" : " (inactive)"}`;
+  $("#connect-servicenow").hidden = !slack.linking;
+}
+
+// Account linking (`python -m sandbox --linked`): the bot's own Connect ServiceNow link for the
+// signed-in person; the browser goes to the bot, the emulator's consent page, and back.
+async function connectServiceNow() {
+  const answer = await api("/api/connect", {});
+  if (answer && answer.url) openUrl(answer.url);
 }
 
 function initials(name) {
@@ -494,6 +502,7 @@ function start() {
     }
   });
   $("#user-switcher").addEventListener("change", (event) => setUser(event.target.value));
+  $("#connect-servicenow").addEventListener("click", connectServiceNow);
   $("#conv-tabs").addEventListener("click", (event) => {
     const tab = event.target.closest("button[data-tab]");
     if (tab) go({ kind: tab.dataset.tab, id: ui.place.id });
