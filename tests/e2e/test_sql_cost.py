@@ -38,6 +38,7 @@ async def stack_on(database: str, tmp_path: Path, **settings: Any) -> AsyncItera
         ) as stack:
             yield stack
             assert stack.slack.problems == []
+            assert {call.method for call in stack.slack.calls} <= set(manifest.METHODS)
         return
     async with isolated_postgres_url() as url:
         db = Database.from_url(url)
