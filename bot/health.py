@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import re
 import time
@@ -28,6 +29,12 @@ FIRST_RESTART = 0.5  # seconds before the first restart; doubled each time, up t
 MAX_RESTART = 30.0
 STEADY = 60.0  # a worker that ran this long before failing starts again from FIRST_RESTART
 
+# The background worker the running code belongs to (inherited by the tasks it starts), or None
+# for the work of a request: what tells a command's own cost from the workers' (tests, benches).
+CURRENT_WORKER: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "current_worker", default=None
+)
+
 
 @dataclass
 class Worker:
@@ -43,6 +50,7 @@ async def supervise(
     worker: Worker, run: Callable[[], Awaitable[None]], stop: asyncio.Event
 ) -> None:
     """Run `run()` until `stop`; after an exception, log one line and start it again later."""
+    CURRENT_WORKER.set(worker.name)
     delay = FIRST_RESTART
     while not stop.is_set():
         started = time.monotonic()

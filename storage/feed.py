@@ -104,6 +104,9 @@ class Stuck:
     last_error: str
 
 
+INSERT_BATCH = 500  # outbox rows per INSERT (18 parameters each: SQLite allows 32,766)
+
+
 class FeedStore:
     def __init__(self, db: Database, *, update_interval: timedelta = timedelta(seconds=1)) -> None:
         self._db = db
@@ -149,10 +152,14 @@ class FeedStore:
         data: dict[str, str],
         writes: Sequence[SlackWrite],
         card: Card | None,
+        fresh: bool = False,
     ) -> bool:
         """Advance the snapshot from `previous` to `current` and queue the change's writes.
 
         False (and nothing queued) when another delivery of this change got there first.
+        `fresh`: the caller has just created the record (and `previous` is None): no copy of it
+        can be posted or queued yet (every path that posts a record's card reconciles it first,
+        and would have stored this snapshot), so there is none to rewrite and none is looked for.
         """
         now = utcnow()
         values = {
@@ -180,7 +187,7 @@ class FeedStore:
             if not (await conn.execute(statement)).rowcount:
                 return False
             await self._queue(conn, writes, now)
-            if card is not None:
+            if card is not None and not (fresh and previous is None):
                 await self._queue_card(conn, table, sys_id, card, now)
         return True
 
@@ -198,6 +205,8 @@ class FeedStore:
     async def _queue(
         self, conn: AsyncConnection, writes: Sequence[SlackWrite], now: datetime
     ) -> None:
+        """Fold what folds, then insert the rest in one statement (their ids keep this order)."""
+        rows: list[dict[str, Any]] = []
         for write in writes:
             queued: SlackWrite | None = write
             fold = write.fold
@@ -208,26 +217,31 @@ class FeedStore:
             if queued is None or queued.payload is None:
                 continue
             state = queued.fold.state if queued.fold is not None else None
-            await conn.execute(
-                insert(OutboxMessage).values(
-                    kind=queued.kind,
-                    target=queued.target,
-                    ts=queued.ts,
-                    coalesce_key=None,
-                    payload=json.dumps(queued.payload),
-                    table_name=queued.table_name,
-                    sys_id=queued.sys_id,
-                    version=1,
-                    status="pending",
-                    attempts=0,
-                    available_at=now + timedelta(seconds=queued.delay),
-                    last_error="",
-                    fold_key=queued.fold.key if queued.fold is not None else None,
-                    fold_state=json.dumps(state) if state is not None else None,
-                    created_at=now,
-                    updated_at=now,
-                )
+            rows.append(
+                {
+                    "kind": queued.kind,
+                    "target": queued.target,
+                    "ts": queued.ts,
+                    "coalesce_key": None,
+                    "payload": json.dumps(queued.payload),
+                    "table_name": queued.table_name,
+                    "sys_id": queued.sys_id,
+                    "version": 1,
+                    "status": "pending",
+                    "attempts": 0,
+                    "available_at": now + timedelta(seconds=queued.delay),
+                    "claimed_until": None,
+                    "claim_token": None,
+                    "last_error": "",
+                    "fold_key": queued.fold.key if queued.fold is not None else None,
+                    "fold_state": json.dumps(state) if state is not None else None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
+        # One multi-row INSERT (a few hundred rows at a time: SQLite caps bound parameters).
+        for start in range(0, len(rows), INSERT_BATCH):
+            await conn.execute(insert(OutboxMessage).values(rows[start : start + INSERT_BATCH]))
 
     async def _fold_into(
         self, conn: AsyncConnection, pending: PendingFold, write: SlackWrite, now: datetime

@@ -109,6 +109,8 @@ class OutboxMessage(Base):
         Index("ix_outbox_due", "status", "available_at"),
         Index("ix_outbox_target", "target", "status", "id"),
         Index("ix_outbox_fold", "fold_key", "status"),
+        Index("ix_outbox_record", "table_name", "sys_id", "status"),
+        Index("ix_outbox_age", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -198,11 +198,17 @@ class Feed:
         actor: str | None = None,
         *,
         baseline: bool = False,
+        created: bool = False,
+        also: Sequence[SlackWrite] = (),
     ) -> bool:
         """Act on this version of the record once; False if it was not newer than the last seen.
 
         With `baseline`, a record seen for the first time is only remembered (nothing is sent):
-        for records the bot reads rather than learns about as changes.
+        for records the bot reads rather than learns about as changes. `created`: the caller
+        has just created the record, and this is its first version (`sys_mod_count` 0): a stored
+        snapshot could only say "not newer", which storing this one finds out by itself, so none
+        is read, and no posted copy can exist yet. `also`: writes queued in the same transaction
+        as the change (the card a command posts); the caller queues them itself on False.
         """
         tracker = self.trackers.get(table)
         sys_id = record.get("sys_id", "")
@@ -213,7 +219,8 @@ class Feed:
             actor = expected[1] if expected and expected[0] > time.monotonic() else None
         async with self._record_lock((table, sys_id)):
             current = int(record.get("sys_mod_count") or 0)
-            previous = await self._store.snapshot(table, sys_id)
+            fresh = created and current == 0
+            previous = None if fresh else await self._store.snapshot(table, sys_id)
             if previous is not None and previous.sys_mod_count >= current:
                 return False
             # First sight of a record the bot only read: remember it, send nothing, and leave
@@ -230,8 +237,9 @@ class Feed:
                 previous=previous.sys_mod_count if previous else None,
                 current=current,
                 data=seen.snapshot,
-                writes=await self._writes(tracker, record, seen, actor),
+                writes=[*await self._writes(tracker, record, seen, actor), *also],
                 card=stored(seen.card) if seen.card is not None else None,
+                fresh=fresh,
             )
         if accepted and self._wake is not None:
             self._wake.set()

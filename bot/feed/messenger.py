@@ -57,6 +57,24 @@ RATE_LIMITED = {"ratelimited", "rate_limited"}
 NOTICE = "undeliverable"  # payload key: whom to tell, and what, if a post can never go out
 
 
+def card_post(
+    channel: str,
+    card: Card,
+    *,
+    table: str,
+    sys_id: str,
+    undeliverable: tuple[str, str] | None = None,
+) -> SlackWrite:
+    """The outbox write that posts a live card of a record in `channel`.
+
+    `undeliverable`: (user, text) to DM if the card can never be posted there.
+    """
+    payload: dict[str, Any] = {"text": card.text, "blocks": list(card.blocks)}
+    if undeliverable is not None:
+        payload[NOTICE] = {"user": undeliverable[0], "text": undeliverable[1]}
+    return SlackWrite("post", channel, payload, table_name=table, sys_id=sys_id)
+
+
 class Messenger:
     def __init__(
         self,
@@ -98,12 +116,13 @@ class Messenger:
 
         `undeliverable`: (user, text) to DM if the card can never be posted there.
         """
-        payload: dict[str, Any] = {"text": card.text, "blocks": list(card.blocks)}
-        if undeliverable is not None:
-            payload[NOTICE] = {"user": undeliverable[0], "text": undeliverable[1]}
-        await self._store.queue(
-            [SlackWrite("post", channel, payload, table_name=table, sys_id=sys_id)]
+        await self.queue(
+            card_post(channel, card, table=table, sys_id=sys_id, undeliverable=undeliverable)
         )
+
+    async def queue(self, *writes: SlackWrite) -> None:
+        """Queue writes in the outbox, and wake the worker at once."""
+        await self._store.queue(writes)
         self.wake.set()
 
     async def post_card(self, channel: str, card: Card, *, table: str, sys_id: str) -> str:

@@ -229,14 +229,16 @@ async def _open_create_form(parts: Parts, it: Interaction, _: Bare, __: Grant[No
 async def _run_create(
     parts: Parts, it: Interaction, request: Create, grant: Grant[None]
 ) -> str | None:
-    created = await parts.incidents.create(
-        grant.person, request.text, correlation_id=f"slack:{it.trigger_id}"
+    # In the incident channel the feed announces every new incident already.
+    here = None if it.channel == parts.incident_channel else it.channel or it.user
+    await parts.incidents.create(
+        grant.person,
+        request.text,
+        correlation_id=f"slack:{it.trigger_id}",
+        post_to=here,
+        for_user=it.user,
     )
-    if it.channel == parts.incident_channel:
-        return None  # the feed announces every new incident there already
-    return await parts.incidents.post(
-        it.channel or it.user, created.incident, created.card, for_user=it.user
-    )
+    return None  # the card has the number; the ack said what is being opened
 
 
 async def _run_show(parts: Parts, it: Interaction, _: Show, grant: Grant[Incident]) -> str | None:

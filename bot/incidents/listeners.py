@@ -134,12 +134,14 @@ def install(parts: Parts) -> None:
             category=it.selected("category"),
             assignment_group=it.selected("assignment_group", IncidentId.GROUP_OPTIONS),
         )
-        created = await incidents.create(
-            grant.person, new, correlation_id=f"slack-view:{it.view_id}"
+        await incidents.create(
+            grant.person,
+            new,
+            correlation_id=f"slack-view:{it.view_id}",
+            post_to=it.channel or it.user,
+            for_user=it.user,
         )
-        return await incidents.post(
-            it.channel or it.user, created.incident, created.card, for_user=it.user
-        )
+        return None
 
     def comment_errors(it: Interaction) -> Mapping[str, str]:
         return {} if it.text("text") else {"text": "Write something first."}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.acting import Acting
 from bot.feed.changes import Feed
-from bot.feed.messenger import Messenger
+from bot.feed.messenger import Messenger, card_post
 from bot.identity import Identity, Person, via_slack
 from bot.incidents.cards import PAGE_SIZE, SHORT_DESCRIPTION_MAX, Comment, incident_card
 from bot.incidents.vocabulary import STEPS, HoldReason, Move, allowed
@@ -29,6 +29,7 @@ from servicenow.records import (
     IncidentState,
     parse_datetime,
 )
+from storage import SlackWrite
 
 TABLE = "incident"
 RESOLVED_OR_LATER = [
@@ -264,9 +265,17 @@ class Incidents:
     # -- writing ---------------------------------------------------------------------------------
 
     async def create(
-        self, person: Person, new: NewIncident | str, *, correlation_id: str | None = None
+        self,
+        person: Person,
+        new: NewIncident | str,
+        *,
+        correlation_id: str | None = None,
+        post_to: str | None = None,
+        for_user: str | None = None,
     ) -> Created:
-        """Open an incident for `person` (one Table API call)."""
+        """Open an incident for `person` (one Table API call), and post its live card in
+        `post_to` (as `post` does), queued in the same transaction that records the incident's
+        first version."""
         if isinstance(new, str):
             short, description = split_description(new)
             new = NewIncident(short, description)
@@ -287,11 +296,17 @@ class Incidents:
         record = await self._as(person).create(
             TABLE, values, fields=Incident.FIELDS, correlation_id=correlation_id
         )
-        await self._feed.reconcile(TABLE, record, actor=person.sys_user_id)
         incident = Incident.from_record(record)
         if not incident.caller_name:
             incident = incident.model_copy(update={"caller_name": person.name})
-        return Created(incident, self.card(incident))
+        card = self.card(incident)
+        posts = [self._card_post(post_to, incident, card, for_user)] if post_to else []
+        accepted = await self._feed.reconcile(
+            TABLE, record, actor=person.sys_user_id, created=True, also=posts
+        )
+        if posts and not accepted:  # its first version was recorded first by an event or a poll
+            await self._messenger.queue(*posts)
+        return Created(incident, card)
 
     async def post(
         self, channel: str, incident: Incident, card: Card, *, for_user: str | None = None
@@ -299,18 +314,23 @@ class Incidents:
         """Post a live card in `channel` through the outbox (at once, unless Slack is down or
         busy: then as soon as it is back). If the card can never go there, `for_user` hears
         why by DM. Returns None: the person has the number in the answer already."""
+        await self._messenger.queue(self._card_post(channel, incident, card, for_user))
+        return None
+
+    def _card_post(
+        self, channel: str, incident: Incident, card: Card, for_user: str | None
+    ) -> SlackWrite:
         notice = (
             f"{incident.number} is ready, but I can't post in that channel. Invite me with "
             f"`/invite @incident-bot` to get live cards there: {self.url(incident.sys_id)}"
         )
-        await self._messenger.queue_card(
+        return card_post(
             channel,
             card,
             table=TABLE,
             sys_id=incident.sys_id,
             undeliverable=(for_user, notice) if for_user and for_user != channel else None,
         )
-        return None
 
     async def assign(self, person: Person, incident: Incident, assignee: str) -> Incident:
         """Assign to `assignee`: "me" (or the person's own Slack id), or another Slack user."""

@@ -1,0 +1,109 @@
+"""What a known user's `/incident <text>` costs the database: at most 3 SQL statements in at most
+2 transactions, on SQLite and PostgreSQL (issue #15, point 3).
+
+Counted with SQLAlchemy's engine events on the bot's own engine while a signed command goes over
+loopback to the running bot, from the command to its card delivered in Slack; what the
+background workers do meanwhile (delivering the card, polling for stored events) is counted apart
+(`sandbox/sqlcount.py`). docs/benchmarks.md lists the statements that remain and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import manifest
+from sandbox.slack.records import ALICE, GENERAL, INCIDENTS
+from sandbox.sqlcount import SqlCount, counting
+from sandbox.stack import Stack, run_stack
+from storage import Database, PostedMessages
+from tests.conftest import isolated_postgres_url
+from tests.support import eventually
+
+MAX_STATEMENTS = 3
+MAX_TRANSACTIONS = 2
+
+
+@asynccontextmanager
+async def stack_on(database: str, tmp_path: Path, **settings: Any) -> AsyncIterator[Stack]:
+    """The stack on a fresh SQLite file, or a fresh migrated PostgreSQL database."""
+    settings.setdefault("servicenow_poll_seconds", 0)
+    if database == "sqlite":
+        async with run_stack(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", **settings
+        ) as stack:
+            yield stack
+            assert stack.slack.problems == []
+            assert {call.method for call in stack.slack.calls} <= set(manifest.METHODS)
+        return
+    async with isolated_postgres_url() as url:
+        db = Database.from_url(url)
+        await db.migrate()
+        await db.dispose()
+        async with run_stack(database_url=url, **settings) as stack:
+            yield stack
+            assert stack.slack.problems == []
+            assert {call.method for call in stack.slack.calls} <= set(manifest.METHODS)
+
+
+async def quick_create(stack: Stack, text: str, cards: int) -> str:
+    """Send `/incident <text>` in #general and wait until its `cards` cards are delivered and
+    recorded (the command's last write is the outbox row they were delivered from)."""
+    await stack.slack.send_command(ALICE, text, channel_id=GENERAL)
+    await stack.slack.wait_for(
+        lambda: stack.emulator.query("incident", f"short_description={text}")
+    )
+    [incident] = stack.emulator.query("incident", f"short_description={text}")
+    # Watched through an engine of the test's own: the bot's counts only the bot's statements.
+    url = stack.bot.db.engine.url.render_as_string(hide_password=False)
+    db = Database.from_url(url)
+    try:
+        posted = PostedMessages(db)
+        await eventually(
+            lambda: _at_least(posted.for_record("incident", incident["sys_id"]), cards),
+            timeout=10,
+        )
+    finally:
+        await db.dispose()
+    return incident["sys_id"]
+
+
+async def _at_least(found: Any, count: int) -> bool:
+    return len(await found) >= count
+
+
+def assert_lean(count: SqlCount) -> None:
+    # The counter is wired: it saw the command claim its key and queue its card.
+    assert any(s.startswith("INSERT INTO idempotency_keys") for s in count.statements)
+    assert any(s.startswith("INSERT INTO outbox") for s in count.statements)
+    assert count.worker_statements > 0  # the outbox delivered the card, counted apart
+    assert len(count.statements) <= MAX_STATEMENTS, count.summary()
+    assert count.transactions <= MAX_TRANSACTIONS, count.summary()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_a_known_users_quick_create_costs_three_statements_in_two_transactions(
+    database: str, tmp_path: Path
+) -> None:
+    async with stack_on(database, tmp_path) as stack:
+        await quick_create(stack, "first printer on fire", cards=1)  # Alice is known from now on
+        with counting(stack.bot.db.engine) as count:
+            await quick_create(stack, "second printer on fire", cards=1)
+        assert_lean(count)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_with_an_incident_channel_both_cards_are_queued_in_the_same_statement(
+    database: str, tmp_path: Path
+) -> None:
+    async with stack_on(database, tmp_path, incident_channel=INCIDENTS) as stack:
+        await quick_create(stack, "first printer on fire", cards=2)
+        with counting(stack.bot.db.engine) as count:
+            sys_id = await quick_create(stack, "second printer on fire", cards=2)
+        assert_lean(count)
+        posted = await PostedMessages(stack.bot.db).for_record("incident", sys_id)  # uncounted
+        assert sorted(p.channel for p in posted) == sorted([GENERAL, INCIDENTS])
