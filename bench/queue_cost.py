@@ -15,7 +15,7 @@ storage layer the bot uses (storage/feed.py), each run times `--samples` of each
 Each run's figure is the median of its samples; each cell is min/median/max of `--runs` runs (3).
 A warm-up run (not recorded) goes first on each backlog. What a run queued is deleted before
 the next, so the backlog stays the same. With `--before`, each
-backlog is timed again without the two indexes migration 0006 adds (side by side, same run).
+backlog is timed again without the two indexes migration 0007 adds (side by side, same run).
 
     .venv/bin/python bench/queue_cost.py                # SQLite, 0 / 10,000 / 100,000 pending
     .venv/bin/python bench/queue_cost.py --database-url postgresql+asyncpg://postgres@127.0.0.1/test
@@ -224,7 +224,7 @@ async def main(
     for pending in sizes:
         async with fresh_database(database_url) as db:
             await fill(db, pending)
-            variants = [("0006", True)] + ([("without 0006's (before)", False)] if before else [])
+            variants = [("0007", True)] + ([("without 0007's (before)", False)] if before else [])
             for label, indexed in variants:
                 if not indexed:
                     async with db.engine.begin() as conn:
@@ -250,7 +250,7 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--before", action="store_true", help="also time without 0006's indexes")
+    parser.add_argument("--before", action="store_true", help="also time without 0007's indexes")
     parser.add_argument("--quick", action="store_true", help="0,1000,10000 pending, 50 samples")
     return parser.parse_args()
 

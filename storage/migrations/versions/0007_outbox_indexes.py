@@ -6,8 +6,8 @@ message, so queueing slowed as the backlog grew. `/healthz` and `/metrics` ask f
 pending message (`oldest_pending_age`), which read every pending row too (33 ms a call at 100,000 on
 SQLite): (status, created_at) answers it from the index's first entry.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
