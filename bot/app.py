@@ -32,6 +32,7 @@ from bot.bodies import CHANGE_EVENT_LIMIT, SLACK_LIMIT, TooLarge, read_body, rep
 from bot.commands import router as commands
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
+from bot.feed.pace import Pace
 from bot.health import Health, Worker, supervise
 from bot.home.service import Home
 from bot.identity import Identity
@@ -238,6 +239,7 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         lease=timedelta(seconds=settings.outbox_lease_seconds),
         give_up_after=timedelta(hours=settings.outbox_give_up_hours),
         max_backoff=settings.outbox_max_backoff_seconds,
+        update_pace=Pace(settings.slack_updates_per_minute, settings.slack_update_burst),
     )
     feed = Feed(
         servicenow,
