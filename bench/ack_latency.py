@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -242,6 +243,8 @@ def spread(values: Sequence[float]) -> str:
 async def main(args: argparse.Namespace) -> None:
     if args.quick:
         args.seconds, args.runs = 5.0, 1
+    if (task := asyncio.current_task()) is not None:  # `kill` stops the bot and stand-ins too
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     sn_port, slack_port, control_port, bot_port, floor_port = (free_port() for _ in range(5))
     python = sys.executable
     standins = [
