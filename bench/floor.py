@@ -1,5 +1,8 @@
 """The floor for ack latency: a bare Starlette endpoint that only checks Slack's signature.
 
+It logs as `incident-bot serve` does (the bot's log configuration, uvicorn's access line for
+every request through it, at INFO), so a comparison with the bot is not a comparison of logging.
+
 python bench/floor.py --port 4010
 """
 
@@ -14,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot import logs
 from sandbox.stack import SIGNING_SECRET
 
 verifier = SignatureVerifier(SIGNING_SECRET)
@@ -37,4 +41,10 @@ app = Starlette(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    uvicorn.run(app, host="127.0.0.1", port=parser.parse_args().port, log_level="warning")
+    parser.add_argument("--log-level", default="INFO", choices=["INFO", "WARNING"])
+    args = parser.parse_args()
+    # As bot/cli.py runs `serve`: the bot's one handler, uvicorn's loggers through it.
+    logs.configure(args.log_level, "text")
+    uvicorn.run(
+        app, host="127.0.0.1", port=args.port, log_config=None, log_level=args.log_level.lower()
+    )

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     outbox_give_up_hours: float = Field(default=24, gt=0)
     outbox_max_backoff_seconds: float = Field(default=300, gt=0)
     dm_fold_seconds: float = Field(default=3, ge=0)
+    # Card rewrites (chat.update, Slack's Tier 3: "50+ per minute", per workspace, "sporadic bursts
+    # are welcome"): a burst of this many goes out at once, then this many a minute.
+    slack_updates_per_minute: float = Field(default=50, gt=0)
+    slack_update_burst: int = Field(default=200, ge=1)
 
     # Housekeeping: what the bot remembers about a record (its cards, its snapshot) goes this
     # long after the record closed or was last seen, and so does an identity unused this long;

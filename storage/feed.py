@@ -13,9 +13,21 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -302,6 +314,7 @@ class FeedStore:
                 OutboxMessage.kind.in_(("post", "dm")),
                 OutboxMessage.table_name == table,
                 OutboxMessage.sys_id == sys_id,
+                OutboxMessage.payload != payload,  # the same card again changes nothing
             )
             .values(payload=payload, version=OutboxMessage.version + 1, updated_at=now)
         )
@@ -312,35 +325,44 @@ class FeedStore:
                 PostedMessage.rendered_hash != card.digest,
             )
         )
-        for channel, ts, last_sent in posted:
-            due = max(now, as_utc(last_sent) + self.update_interval)
-            statement = self._db.insert(OutboxMessage).values(
-                kind="update",
-                target=channel,
-                ts=ts,
-                coalesce_key=f"update:{channel}:{ts}",
-                payload=payload,
-                table_name=table,
-                sys_id=sys_id,
-                version=1,
-                status="pending",
-                attempts=0,
-                available_at=due,
-                last_error="",
-                created_at=now,
-                updated_at=now,
-            )
-            statement = statement.on_conflict_do_update(
-                index_elements=[OutboxMessage.coalesce_key],
-                # A literal predicate: PostgreSQL infers the partial index only from the same text.
-                index_where=text("status = 'pending'"),
-                set_={
-                    "payload": payload,
-                    "version": OutboxMessage.version + 1,
-                    "updated_at": now,
-                },
-            )
-            await conn.execute(statement)
+        rows = [
+            {
+                "kind": "update",
+                "target": channel,
+                "ts": ts,
+                "coalesce_key": f"update:{channel}:{ts}",
+                "payload": payload,
+                "table_name": table,
+                "sys_id": sys_id,
+                "version": 1,
+                "status": "pending",
+                "attempts": 0,
+                "available_at": max(now, as_utc(last_sent) + self.update_interval),
+                "last_error": "",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for channel, ts, last_sent in posted
+        ]
+        if not rows:
+            return
+        statement = self._db.insert(OutboxMessage)
+        statement = statement.on_conflict_do_update(
+            index_elements=[OutboxMessage.coalesce_key],
+            # A literal predicate: PostgreSQL infers the partial index only from the same text.
+            index_where=text("status = 'pending'"),
+            set_={
+                "payload": statement.excluded.payload,
+                "version": OutboxMessage.version + 1,
+                "updated_at": now,
+            },
+            # The same card again (a second reconcile while the first rewrite is in flight)
+            # must not make the rewrite in flight go out twice.
+            where=OutboxMessage.payload != statement.excluded.payload,
+        )
+        # One statement for every posted copy (executemany): a card on 200 channels is one
+        # round trip, not 200.
+        await conn.execute(statement, rows)
 
     async def claim(self, limit: int, lease: timedelta) -> list[Claimed]:
         """Take up to `limit` due messages for `lease` (other replicas skip them meanwhile).
@@ -469,6 +491,50 @@ class FeedStore:
                     )
                     .on_conflict_do_nothing()
                 )
+
+    async def delivered_updates(self, done: Sequence[tuple[Claimed, str]]) -> None:
+        """Record delivered card rewrites of one claim (each with its rendering's digest), as
+        `delivered` records one, in three statements whatever their number."""
+        if not done:
+            return
+        now = utcnow()
+        outbox = cast(Table, OutboxMessage.__table__)  # core: executemany, not ORM bulk by pk
+        posted = cast(Table, PostedMessage.__table__)
+        async with self._db.engine.begin() as conn:
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id == bindparam("b_id"), outbox.c.version == bindparam("b_version"))
+                .values(status="done", claimed_until=None, claim_token=None, updated_at=now),
+                [{"b_id": message.id, "b_version": message.version} for message, _ in done],
+            )
+            # Rewritten while in flight (a newer card): still pending, it goes out again.
+            await conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id.in_([message.id for message, _ in done]),
+                    outbox.c.status == "pending",
+                    outbox.c.claim_token == done[0][0].token,
+                )
+                .values(claimed_until=None, claim_token=None)
+            )
+            await conn.execute(
+                update(posted)
+                .where(posted.c.channel == bindparam("b_channel"), posted.c.ts == bindparam("b_ts"))
+                .values(
+                    rendered=bindparam("b_rendered"),
+                    rendered_hash=bindparam("b_hash"),
+                    updated_at=now,
+                ),
+                [
+                    {
+                        "b_channel": message.target,
+                        "b_ts": message.ts,
+                        "b_rendered": json.dumps(message.payload, sort_keys=True),
+                        "b_hash": digest,
+                    }
+                    for message, digest in done
+                ],
+            )
 
     async def release(self, messages: Sequence[Claimed]) -> None:
         """Hand back messages claimed but not started (their target was busy)."""

@@ -12,7 +12,10 @@ never sent twice:
   retry handler sleeping inside a claim) and is not counted as an attempt;
 - other failures back off (at most `max_backoff`) and give up only when the message is older
   than `give_up_after` (24 h), or on an error after which it can never succeed;
-- posts and DMs to one channel or person go out in order, also across retries.
+- posts and DMs to one channel or person go out in order, also across retries;
+- card rewrites (`chat.update`) are not ordered per channel, only per message (a message has one
+  pending update, which newer cards overwrite): they go out side by side, paced to chat.update's
+  rate-limit tier (`Pace`, bot/feed/pace.py), and their deliveries are recorded a claim at a time.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.feed.pace import Pace
 from bot.feed.wake import first_of
 from bot.logs import Throttle
 from bot.slack.kit import Card, digest_of
@@ -83,10 +87,12 @@ class Messenger:
         store: FeedStore,
         *,
         outbox_slack: AsyncWebClient | None = None,
-        batch: int = 20,
+        batch: int = 25,
         lease: timedelta = timedelta(seconds=10),
         give_up_after: timedelta = timedelta(hours=24),
         max_backoff: float = 300.0,
+        update_pace: Pace | None = None,
+        updates_in_flight: int = 200,
     ) -> None:
         self._slack = slack
         # Deliveries use a client that never sleeps on a 429 itself: the outbox schedules it.
@@ -97,8 +103,12 @@ class Messenger:
         self._lease = lease
         self._give_up_after = give_up_after
         self._max_backoff = max_backoff
+        # chat.update is Tier 3 (50+ per minute per workspace, bursts welcome): see bot/feed/pace.py.
+        self.update_pace = update_pace or Pace(per_minute=50, burst=200)
+        self._updates_in_flight = updates_in_flight
         self.wake = asyncio.Event()
-        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._inflight: dict[str, asyncio.Task[None]] = {}  # posts and DMs: one task per target
+        self._updating: dict[asyncio.Task[None], int] = {}  # card rewrites: task -> how many
         self._trouble = Throttle(log)  # the database away: one line a minute, not one a second
 
     # -- straight out ------------------------------------------------------------------------------
@@ -161,23 +171,55 @@ class Messenger:
     async def deliver_once(self) -> tuple[int, int]:
         """Start delivering what is due; returns (taken, handed back because its target is busy).
 
-        Each channel or user gets one delivery task at a time, so their messages keep their
-        order; targets run side by side, so a DM waiting out a 429 holds up nobody else, and
-        this loop never waits for a delivery to finish.
+        Each channel or user gets one task for its posts and DMs at a time, so they keep their
+        order; targets run side by side, so a DM waiting out a 429 holds up nobody else. Card
+        rewrites need no order but their message's (one pending row each): a claim's worth go out
+        together in one task, at most `updates_in_flight` at a time. This loop never waits for a
+        delivery to finish.
         """
+        if sum(self._updating.values()) >= self._updates_in_flight:
+            return 0, 0  # a rewrite finishing wakes the loop
         claimed = await self._store.claim(self._batch, self._lease)
-        busy = [message for message in claimed if message.target in self._inflight]
+        updates = [message for message in claimed if message.kind == "update"]
+        ordered = [message for message in claimed if message.kind != "update"]
+        busy = [message for message in ordered if message.target in self._inflight]
         if busy:
             await self._store.release(busy)
         by_target: dict[str, list[Claimed]] = {}
-        for message in claimed:
+        for message in ordered:
             if message.target not in self._inflight:
                 by_target.setdefault(message.target, []).append(message)
         for target, messages in by_target.items():
             task = asyncio.create_task(self._deliver_all(messages))
             self._inflight[target] = task
             task.add_done_callback(functools.partial(self._finished, target))
+        if updates:
+            rewrite = asyncio.create_task(self._deliver_updates(updates))
+            self._updating[rewrite] = len(updates)
+            rewrite.add_done_callback(self._rewritten)
         return len(claimed) - len(busy), len(busy)
+
+    async def _deliver_updates(self, messages: list[Claimed]) -> None:
+        """Rewrite these cards side by side (each waits its turn in the pace), then record every
+        delivery in one transaction."""
+        heartbeat = asyncio.create_task(self._heartbeat(messages))
+
+        async def one(message: Claimed) -> tuple[Claimed, str] | None:
+            try:
+                sent = await self._send(message)
+            except Exception:
+                log.exception("delivering update to %s failed", message.target)
+                await self._retry_or_give_up(message, "unexpected error")
+                return None
+            return (message, digest_of(message.payload)) if sent else None
+
+        try:
+            results = await asyncio.gather(*(one(message) for message in messages))
+            done = [result for result in results if result is not None]
+            if done:
+                await self._store.delivered_updates(done)
+        finally:
+            heartbeat.cancel()
 
     async def _deliver_all(self, messages: list[Claimed]) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(messages))
@@ -209,6 +251,12 @@ class Messenger:
         self._inflight.pop(target, None)
         self.wake.set()
 
+    def _rewritten(self, task: asyncio.Task[None]) -> None:
+        self._updating.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("card rewrites failed", exc_info=task.exception())
+        self.wake.set()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set: at once when woken, else when the next retry is due."""
         while not stop.is_set():
@@ -231,7 +279,7 @@ class Messenger:
                 wait = 1.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(first_of(self.wake, stop), wait)
-        await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        await asyncio.gather(*self._inflight.values(), *self._updating, return_exceptions=True)
 
     async def prune(self) -> None:
         """Forget delivered and abandoned messages after two days (kept meanwhile for diagnosis)."""
@@ -244,6 +292,20 @@ class Messenger:
         return min(1.0, max(0.02, (due - datetime.now(UTC)).total_seconds()))
 
     async def _deliver(self, message: Claimed) -> None:
+        sent = await self._send(message)
+        if sent is not None:
+            channel, ts = sent
+            payload = {k: v for k, v in message.payload.items() if k != NOTICE}
+            await self._store.delivered(
+                dataclasses.replace(message, payload=payload),
+                channel=channel,
+                ts=ts,
+                digest=digest_of(payload),
+            )
+
+    async def _send(self, message: Claimed) -> tuple[str, str] | None:
+        """One Slack call for this message: where it is now (channel, ts), or None when it
+        failed (then it has been scheduled again, or given up)."""
         notice = message.payload.get(NOTICE)
         message = dataclasses.replace(
             message, payload={k: v for k, v in message.payload.items() if k != NOTICE}
@@ -253,6 +315,7 @@ class Messenger:
         try:
             if message.kind == "update":
                 channel, ts = message.target, message.ts or ""
+                await self.update_pace.acquire()
                 await slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
             else:
                 response = await slack.chat_postMessage(
@@ -261,13 +324,11 @@ class Messenger:
                 channel, ts = str(response["channel"]), str(response["ts"])
         except SlackApiError as exc:
             await self._failed(message, exc, notice)
-            return
+            return None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             await self._retry_or_give_up(message, f"{type(exc).__name__}: {exc}")
-            return
-        await self._store.delivered(
-            message, channel=channel, ts=ts, digest=digest_of(message.payload)
-        )
+            return None
+        return channel, ts
 
     async def _failed(
         self, message: Claimed, exc: SlackApiError, notice: dict[str, str] | None = None
@@ -284,6 +345,8 @@ class Messenger:
             # Slack's schedule, not a failure: wait as asked, and it costs no attempt.
             retry_after = str(exc.response.headers.get("Retry-After") or "")
             delay = float(retry_after) if retry_after.isdigit() else 1.0
+            if message.kind == "update":
+                self.update_pace.back_off(delay)  # the limit is the method's: all of them wait
             log.info(
                 "%s to %s rate limited; retrying in %.0f s", message.kind, message.target, delay
             )

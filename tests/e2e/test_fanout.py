@@ -1,0 +1,94 @@
+"""Fan-out: one change rewrites every posted card once, the cards side by side, paced as Slack asks.
+
+The cards of one incident sit in several channels; a change in ServiceNow (a signed event) must
+end as exactly one `chat.update` per card, the cards not waiting for one another, and a 429 on
+`chat.update` (a limit Slack counts per method and workspace) must hold every rewrite for its
+Retry-After, not only the one that met it.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+from sandbox.slack import ApiFault, Message, SlackStandIn
+from sandbox.slack.records import BOB, Channel
+from sandbox.stack import Stack
+from tests.e2e.test_outbox import settled, stack_with, sys_id_of
+
+NUMBER = "INC0000001"
+
+
+async def cards_in(stack: Stack, channels: int, per_channel: int) -> list[Message]:
+    """INC0000001's card posted `per_channel` times in each of `channels` new channels."""
+    slack: SlackStandIn = stack.slack
+    ids = [f"C0FAN{n:05d}" for n in range(channels)]
+    for n, channel in enumerate(ids):
+        slack.channels[channel] = Channel(channel, f"fan-{n}")
+    for _ in range(per_channel):
+        for channel in ids:
+            await slack.send_command(BOB, NUMBER, channel_id=channel)
+    posted = await slack.wait_for(
+        lambda: (
+            len(found := [m for c in ids for m in slack.messages_in(c)]) == len(ids) * per_channel
+            and found
+        ),
+        timeout=20,
+    )
+    await settled(stack)
+    return posted
+
+
+def updates_per_card(stack: Stack, since: int) -> collections.Counter[tuple[str, str]]:
+    return collections.Counter(
+        (str(c.args["channel"]), str(c.args["ts"]))
+        for c in stack.slack.calls[since:]
+        if c.method == "chat.update" and c.status == 200
+    )
+
+
+async def test_a_change_rewrites_every_card_once_and_the_cards_do_not_wait_for_each_other(
+    tmp_path: Path,
+) -> None:
+    async with stack_with(tmp_path) as stack:
+        cards = await cards_in(stack, channels=4, per_channel=3)
+        since = len(stack.slack.calls)
+        # Slack answers each rewrite a full second late: one after another, the twelve answers
+        # would span eleven seconds; side by side they all come within one second.
+        stack.slack.faults.append(ApiFault("chat.update", error="", delay=1.0, times=12))
+        stack.emulator.update(
+            "incident", sys_id_of(stack, NUMBER), {"state": "2"}, as_user="bob.martin"
+        )
+        await stack.slack.wait_for(
+            lambda: all("In Progress" in str(card.blocks) for card in cards), timeout=20
+        )
+        await settled(stack)
+        per_card = updates_per_card(stack, since)
+        assert per_card == {(card.channel, card.ts): 1 for card in cards}
+        answered = [c.at for c in stack.slack.calls[since:] if c.method == "chat.update"]
+        assert max(answered) - min(answered) < 1.0
+
+
+async def test_a_429_on_a_card_rewrite_holds_every_rewrite_for_its_retry_after(
+    tmp_path: Path,
+) -> None:
+    # A burst of one, then five a second: the rewrites go out one by one, so the 429 that the
+    # first meets comes back while the others still wait their turn.
+    pace = {"slack_update_burst": 1, "slack_updates_per_minute": 300}
+    async with stack_with(tmp_path, **pace) as stack:
+        cards = await cards_in(stack, channels=3, per_channel=2)
+        since = len(stack.slack.calls)
+        stack.slack.faults.append(ApiFault("chat.update", retry_after=2, times=1))
+        stack.emulator.update(
+            "incident", sys_id_of(stack, NUMBER), {"state": "2"}, as_user="bob.martin"
+        )
+        await stack.slack.wait_for(
+            lambda: all("In Progress" in str(card.blocks) for card in cards), timeout=30
+        )
+        await settled(stack)
+        calls = [c for c in stack.slack.calls[since:] if c.method == "chat.update"]
+        [limited] = [c for c in calls if c.status == 429]
+        after = [c.at for c in calls if c.at > limited.at]
+        assert len(after) == len(cards)  # every card, the limited one again among them
+        assert min(after) >= limited.at + 2  # nobody went before the Retry-After was over
+        assert updates_per_card(stack, since) == {(card.channel, card.ts): 1 for card in cards}
