@@ -42,7 +42,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack.interactions import Interactions, handle_http
 from servicenow.auth import JwtSigner, auth_from_credentials
-from servicenow.client import ServiceNowClient, WritePolicy
+from servicenow.client import ServiceNowClient, WritePolicy, pool_limits
 from servicenow.records import ChoiceCache
 from servicenow.webhook import InvalidEvent, InvalidSignature, verify
 from storage import (
@@ -77,7 +77,7 @@ class Bot:
         }
         self.health = Health(
             self.services.db,
-            self.services.servicenow,
+            self.services.servicenow.urgent(),  # a health check never waits behind a burst
             self.services.feed,
             self.services.feed.store,
             self.workers,
@@ -191,6 +191,7 @@ def servicenow_client(
     timing: ServiceNowTiming = ServiceNowTiming(),
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> ServiceNowClient:
+    """`transport`, when given, should carry `pool_limits(settings.servicenow_max_in_flight)`."""
     auth = auth_from_credentials(
         settings.servicenow_instance_url,
         username=settings.servicenow_username,
@@ -204,6 +205,7 @@ def servicenow_client(
         timeout=timing.timeout,
         writes=WritePolicy.within(timing.write_horizon),
         transport=transport,
+        max_in_flight=settings.servicenow_max_in_flight,
     )
 
 
@@ -227,7 +229,16 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
     """The composition root: the shared services, then each record kind's `install`."""
     db = Database.from_url(settings.database_url)
     metrics = Metrics()
-    servicenow = servicenow_client(settings, timing, metrics.servicenow_transport())
+    servicenow = servicenow_client(
+        settings,
+        timing,
+        metrics.servicenow_transport(
+            httpx.AsyncHTTPTransport(limits=pool_limits(settings.servicenow_max_in_flight))
+        ),
+    )
+    # What the bot does on its own and what a person's command waits on once started (polls,
+    # reconciles, identity and permission look-ups) waits ahead of new work for a slot in flight.
+    urgent = servicenow.urgent()
     slack = slack_client(settings)
     store = FeedStore(db)
     messenger = Messenger(
@@ -240,7 +251,7 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         max_backoff=settings.outbox_max_backoff_seconds,
     )
     feed = Feed(
-        servicenow,
+        urgent,
         store,
         db,
         [],
@@ -265,7 +276,7 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         )
     finally:
         bolt_log.removeFilter(quiet)
-    identity = Identity(slack, servicenow, UserLinks(db))
+    identity = Identity(slack, urgent, UserLinks(db))
     policy = Policy(settings.read_role_set, settings.fulfiller_role_set)
     services = Services(
         settings=settings,
@@ -273,11 +284,11 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         servicenow=servicenow,
         slack=slack,
         identity=identity,
-        choices=ChoiceCache(servicenow),
+        choices=ChoiceCache(urgent),
         feed=feed,
         messenger=messenger,
         keys=keys,
-        interactions=Interactions(bolt, keys, messenger, Guard(identity, servicenow, policy)),
+        interactions=Interactions(bolt, keys, messenger, Guard(identity, urgent, policy)),
         commands=commands.Router(),
         acting=acting(settings, servicenow, timing),
     )

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import heapq
+import itertools
 import json
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
@@ -45,7 +47,9 @@ from servicenow.retry import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
     "JOURNAL_FIELDS",
+    "InFlight",
     "Page",
     "Record",
     "RetryPolicy",
@@ -107,6 +111,70 @@ def _peek(method: str, table: str, response: httpx.Response) -> Write:
     return Write(method, table, _flat(result.get("sys_id")), _flat(result.get("number")))
 
 
+# Requests in flight to the instance at once. Its REST requests run in the API_INT semaphore pool,
+# a few threads per node, behind a queue that answers 429 once full (depth 50 in ServiceNow's
+# example, shared with every other integration): more in flight than the instance has threads only
+# wait there, where the bot can neither order nor see them. The bot waits in its own queue instead.
+DEFAULT_MAX_IN_FLIGHT = 10
+
+
+class InFlight:
+    """At most `limit` requests in flight; the rest wait here, urgent ones first, then in order.
+
+    The client's own queue, ahead of httpx: httpx's pool is sized to the same limit, so it never
+    holds a backlog (httpcore rescans every queued request on each pool event, so a backlog of
+    hundreds there costs CPU per request that grows with the backlog). Urgent requests (the
+    poller, change-event reconciles, identity and permission look-ups) go ahead of every waiting
+    ordinary one, so a burst of creates delays them by one request at most, never starves them.
+    asyncio.Semaphore has no priorities, hence this small heap of futures.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("at least one request must be allowed in flight")
+        self.limit = limit
+        self.active = 0
+        self.peak = 0
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for *_, future in self._waiters if not future.done())
+
+    @asynccontextmanager
+    async def slot(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        if self.active < self.limit and not self.waiting:
+            self.active += 1
+        else:
+            future = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiters, (0 if urgent else 1, next(self._order), future))
+            try:
+                await future  # the slot of a finished request is handed over: active unchanged
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    self._release()  # handed a slot just as it was cancelled: pass it on
+                raise
+        self.peak = max(self.peak, self.active)
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiters:
+            *_, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)
+                return
+        self.active -= 1
+
+
+def pool_limits(max_in_flight: int) -> httpx.Limits:
+    """httpx's pool sized to the client's own bound: every request in flight has a connection."""
+    return httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
+
+
 _TABLE = re.compile(r"[a-z0-9_]+")
 USER_AGENT = "incident-bot (+httpx)"
 
@@ -159,7 +227,10 @@ class ServiceNowClient:
         sleep: Sleep | None = None,
         writes: WritePolicy = WritePolicy(),  # noqa: B008 - frozen dataclass, safe as a default
         clock: Callable[[], float] = time.monotonic,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
+        """`transport`, when given, should carry `pool_limits(max_in_flight)` (httpx ignores
+        `limits` beside a transport)."""
         url = instance_url.strip().rstrip("/")
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"{instance_url!r} is not an http(s) URL")
@@ -171,11 +242,14 @@ class ServiceNowClient:
         self._clock = clock
         self._auth: httpx.Auth | None = None  # a view's own auth (acting_as); None: the client's
         self._owner = True
+        self.in_flight = InFlight(max_in_flight)  # shared by every view of this client
+        self._urgent = False
         self._http = httpx.AsyncClient(
             base_url=f"{url}/api/now/table/",
             auth=auth,
             timeout=timeout,
             transport=transport,
+            limits=pool_limits(max_in_flight),
             cookies=no_cookies(),
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             event_hooks={"request": [self._count]},
@@ -208,6 +282,15 @@ class ServiceNowClient:
         view._owner = False
         return view
 
+    def urgent(self) -> ServiceNowClient:
+        """The same client whose requests wait ahead of every ordinary one for a slot in flight
+        (see InFlight): for the poller, reconciles and identity and permission look-ups.
+        Closing the view leaves the pool open."""
+        view = copy.copy(self)
+        view._urgent = True
+        view._owner = False
+        return view
+
     # -- plumbing --------------------------------------------------------------------------------
 
     def _backoff(self) -> Backoff:
@@ -227,14 +310,17 @@ class ServiceNowClient:
         """Send one request; raise the mapped ServiceNowError unless the status is expected."""
         query = {"sysparm_exclude_reference_link": "true", **params}
         try:
-            response = await self._http.request(
-                method,
-                path,
-                params=query,
-                content=None if body is None else json.dumps(body).encode(),
-                headers=None if body is None else {"Content-Type": "application/json"},
-                auth=httpx.USE_CLIENT_DEFAULT if self._auth is None else self._auth,
-            )
+            # The wait for a slot is not under the timeout: a request still in our queue was not
+            # sent, so it can neither time out nor be committing.
+            async with self.in_flight.slot(urgent=self._urgent):
+                response = await self._http.request(
+                    method,
+                    path,
+                    params=query,
+                    content=None if body is None else json.dumps(body).encode(),
+                    headers=None if body is None else {"Content-Type": "application/json"},
+                    auth=httpx.USE_CLIENT_DEFAULT if self._auth is None else self._auth,
+                )
         except httpx.TimeoutException as exc:
             raise UnavailableError(
                 f"no answer from ServiceNow within the timeout ({type(exc).__name__})"

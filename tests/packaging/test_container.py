@@ -46,7 +46,8 @@ SETTINGS = {
     "E_SIGNATURE_TABLES",
     "SERVICENOW_JWT_PRIVATE_KEY",
     "SERVICENOW_JWT_KEY_ID",
-}  # the design's configuration table and the settings issues #12, #13 and #14 added
+    "SERVICENOW_MAX_IN_FLIGHT",
+}  # the design's configuration table and the settings issues #12, #13, #14 and #15 added
 pytestmark = pytest.mark.packaging
 
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "PUBLISH_PORT"}
