@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 
 import aiohttp
 import httpx
-import psutil
 from slack_sdk.signature import SignatureVerifier
 
 from sandbox.stack import SIGNING_SECRET
@@ -108,17 +107,32 @@ async def process(
         log.close()
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (field 3, the state, first)."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    return raw[raw.rindex(")") + 2 :].split()
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and of its live children (gunicorn's workers), in seconds."""
-    parent = psutil.Process(pid)
-    total = 0.0
-    for each in (parent, *parent.children(recursive=True)):
+    """User + system CPU of a process and of its live children (gunicorn's worker), in seconds,
+    from /proc (Linux): utime and stime, fields 14 and 15."""
+    tick = os.sysconf("SC_CLK_TCK")
+    family = {pid}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat(int(entry.name))[1]) == pid:
+                    family.add(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    total = 0
+    for member in family:
         try:
-            times = each.cpu_times()
-        except psutil.NoSuchProcess:
+            fields = _stat(member)
+        except OSError:
             continue
-        total += times.user + times.system
-    return total
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 async def wait_healthy(url: str, path: str = "/healthz") -> None:
@@ -138,10 +152,11 @@ async def burst(
     commands: int,
     concurrency: int,
     text: str = "bench incident {n}",
-    channel: str = GENERAL,
+    channels: Sequence[str] = (GENERAL,),
     path: str = "/slack/events",
 ) -> list[float]:
-    """Fire `commands` signed commands, `concurrency` at a time; the latency of each HTTP answer.
+    """Fire `commands` signed commands, `concurrency` at a time, from `channels` in turn; the
+    latency of each HTTP answer.
 
     The load comes from aiohttp: httpx's connection pool costs far more client-side time at 50
     concurrent requests than the servers being measured (seen here: a 1.3 s p99 against the floor).
@@ -152,6 +167,7 @@ async def burst(
     async with aiohttp.ClientSession(url, connector=connector) as http:
 
         async def one(n: int) -> None:
+            channel = channels[n % len(channels)]
             body, headers = signed_command(USERS[n % len(USERS)], text.format(n=n), n, channel)
             async with gate:
                 started = time.perf_counter()
@@ -165,17 +181,15 @@ async def burst(
     return latencies
 
 
-async def last_message_ts(slack: str, channel: str = GENERAL) -> str:
-    """The ts of the newest message in `channel` ("0" when there is none)."""
+async def last_message_ts(slack: str) -> str:
+    """The ts of the newest message anywhere ("0" when there is none)."""
     async with httpx.AsyncClient(timeout=30) as http:
-        found = (await http.get(slack + "/sandbox/messages", params={"channel": channel})).json()
+        found = (await http.get(slack + "/sandbox/messages")).json()
     return str(found[-1]["ts"]) if found else "0"
 
 
-async def wait_cards(
-    slack: str, after: str, count: int, channel: str = GENERAL, timeout: float = 600
-) -> float:
-    """Wait until `count` messages were posted in `channel` after ts `after`; the last one's time
+async def wait_cards(slack: str, after: str, count: int, timeout: float = 600) -> float:
+    """Wait until `count` messages were posted (anywhere) after ts `after`; the last one's time
     (the stand-in's ts is the wall clock when it was posted)."""
     seen, last = 0, after
     deadline = time.monotonic() + timeout
@@ -183,11 +197,7 @@ async def wait_cards(
         while seen < count:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"only {seen} of {count} cards were posted in {timeout:g} s")
-            found = (
-                await http.get(
-                    slack + "/sandbox/messages", params={"channel": channel, "after": last}
-                )
-            ).json()
+            found = (await http.get(slack + "/sandbox/messages", params={"after": last})).json()
             if found:
                 seen += len(found)
                 last = str(found[-1]["ts"])

@@ -31,7 +31,8 @@ import httpx
 if __package__ in (None, ""):  # run as `python bench/throughput.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.load import (  # noqa: E402
+from bench.load import (
+    GENERAL,
     bench_env,
     burst,
     cpu_seconds,
@@ -43,7 +44,8 @@ from bench.load import (  # noqa: E402
     wait_cards,
     wait_healthy,
 )
-from sandbox.stack import (  # noqa: E402
+from bench.standins import bench_channels
+from sandbox.stack import (
     BOT_TOKEN,
     SERVICENOW_PASSWORD,
     SERVICENOW_USER,
@@ -76,7 +78,7 @@ class Results:
         self.runs.setdefault((target, size), []).append(result)
 
     def median(self, target: str, size: int, what: str) -> float:
-        return statistics.median(getattr(b, what) for b in self.runs[(target, size)])
+        return float(statistics.median(getattr(b, what) for b in self.runs[(target, size)]))
 
 
 async def quiet(pid: int, settle: float = 0.3, limit: float = 10.0) -> float:
@@ -91,11 +93,13 @@ async def quiet(pid: int, settle: float = 0.3, limit: float = 10.0) -> float:
         before = now
 
 
-async def one_burst(target: Target, slack: str, commands: int, concurrency: int) -> Burst:
+async def one_burst(
+    target: Target, slack: str, commands: int, concurrency: int, channels: list[str]
+) -> Burst:
     after = await last_message_ts(slack)
     cpu_before = await quiet(target.pid)
     started = time.time()
-    latencies = await burst(target.url, commands, concurrency)
+    latencies = await burst(target.url, commands, concurrency, channels=channels)
     last_card = await wait_cards(slack, after, commands)
     cpu_after = await quiet(target.pid)
     return Burst(
@@ -107,7 +111,7 @@ async def one_burst(target: Target, slack: str, commands: int, concurrency: int)
 
 @asynccontextmanager
 async def servers(
-    in_flight: int, tmp: str
+    in_flight: int, channels: int, tmp: str
 ) -> AsyncIterator[tuple[str, str, list[Target]]]:
     """The stand-ins, the bot and the peer, all on loopback; (servicenow, slack, targets)."""
     python = sys.executable
@@ -122,6 +126,8 @@ async def servers(
                     str(sn_port),
                     "--slack-port",
                     str(slack_port),
+                    "--channels",
+                    str(channels),
                 ],
                 ready="ready",
             )
@@ -175,10 +181,11 @@ async def servers(
 async def main(args: argparse.Namespace) -> None:
     results = Results()
     with tempfile.TemporaryDirectory() as tmp:
-        async with servers(args.in_flight, tmp) as (servicenow, slack, targets):
+        channels = bench_channels(args.channels) if args.channels > 1 else [GENERAL]
+        async with servers(args.in_flight, args.channels, tmp) as (servicenow, slack, targets):
             for target in targets:  # connections, identities, caches: warm before measuring
                 after = await last_message_ts(slack)
-                await burst(target.url, 30, 10, "warm-up {n}")
+                await burst(target.url, 30, 10, "warm-up {n}", channels)
                 await wait_cards(slack, after, 30)
             async with httpx.AsyncClient() as http:
                 fault = {"status": 0, "delay": args.delay, "times": -1}
@@ -187,7 +194,7 @@ async def main(args: argparse.Namespace) -> None:
                 for size in args.sizes:
                     # side by side, the order alternating from run to run
                     for target in targets if run % 2 == 0 else targets[::-1]:
-                        result = await one_burst(target, slack, size, args.concurrency)
+                        result = await one_burst(target, slack, size, args.concurrency, channels)
                         results.add(target.name, size, result)
                         print(
                             f"run {run + 1}, {size} commands, {target.name}: "
@@ -201,12 +208,15 @@ async def main(args: argparse.Namespace) -> None:
 def report(args: argparse.Namespace, results: Results, names: list[str]) -> None:
     limit = args.in_flight / args.delay
     runs = f"{args.runs} run{'s' if args.runs > 1 else ''}"
+    where = f"from {args.channels} channels in turn" if args.channels > 1 else "all in #general"
     print(
-        f"\nBursts of signed `/incident <text>` at {args.concurrency} concurrent, ServiceNow "
-        f"answering in {args.delay:g} s, {args.in_flight} requests in flight for both "
+        f"\nBursts of signed `/incident <text>` at {args.concurrency} concurrent ({where}), "
+        f"ServiceNow answering in {args.delay:g} s, {args.in_flight} requests in flight for both "
         f"(at most {limit:g} incidents/s); {runs}, each figure min / median / max.\n"
     )
-    print("| commands | target | incidents/s until the last card | CPU per incident (ms) | ack p99 (ms) |")
+    print(
+        "| commands | target | incidents/s until the last card | CPU per incident (ms) | ack p99 (ms) |"
+    )
     print("|---|---|---|---|---|")
     for size in args.sizes:
         for name in names:
@@ -250,6 +260,12 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--in-flight", type=int, default=100)
     parser.add_argument("--delay", type=float, default=2.0)
+    parser.add_argument(
+        "--channels",
+        type=int,
+        default=25,
+        help="channels the commands come from, in turn (1: all from #general)",
+    )
     parser.add_argument("--quick", action="store_true", help="100 commands, one run")
     parsed = parser.parse_args()
     try:
