@@ -290,10 +290,12 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         commands=commands.Router(),
         acting=acting(settings, servicenow, timing),
     )
+    # /incident first: Bolt tries its listeners in order, building each one's arguments to match,
+    # and a burst of commands is the busiest path (the kinds add their subcommands afterwards).
+    commands.install(services.interactions, services.commands)
     incident_kind = incidents.install(services)
     approval_kind = approvals.install(services)
     home_tab = home.install(services, incident_kind, approval_kind)
-    commands.install(services.interactions, services.commands)
     identity = services.identity
     metrics.count(
         lambda: [
