@@ -196,7 +196,10 @@ async def wait_cards(slack: str, after: str, count: int, timeout: float = 600) -
     async with httpx.AsyncClient(timeout=30) as http:
         while seen < count:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"only {seen} of {count} cards were posted in {timeout:g} s")
+                raise RuntimeError(
+                    f"only {seen} of {count} cards were posted in {timeout:g} s (the target's log "
+                    f"in {LOGS} says why)"
+                )
             found = (await http.get(slack + "/sandbox/messages", params={"after": last})).json()
             if found:
                 seen += len(found)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import statistics
 import sys
 import tempfile
@@ -100,7 +101,8 @@ async def one_burst(
     cpu_before = await quiet(target.pid)
     started = time.time()
     latencies = await burst(target.url, commands, concurrency, channels=channels)
-    last_card = await wait_cards(slack, after, commands)
+    # at least 10 incidents/s, or the target lost some (the peer never retries)
+    last_card = await wait_cards(slack, after, commands, timeout=60 + commands / 10)
     cpu_after = await quiet(target.pid)
     return Burst(
         rate=commands / (last_card - started),
@@ -274,4 +276,10 @@ if __name__ == "__main__":
         parser.error(f"--sizes takes numbers separated by commas, not {parsed.sizes!r}")
     if parsed.quick:
         parsed.sizes, parsed.runs = [100], 1
+    if importlib.util.find_spec("gunicorn") is None:
+        parser.exit(
+            1,
+            "throughput.py: the peer needs gunicorn: `make bench`, or "
+            "`.venv/bin/pip install -e '.[bench]'`\n",
+        )
     asyncio.run(main(parsed))

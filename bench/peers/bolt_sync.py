@@ -34,7 +34,11 @@ servicenow = httpx.Client(
     base_url=os.environ["SERVICENOW_INSTANCE_URL"].rstrip("/") + "/api/now/table/",
     auth=(os.environ["SERVICENOW_USERNAME"], os.environ["SERVICENOW_PASSWORD"]),
     headers={"Accept": "application/json"},
-    limits=httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT),
+    # Idle connections are dropped after 4 s, before the stand-in's server closes them (uvicorn:
+    # 5 s): a POST sent on a connection the server is closing is lost, and the peer never retries.
+    limits=httpx.Limits(
+        max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT, keepalive_expiry=4
+    ),
     timeout=30,
 )
 slack = WebClient(
