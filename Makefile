@@ -39,8 +39,19 @@ sandbox: $(STAMP)
 run: $(STAMP)
 	$(BIN)/incident-bot serve
 
-bench: $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+# The benches' own extra (the peer's gunicorn, bench/peers/), installed on top of the test venv.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+# The benchmarks themselves (bench/ also holds their servers and shared code: floor.py, standins.py,
+# load.py, peers/, which are not run alone).
+BENCHES := ack_latency fanout faults queue_cost sql_cost storage_growth sync_cost throughput
+
+bench: $(BENCH_STAMP)
+	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(BIN)/python bench/$$name.py || exit 1; done
 
 # dist/incident_bot-<version>-py3-none-any.whl, for `pipx install` (build/ is cleared first: setuptools
 # would otherwise package modules since deleted from the tree).

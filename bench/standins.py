@@ -1,6 +1,6 @@
 """Run the ServiceNow emulator and the Slack stand-in on loopback for benchmarks (a separate process).
 
-    python bench/standins.py --servicenow-port 4002 --slack-port 4001 [--control-port 4004]
+    python bench/standins.py --servicenow-port 4002 --slack-port 4001 [--control-port 4004] [--channels 25]
 
 Prints one line `ready <servicenow url> <slack url>` once both listen (with `--control-port`,
 `ready <servicenow url> <slack url> <control url>`); control them over HTTP (`/sandbox/faults`,
@@ -13,6 +13,9 @@ without transferring the whole workspace each time:
 - `POST /bench/response-urls {"channel": "C…", "user": "U…", "count": N}`: N live response_urls,
   as Slack issues one with every slash command;
 - `GET /bench/count?channel=C…`: `{"count": n}`, the messages in that channel.
+
+`--channels N` adds N public channels to the stand-in's workspace: C0BENCH001 (#bench-1) and on
+(`bench_channels(N)`), for loads spread the way people spread them, over many channels.
 """
 
 from __future__ import annotations
@@ -69,8 +72,14 @@ async def maybe_control(slack: SlackStandIn, port: int | None) -> AsyncIterator[
         yield server.url
 
 
+def bench_channels(count: int) -> list[str]:
+    return [f"C0BENCH{n:03d}" for n in range(1, count + 1)]
+
+
 async def main(args: argparse.Namespace) -> None:
     standin = SlackStandIn(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
+    for n, channel in enumerate(bench_channels(args.channels), start=1):
+        standin.channels[channel] = Channel(channel, f"bench-{n}")
     async with (
         run_emulator(Emulator(), port=args.servicenow_port) as emulator,
         run_slack(standin, port=args.slack_port) as slack,
@@ -86,5 +95,6 @@ if __name__ == "__main__":
     parser.add_argument("--servicenow-port", type=int, required=True)
     parser.add_argument("--slack-port", type=int, required=True)
     parser.add_argument("--control-port", type=int)
+    parser.add_argument("--channels", type=int, default=0, help="public channels to add")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main(parser.parse_args()))

@@ -46,7 +46,7 @@ from bot.settings import Settings
 from bot.slack.interactions import Interactions, handle_http
 from bot.slack.kit import notice
 from servicenow.auth import JwtSigner, auth_from_credentials
-from servicenow.client import ServiceNowClient, WritePolicy
+from servicenow.client import ServiceNowClient, SlotPools, WritePolicy
 from servicenow.records import ChoiceCache
 from servicenow.webhook import InvalidEvent, InvalidSignature, verify
 from storage import (
@@ -83,7 +83,7 @@ class Bot:
         }
         self.health = Health(
             self.services.db,
-            self.services.servicenow,
+            self.services.servicenow.urgent(),  # a health check never waits behind a burst
             self.services.feed,
             self.services.feed.store,
             self.workers,
@@ -199,6 +199,7 @@ def servicenow_client(
     timing: ServiceNowTiming = ServiceNowTiming(),
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> ServiceNowClient:
+    """`transport`, when given, should end in `SlotPools(settings.servicenow_max_in_flight)`."""
     auth = auth_from_credentials(
         settings.servicenow_instance_url,
         username=settings.servicenow_username,
@@ -212,6 +213,7 @@ def servicenow_client(
         timeout=timing.timeout,
         writes=WritePolicy.within(timing.write_horizon),
         transport=transport,
+        max_in_flight=settings.servicenow_max_in_flight,
     )
 
 
@@ -250,7 +252,14 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
     """The composition root: the shared services, then each record kind's `install`."""
     db = Database.from_url(settings.database_url)
     metrics = Metrics()
-    servicenow = servicenow_client(settings, timing, metrics.servicenow_transport())
+    servicenow = servicenow_client(
+        settings,
+        timing,
+        metrics.servicenow_transport(SlotPools(settings.servicenow_max_in_flight)),
+    )
+    # What the bot does on its own and what a person's command waits on once started (polls,
+    # reconciles, identity and permission look-ups) waits ahead of new work for a slot in flight.
+    urgent = servicenow.urgent()
     slack = slack_client(settings)
     store = FeedStore(db)
     messenger = Messenger(
@@ -264,7 +273,7 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         update_pace=Pace(settings.slack_updates_per_minute, settings.slack_update_burst),
     )
     feed = Feed(
-        servicenow,
+        urgent,
         store,
         db,
         [],
@@ -295,21 +304,21 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
     linking = acts.linking
     identity = Identity(
         slack,
-        servicenow,
+        urgent,
         UserLinks(db),
         linked=linking.person if linking else None,
         not_linked=(lambda user: NotLinked(linking.connect_url(user))) if linking else None,
         linked_slack_user=linking.slack_user if linking else None,
     )
     policy = Policy(settings.read_role_set, settings.fulfiller_role_set)
-    guard = Guard(identity, servicenow, policy, client_for=acts.client_for)
+    guard = Guard(identity, urgent, policy, client_for=acts.client_for)
     services = Services(
         settings=settings,
         db=db,
         servicenow=servicenow,
         slack=slack,
         identity=identity,
-        choices=ChoiceCache(servicenow),
+        choices=ChoiceCache(urgent),
         feed=feed,
         messenger=messenger,
         keys=keys,

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     servicenow_client_secret: str | None = None
     servicenow_webhook_secret: str | None = None
     servicenow_poll_seconds: float = Field(default=30, ge=0)
+    # Requests in flight to ServiceNow at once; the rest wait in the bot's own queue (the poller,
+    # reconciles and identity look-ups first). See servicenow.client.DEFAULT_MAX_IN_FLIGHT.
+    servicenow_max_in_flight: int = Field(default=10, ge=1, le=1000)
 
     # The outbox: how long a claim lasts unless its holder keeps it alive (a crashed replica's
     # work resumes after this), how old a message may get before it is given up (a Slack outage

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import heapq
+import itertools
 import json
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
@@ -45,11 +47,15 @@ from servicenow.retry import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
     "JOURNAL_FIELDS",
+    "SLOT",
+    "InFlight",
     "Page",
     "Record",
     "RetryPolicy",
     "ServiceNowClient",
+    "SlotPools",
     "Write",
     "WritePolicy",
     "tracking_writes",
@@ -107,6 +113,103 @@ def _peek(method: str, table: str, response: httpx.Response) -> Write:
     return Write(method, table, _flat(result.get("sys_id")), _flat(result.get("number")))
 
 
+# Requests in flight to the instance at once. Its REST requests run in the API_INT semaphore pool,
+# a few threads per node, behind a queue that answers 429 once full (depth 50 in ServiceNow's
+# example, shared with every other integration): more in flight than the instance has threads only
+# wait there, where the bot can neither order nor see them. The bot waits in its own queue instead.
+DEFAULT_MAX_IN_FLIGHT = 10
+
+
+class InFlight:
+    """At most `limit` requests in flight; the rest wait here, urgent ones first, then in order.
+
+    The client's own queue, ahead of httpx: nothing waits in httpx's pools (httpcore rescans every
+    queued request against every connection on each pool event, so a backlog there costs CPU per
+    request that grows with the backlog). Urgent requests (the poller, change-event reconciles,
+    identity and permission look-ups) go ahead of every waiting ordinary one, so a burst of
+    creates delays them by one request at most, never starves them. Each request in flight holds
+    one of `limit` numbered slots (see SlotPools). asyncio.Semaphore has neither priorities nor
+    numbers, hence this small heap of futures.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("at least one request must be allowed in flight")
+        self.limit = limit
+        self.peak = 0
+        self._free = list(range(limit - 1, -1, -1))  # popped from the end: slot 0 first
+        self._waiters: list[tuple[int, int, asyncio.Future[int]]] = []
+        self._order = itertools.count()
+
+    @property
+    def active(self) -> int:
+        return self.limit - len(self._free)
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for *_, future in self._waiters if not future.done())
+
+    @asynccontextmanager
+    async def slot(self, *, urgent: bool = False) -> AsyncIterator[int]:
+        """Hold a slot while the block runs; yields its number (0 … limit - 1)."""
+        if self._free and not self.waiting:
+            number = self._free.pop()
+        else:
+            future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiters, (0 if urgent else 1, next(self._order), future))
+            try:
+                number = await future  # a finished request's slot, handed over
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    self._release(future.result())  # handed a slot as it was cancelled: pass it on
+                raise
+        self.peak = max(self.peak, self.active)
+        try:
+            yield number
+        finally:
+            self._release(number)
+
+    def _release(self, number: int) -> None:
+        while self._waiters:
+            *_, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(number)
+                return
+        self._free.append(number)
+
+
+def pool_limits(connections: int) -> httpx.Limits:
+    return httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+
+
+SLOT = "incident_bot.slot"  # request extension: the InFlight slot the request holds
+POOL_SIZE = 8
+
+
+class SlotPools(httpx.AsyncBaseTransport):
+    """httpx transports of at most `POOL_SIZE` connections each, slots 0–7 on the first, 8–15
+    on the second…: a request never waits for a connection, and each pool event scans 8
+    connections, not all of them (httpcore checks every connection of a pool on every request
+    and every response; with 100 in one pool that was a third of the bot's CPU under a burst).
+    A request without a slot number goes to the first pool."""
+
+    def __init__(self, max_in_flight: int, size: int = POOL_SIZE) -> None:
+        self._size = size
+        self._pools = [
+            httpx.AsyncHTTPTransport(limits=pool_limits(min(size, max_in_flight - first)))
+            for first in range(0, max_in_flight, size)
+        ]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        slot = request.extensions.get(SLOT, 0)
+        pool = self._pools[min(int(slot) // self._size, len(self._pools) - 1)]
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
 _TABLE = re.compile(r"[a-z0-9_]+")
 USER_AGENT = "incident-bot (+httpx)"
 
@@ -159,7 +262,11 @@ class ServiceNowClient:
         sleep: Sleep | None = None,
         writes: WritePolicy = WritePolicy(),  # noqa: B008 - frozen dataclass, safe as a default
         clock: Callable[[], float] = time.monotonic,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
+        """`transport`, when given, should end in `SlotPools(max_in_flight)` (or any transport
+        whose pool holds `max_in_flight` connections); each request carries its slot number in
+        the `SLOT` extension."""
         url = instance_url.strip().rstrip("/")
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"{instance_url!r} is not an http(s) URL")
@@ -171,11 +278,13 @@ class ServiceNowClient:
         self._clock = clock
         self._auth: httpx.Auth | None = None  # a view's own auth (acting_as); None: the client's
         self._owner = True
+        self.in_flight = InFlight(max_in_flight)  # shared by every view of this client
+        self._urgent = False
         self._http = httpx.AsyncClient(
             base_url=f"{url}/api/now/table/",
             auth=auth,
             timeout=timeout,
-            transport=transport,
+            transport=transport or SlotPools(max_in_flight),
             cookies=no_cookies(),
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             event_hooks={"request": [self._count]},
@@ -208,6 +317,15 @@ class ServiceNowClient:
         view._owner = False
         return view
 
+    def urgent(self) -> ServiceNowClient:
+        """The same client whose requests wait ahead of every ordinary one for a slot in flight
+        (see InFlight): for the poller, reconciles and identity and permission look-ups.
+        Closing the view leaves the pool open."""
+        view = copy.copy(self)
+        view._urgent = True
+        view._owner = False
+        return view
+
     # -- plumbing --------------------------------------------------------------------------------
 
     def _backoff(self) -> Backoff:
@@ -227,14 +345,18 @@ class ServiceNowClient:
         """Send one request; raise the mapped ServiceNowError unless the status is expected."""
         query = {"sysparm_exclude_reference_link": "true", **params}
         try:
-            response = await self._http.request(
-                method,
-                path,
-                params=query,
-                content=None if body is None else json.dumps(body).encode(),
-                headers=None if body is None else {"Content-Type": "application/json"},
-                auth=httpx.USE_CLIENT_DEFAULT if self._auth is None else self._auth,
-            )
+            # The wait for a slot is not under the timeout: a request still in our queue was not
+            # sent, so it can neither time out nor be committing.
+            async with self.in_flight.slot(urgent=self._urgent) as slot:
+                response = await self._http.request(
+                    method,
+                    path,
+                    params=query,
+                    content=None if body is None else json.dumps(body).encode(),
+                    headers=None if body is None else {"Content-Type": "application/json"},
+                    auth=httpx.USE_CLIENT_DEFAULT if self._auth is None else self._auth,
+                    extensions={SLOT: slot},
+                )
         except httpx.TimeoutException as exc:
             raise UnavailableError(
                 f"no answer from ServiceNow within the timeout ({type(exc).__name__})"

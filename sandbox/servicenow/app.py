@@ -130,7 +130,12 @@ def endpoint(
             at=emulator.clock(),
         )
         emulator.requests.append(recorded)
-        response = await _answer(emulator, request, handler, needs_auth, user, raw)
+        emulator.in_flight += 1
+        emulator.peak_in_flight = max(emulator.peak_in_flight, emulator.in_flight)
+        try:
+            response = await _answer(emulator, request, handler, needs_auth, user, raw)
+        finally:
+            emulator.in_flight -= 1
         recorded.status = response.status_code
         return response
 

@@ -51,6 +51,9 @@ class Emulator:
         self.acl_hidden: set[str] = set()
         self.faults = FaultPlan()
         self.requests: list[RecordedRequest] = []
+        # Requests being answered right now, and the most there ever were at once.
+        self.in_flight = 0
+        self.peak_in_flight = 0
         # called with (table, sys_id) after every insert or update (the browser UI's live feed)
         self.listeners: list[Callable[[str, str], None]] = []
         if seed:

@@ -125,6 +125,13 @@ def create_app(standin: SlackStandIn) -> Starlette:
             found = standin.messages_in(channel)
         else:
             found = sorted((m for ms in standin.messages.values() for m in ms), key=lambda m: m.ts)
+        after = request.query_params.get("after")  # only messages posted after this ts
+        if after:
+            try:
+                since = float(after)
+            except ValueError:
+                return JSONResponse({"error": f"after must be a message ts, not {after!r}"}, 400)
+            found = [m for m in found if float(m.ts) > since]
         return JSONResponse([asdict(m) for m in found])
 
     async def ephemerals(request: Request) -> Response:

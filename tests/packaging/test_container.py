@@ -51,7 +51,8 @@ SETTINGS = {
     "SERVICENOW_LINKING",
     "TOKEN_ENCRYPTION_KEYS",
     "PUBLIC_URL",
-}  # the design's configuration table and the settings issues #12, #13 and #14 added
+    "SERVICENOW_MAX_IN_FLIGHT",
+}  # the design's configuration table and the settings issues #12, #13, #14 and #15 added
 pytestmark = pytest.mark.packaging
 
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "PUBLISH_PORT"}
