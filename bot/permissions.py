@@ -322,7 +322,7 @@ class Guard:
     def policy_for(self, person: Person) -> Policy:
         """The table when the integration user acts for `person`; ServiceNow's ACLs when their own
         token does (decided per person: a mode may act as some people and not yet as others)."""
-        if self.client(person) is self.servicenow:
+        if self.client(person).same_user(self.servicenow):
             return self.policy
         return Policy.servicenow_decides(self.policy.read_roles, self.policy.fulfiller_roles)
 

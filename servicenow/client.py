@@ -317,6 +317,11 @@ class ServiceNowClient:
         view._owner = False
         return view
 
+    def same_user(self, other: ServiceNowClient) -> bool:
+        """Whether both authenticate as the same ServiceNow user (views of one client, urgent or
+        not, do; an `acting_as` view does not)."""
+        return self._auth is other._auth
+
     def urgent(self) -> ServiceNowClient:
         """The same client whose requests wait ahead of every ordinary one for a slot in flight
         (see InFlight): for the poller, reconciles and identity and permission look-ups.
