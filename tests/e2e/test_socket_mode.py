@@ -182,11 +182,21 @@ async def test_python_m_sandbox_socket_runs_the_page_with_the_bot_in_socket_mode
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    assert process.stdout is not None
+    assert process.stdout is not None and process.stderr is not None
+    # Its log goes to stderr: read it all along (a full pipe would stall the sandbox), and show it
+    # when the sandbox doesn't come up.
+    errors = asyncio.ensure_future(process.stderr.read())
     try:
         banner = ""
         while "Try it" not in banner:
-            line = await asyncio.wait_for(process.stdout.readline(), 30)
+            try:
+                line = await asyncio.wait_for(process.stdout.readline(), 60)
+            except TimeoutError:
+                process.kill()
+                raise AssertionError(
+                    f"no banner within 60 s; printed so far:\n{banner}\nstderr:\n"
+                    + (await errors).decode()[-3000:]
+                ) from None
             assert line, "python -m sandbox --socket stopped before it was ready"
             banner += line.decode()
         urls = dict(re.findall(r"^  (web page|Slack stand-in) +(http://\S+)", banner, re.M))
@@ -208,4 +218,5 @@ async def test_python_m_sandbox_socket_runs_the_page_with_the_bot_in_socket_mode
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGINT)
-        await asyncio.wait_for(process.communicate(), 30)
+        await asyncio.wait_for(process.wait(), 30)
+        await errors
