@@ -42,7 +42,11 @@ async def serve(
     """Run `app` with uvicorn until the block exits; yields the address it listens on."""
     sock = sock or bind(host, port)
     bound_port: int = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    # A connection still open at the end (a Socket Mode link, the page's event stream) gets 5 s to
+    # finish, so Ctrl-C and a test's teardown never wait on it for ever.
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -366,7 +366,7 @@ async def test_who_someone_is_comes_from_their_token_not_their_slack_e_mail(stac
     assert resolved is not None
     await stack.bot.feed.reconcile("incident", resolved)  # as the poller or a webhook would
     dms = await stack.slack.wait_for(
-        lambda: stack.slack.messages_in(stack.slack.dm_channel(ALICE))[before:]
+        lambda: stack.slack.messages_in(stack.slack.dm_channel(ALICE))[before:], timeout=20
     )
     assert "Resolved" in dms[-1].text
 
