@@ -179,6 +179,9 @@ async def test_python_m_sandbox_socket_runs_the_page_with_the_bot_in_socket_mode
         "0",
         cwd=tmp_path,
         env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
+        # As from a terminal: Ctrl-C (SIGINT) stops it. An xdist worker ignores SIGINT, and a
+        # child started from it would inherit that, so Python would never see the Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
