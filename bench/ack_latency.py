@@ -35,12 +35,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import aiohttp
 import httpx
-from slack_sdk.signature import SignatureVerifier
 
+if __package__ in (None, ""):  # run as `python bench/ack_latency.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.load import signed_command
 from sandbox.stack import BOT_TOKEN, SERVICENOW_PASSWORD, SERVICENOW_USER, SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +50,6 @@ LOGS = Path(tempfile.gettempdir()) / "incident-bot-bench"
 LOGS.mkdir(exist_ok=True)
 USERS = ["U0ALICE000", "U0BOB00000", "U0CAROL000"]
 GENERAL = "C0GENERAL0"
-verifier = SignatureVerifier(SIGNING_SECRET)
 channels = itertools.count(1)
 
 
@@ -56,34 +57,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def signed_command(
-    user: str, text: str, n: int, channel: str, response_url: str
-) -> tuple[bytes, dict[str, str]]:
-    body = urlencode(
-        {
-            "token": "bench",
-            "team_id": "T0SANDBOX",
-            "team_domain": "sandbox",
-            "channel_id": channel,
-            "channel_name": channel.lower(),
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": "/incident",
-            "text": text,
-            "api_app_id": "A0BENCH",
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": f"bench.{n}.{time.time_ns()}",
-        }
-    ).encode()
-    ts = str(int(time.time()))
-    return body, {
-        "content-type": "application/x-www-form-urlencoded",
-        "x-slack-request-timestamp": ts,
-        "x-slack-signature": verifier.generate_signature(timestamp=ts, body=body) or "",
-    }
 
 
 @asynccontextmanager

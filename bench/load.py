@@ -39,23 +39,28 @@ def free_port() -> int:
 
 
 def signed_command(
-    user: str, text: str, n: int, channel: str = GENERAL
+    user: str,
+    text: str,
+    n: int,
+    channel: str = GENERAL,
+    response_url: str = "http://127.0.0.1:9/response",
 ) -> tuple[bytes, dict[str, str]]:
-    """`/incident <text>` as Slack sends it, signed with the sandbox's signing secret."""
+    """`/incident <text>` as Slack sends it, signed with the sandbox's signing secret (a
+    `response_url` that answers nothing unless the stand-in issued a live one)."""
     body = urlencode(
         {
             "token": "bench",
             "team_id": "T0SANDBOX",
             "team_domain": "sandbox",
             "channel_id": channel,
-            "channel_name": "general",
+            "channel_name": channel.lower(),
             "user_id": user,
             "user_name": user.lower(),
             "command": "/incident",
             "text": text,
             "api_app_id": "A0BENCH",
             "is_enterprise_install": "false",
-            "response_url": "http://127.0.0.1:9/response",
+            "response_url": response_url,
             "trigger_id": f"bench.{n}.{time.time_ns()}",
         }
     ).encode()
