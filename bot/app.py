@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import approvals, home, incidents
+from bot import approvals, changes, home, incidents, problems, requested_items
 from bot.acting import Acting
 from bot.approvals.service import Approvals
 from bot.bodies import CHANGE_EVENT_LIMIT, SLACK_LIMIT, TooLarge, read_body, replay, too_large
@@ -41,6 +41,7 @@ from bot.linking import CALLBACK_PATH, CONNECT_ACTION, CONNECT_PATH, Linking, No
 from bot.linking import pages as linking_pages
 from bot.metrics import CONTENT_TYPE, Metrics, counter, slack_kind
 from bot.permissions import Guard, Policy
+from bot.records import install as records
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack.interactions import Interactions, handle_http
@@ -334,6 +335,10 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
     commands.install(services.interactions, services.commands)
     incident_kind = incidents.install(services)
     approval_kind = approvals.install(services)
+    records.install(services)  # the buttons every record kind below shares
+    requested_items.install(services)
+    changes.install(services)
+    problems.install(services)
     home_tab = home.install(services, incident_kind, approval_kind)
     identity = services.identity
     metrics.count(

@@ -7,7 +7,8 @@ which adds its tracker to the feed, its listeners to the interaction path and it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -15,12 +16,17 @@ from bot.acting import Acting
 from bot.commands.router import Router
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
-from bot.identity import Identity
+from bot.identity import Identity, Person
+from bot.records.kind import Kinds
 from bot.settings import Settings
 from bot.slack.interactions import Interactions
+from bot.slack.kit import Block
 from servicenow.client import ServiceNowClient
 from servicenow.records import ChoiceCache
 from storage import Database, IdempotencyKeys
+
+# A section of the App Home tab a kind adds (say "Your requests"): the person's blocks.
+HomeSection = Callable[[Person], Awaitable[Sequence[Block]]]
 
 
 @dataclass
@@ -37,3 +43,5 @@ class Services:
     interactions: Interactions
     commands: Router
     acting: Acting  # ServiceNow for this person (the integration user unless acting as people)
+    kinds: Kinds = field(default_factory=Kinds)  # the record kinds installed, by table and number
+    home_sections: list[HomeSection] = field(default_factory=list)  # shown after the incidents

@@ -1,6 +1,7 @@
 /*
  * incident-bot: send a signed change event to the bot (async Business Rule, global scope).
- * Use it on incident and on sysapproval_approver; When = async, Insert and Update.
+ * Use it on incident, sysapproval_approver, sc_req_item, change_request and problem;
+ * When = async, Insert and Update.
  *
  * Body: JSON with table, sys_id, number, state, operation, sys_mod_count, sys_updated_on,
  * sys_updated_by (all strings, ASCII-only so the signed bytes are the sent bytes).

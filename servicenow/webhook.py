@@ -186,12 +186,26 @@ def business_rule_script() -> str:
     return resources.files("servicenow").joinpath("business_rule.js").read_text(encoding="utf-8")
 
 
+# The tables the bot tracks, each with the Business Rule: one line per record kind.
+RULE_TABLES: tuple[tuple[str, str], ...] = (
+    ("incident", "Incident"),
+    ("sysapproval_approver", "Approval"),
+    ("sc_req_item", "Requested Item"),
+    ("change_request", "Change Request"),
+    ("problem", "Problem"),
+)
+
+
 def business_rule_instructions(webhook_url: str | None = None) -> str:
     """Numbered steps to install the Business Rule on an instance, followed by the script."""
     url = webhook_url or "https://<where the bot listens>/servicenow/events"
+    rules = "\n".join(
+        f"     - Table: {label} [{table}]    Name: Incident bot - notify Slack ({table})"
+        for table, label in RULE_TABLES
+    )
     steps = f"""\
-Send incident and approval changes from ServiceNow to the bot
-=============================================================
+Send record changes from ServiceNow to the bot
+==============================================
 
 The bot also polls ServiceNow, so this is optional; with it, changes reach Slack within a second or
 two instead of at the next poll. You need the admin role on the instance.
@@ -207,26 +221,21 @@ two instead of at the next poll. You need the admin role on the instance.
             (for example the output of: python -c "import secrets; print(secrets.token_urlsafe(32))")
      Read roles: admin   (so only administrators can read the secret)
 
-2. Create a Business Rule on the incident table (System Definition > Business Rules > New):
-     Name: Incident bot - notify Slack
-     Table: Incident [incident]
+2. Create a Business Rule on each table below (System Definition > Business Rules > New), with
+   the same script:
+{rules}
      Advanced: checked
      When to run: When = async, Insert = checked, Update = checked
      Advanced tab, Script: replace the template with the script below.
      Submit.
 
-3. Create a second Business Rule the same way on Approval [sysapproval_approver]:
-     Name: Incident bot - notify Slack (approvals)
-     Table: Approval [sysapproval_approver]
-     Advanced: checked
-     When to run: When = async, Insert = checked, Update = checked
-     Script: the same script below.
+3. (Any table left out is still read by the poller, only later.)
 
 4. Check it: change the state of an incident. The bot logs the event; if it logs a rejected
    signature, the secret in step 1 differs from SERVICENOW_WEBHOOK_SECRET or the clocks are more
    than 5 minutes apart. Outbound calls are listed in System Logs > Outbound HTTP Requests.
 
-The script (the same for both rules):
+The script (the same for every rule):
 
 """
     return steps + business_rule_script()

@@ -111,6 +111,9 @@ class Router:
         if words.keyword in HELP_WORDS:
             return Help()
         role = "bare" if not words.keyword else "word"
+        # Several kinds may answer one word (`show`, `follow`, `comment`), each for its own
+        # numbers: the first whose parser accepts wins; if none does, the first one's usage.
+        refused: Help | None = None
         for subcommand, parts in self._entries:
             if role == "bare" and subcommand.role != "bare":
                 continue
@@ -120,8 +123,11 @@ class Router:
             if request is None:
                 break
             if isinstance(request, Help):
-                return request
+                refused = refused or request
+                continue
             return Parsed(subcommand, parts, request)
+        if refused is not None:
+            return refused
         for subcommand, parts in self._entries:
             if subcommand.role == "fallback":
                 request = subcommand.parse(words)

@@ -10,7 +10,14 @@ from bot.services import Services
 
 
 def install(services: Services, incidents: Incidents, approvals: Approvals) -> Home:
-    home = Home(services.slack, services.identity, incidents, approvals, services.acting.linking)
+    home = Home(
+        services.slack,
+        services.identity,
+        incidents,
+        approvals,
+        services.acting.linking,
+        sections=services.home_sections,
+    )
     listeners.install(services.interactions, home)
     if services.acting.linking is not None:
         services.commands.add(commands.SUBCOMMANDS, home)

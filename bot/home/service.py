@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -15,6 +16,9 @@ from bot.incidents.service import Incidents
 from bot.linking import Linking, NotLinked
 from bot.slack.explain import explain
 from bot.slack.kit import escape
+
+if TYPE_CHECKING:
+    from bot.services import HomeSection
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +31,10 @@ class Home:
         incidents: Incidents,
         approvals: Approvals,
         linking: Linking | None = None,
+        *,
+        sections: Sequence[HomeSection] = (),
     ) -> None:
+        self._sections = sections  # the other kinds' sections (Your requests, Your changes…)
         self._slack = slack
         self._identity = identity
         self._incidents = incidents
@@ -43,10 +50,16 @@ class Home:
         except NoServiceNowAccount as exc:
             return home_problem(str(exc))
         try:
-            (opened, opened_total), (assigned, assigned_total), pending = await asyncio.gather(
+            (
+                (opened, opened_total),
+                (assigned, assigned_total),
+                pending,
+                more,
+            ) = await asyncio.gather(
                 self._incidents.list_for(person, "mine", 1),
                 self._incidents.list_for(person, "assigned", 1),
                 self._approvals.pending_for(person),
+                asyncio.gather(*(section(person) for section in self._sections)),
             )
         except NotLinked as exc:  # their grant ended since
             return home_problem(str(exc), exc.blocks)
@@ -61,6 +74,7 @@ class Home:
             assigned_total=assigned_total,
             notice=notice,
             connected_as=(person.name or person.email) if self._linking else None,
+            more=[block for blocks in more for block in blocks],
         )
 
     async def publish(self, slack_user_id: str, notice: str | None = None) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from bot.incidents.ids import IncidentId
 from bot.incidents.vocabulary import STEPS, HoldReason, moves_from
+from bot.records.kind import Comment
 from bot.slack.kit import (
     FIELD_TEXT_MAX,
     MESSAGE_BLOCKS_MAX,
@@ -35,6 +34,8 @@ from bot.slack.kit import (
 )
 from servicenow.records import Choice, Incident, IncidentState
 
+__all__ = ["Comment"]  # the newest comment, as every record kind reads it
+
 SHORT_DESCRIPTION_MAX = 160
 PAGE_SIZE = 10
 
@@ -47,16 +48,6 @@ STATE_MARKERS: dict[int, str] = {
     IncidentState.CANCELED: ":no_entry_sign:",
 }
 IMPACT_URGENCY = (("1", "1 - High"), ("2", "2 - Medium"), ("3", "3 - Low"))
-
-
-@dataclass(frozen=True)
-class Comment:
-    """The newest customer-visible comment on a record."""
-
-    text: str
-    author: str
-    created_on: datetime | None
-    id: str = ""  # the journal entry's sys_id
 
 
 def open_button(record_url: str) -> Block:

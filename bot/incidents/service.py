@@ -17,6 +17,7 @@ from bot.identity import Identity, Person, via_slack
 from bot.incidents.cards import PAGE_SIZE, SHORT_DESCRIPTION_MAX, Comment, incident_card
 from bot.incidents.vocabulary import STEPS, HoldReason, Move, allowed
 from bot.permissions import Action, Hidden, Need, Subject, Target
+from bot.records.service import latest_comment
 from bot.slack.explain import Refusal
 from bot.slack.kit import Card
 from servicenow.client import ServiceNowClient
@@ -27,7 +28,6 @@ from servicenow.records import (
     Group,
     Incident,
     IncidentState,
-    parse_datetime,
 )
 from storage import SlackWrite
 
@@ -186,27 +186,7 @@ class Incidents:
         return Incident.from_record(page.records[0])
 
     async def latest_comment(self, sys_id: str) -> Comment | None:
-        query = (
-            Query()
-            .eq("element_id", validate_sys_id(sys_id))
-            .eq("element", "comments")
-            .order_by_desc("sys_created_on")
-        )
-        page = await self._servicenow.list(
-            "sys_journal_field",
-            query,
-            fields=("value", "sys_created_on", "sys_created_by"),
-            limit=1,
-        )
-        if not page.records:
-            return None
-        row = page.records[0]
-        return Comment(
-            text=row.get("value", ""),
-            author=row.get("sys_created_by", ""),
-            created_on=parse_datetime(row.get("sys_created_on")),
-            id=row.get("sys_id", ""),
-        )
+        return await latest_comment(self._servicenow, sys_id)
 
     async def render(self, sys_id: str, incident: Incident | None = None) -> tuple[Incident, Card]:
         """The incident's current card (the record, unless given, and its newest comment)."""

@@ -10,6 +10,10 @@ that user, or `Emulator.insert/update/delete(as_user=…)` as the instance's own
   and reopen (Resolved → In Progress) their own incident; assigning, work notes, hold, resolve,
   close, cancel and every other field need `itil`. Delete: `itil` or `admin`.
   create: anyone signed in (self-service).
+`sc_req_item`, `change_request`, `problem`
+  read as `incident`, with the person it is for (`requested_for`), who requested it
+  (`requested_by`) or who opened it in place of the caller; writes need `itil` or `admin`,
+  except a comment by the person it is for or who requested it.
 `sysapproval_approver`
   read: the approver, or `approval_admin`, `itil`, `admin`.
   write (approve, reject): the approver, or `approval_admin`, `admin`; delete: the two roles.
@@ -43,6 +47,13 @@ APPROVAL_READ_ROLES = {"approval_admin", "itil", "admin"}
 APPROVAL_WRITE_ROLES = {"approval_admin", "admin"}
 CALLER_FIELDS = {"state"}  # besides comments; state only Resolved → In Progress
 CALLER_JOURNALS = {"comments"}
+# Whose record it is, per table the bot shows (besides `opened_by`).
+OWNERS: dict[str, tuple[str, ...]] = {
+    "incident": ("caller_id",),
+    "sc_req_item": ("requested_for",),
+    "change_request": ("requested_by",),
+    "problem": (),
+}
 
 
 @dataclass(frozen=True)
@@ -91,8 +102,8 @@ class Acl:
         """May `who` read `record` of the concrete table `table`?"""
         if who.privileged:
             return True
-        if table == "incident":
-            return who.fulfiller or self._involved(record, who)
+        if table in OWNERS:
+            return who.fulfiller or self._involved(table, record, who)
         if table == "sysapproval_approver":
             return bool(record["approver"] == who.sys_id or who.roles & APPROVAL_READ_ROLES)
         if table == "sys_journal_field":
@@ -105,12 +116,13 @@ class Acl:
         return True
 
     @staticmethod
-    def _involved(record: Record, who: Person) -> bool:
+    def _involved(table: str, record: Record, who: Person) -> bool:
         if not who.sys_id:
             return False
         watchers = {item.strip() for item in record["watch_list"].split(",")} - {""}
+        owners = [record[name] for name in (*OWNERS[table], "opened_by")]
         return bool(
-            who.sys_id in (record["caller_id"], record["opened_by"], record["assigned_to"])
+            who.sys_id in (*owners, record["assigned_to"])
             or who.sys_id in watchers
             or (who.email and who.email in watchers)
             or (record["assignment_group"] and record["assignment_group"] in who.groups)
@@ -142,6 +154,17 @@ class Acl:
                 or not changed <= CALLER_FIELDS
                 or ("state" in changed and not reopening)
                 or not set(journals) <= CALLER_JOURNALS
+            ):
+                raise AclError("Update")
+
+        if schema.name in OWNERS and schema.name != "incident" and not who.fulfiller:
+            changed = {name for name, value in record.items() if stored.get(name) != value}
+            owners = [stored[name] for name in (*OWNERS[schema.name], "opened_by")]
+            if (
+                not who.sys_id
+                or who.sys_id not in owners
+                or changed
+                or set(journals) - {"comments"}
             ):
                 raise AclError("Update")
 

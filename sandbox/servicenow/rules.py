@@ -49,16 +49,24 @@ TABLE_DEFAULTS: dict[str, dict[str, str]] = {
         "severity": "3",
         "contact_type": "phone",
     },
-    "problem": {"state": "1"},
+    "problem": {"state": "101", "known_error": "false"},
     "change_request": {"state": "-5", "type": "normal", "risk": "3"},
     "sc_request": {"state": "1", "request_state": "requested"},
-    "sc_req_item": {"state": "1", "stage": "request_approved", "quantity": "1"},
+    "sc_req_item": {"state": "1", "stage": "waiting_for_approval", "quantity": "1"},
     "sys_user": {"active": "true", "locked_out": "false", "vip": "false", "sys_domain": "global"},
     "sys_user_group": {"active": "true"},
     "sys_user_has_role": {"state": "active", "inherited": "false"},
     "sys_choice": {"inactive": "false", "language": "en", "sequence": "0"},
     "sysapproval_approver": {"state": "requested"},
     "sys_user_role": {"elevated_privilege": "false"},
+}
+
+
+# The states after which a record of these tables is no longer active.
+CLOSED_STATES: dict[str, tuple[str, ...]] = {
+    "sc_req_item": ("3", "4", "7"),
+    "change_request": ("3", "4"),
+    "problem": ("107",),
 }
 
 
@@ -93,11 +101,31 @@ class BusinessRules:
             record["priority"] = PRIORITY.get((record["impact"], record["urgency"]), "5")
         if schema.name == "incident":
             self._incident(record, previous, as_user, now)
+        if schema.name == "sc_req_item":
+            self._requested_item(record, previous, now)
+        if schema.name in CLOSED_STATES:
+            record["active"] = "false" if record["state"] in CLOSED_STATES[schema.name] else "true"
         if schema.name == "sysapproval_approver" and record["sysapproval"]:
             target = self.store.find("task", record["sysapproval"])
             if target is not None:
                 record["source_table"] = record["source_table"] or target[0].name
             record["document_id"] = record["document_id"] or record["sysapproval"]
+
+    @staticmethod
+    def _requested_item(record: Record, previous: Record | None, now: str) -> None:
+        """The catalog workflow's first steps: approved items move on to fulfilment; a closed
+        item is complete (Closed Complete) or cancelled (Closed Incomplete / Skipped)."""
+        approved = (
+            record["approval"] == "approved" and (previous or {}).get("approval") != "approved"
+        )
+        if approved and record["stage"] == "waiting_for_approval":
+            record["stage"] = "request_approved"
+        if record["approval"] == "rejected" and record["state"] not in ("3", "4", "7"):
+            record.update(state="4", stage="request_cancelled")
+        if record["state"] == "3":
+            record["stage"] = "complete"
+        if record["state"] in ("3", "4", "7") and not record["closed_at"]:
+            record["closed_at"] = now
 
     def _incident(self, record: Record, previous: Record | None, as_user: str, now: str) -> None:
         record["incident_state"] = record["state"]

@@ -267,7 +267,12 @@ SC_REQ_ITEM_FIELDS: dict[str, Spec] = {
     "price": Kind.STRING,
 }
 
-PROBLEM_FIELDS: dict[str, Spec] = {}
+PROBLEM_FIELDS: dict[str, Spec] = {
+    "known_error": Kind.STRING,
+    "workaround": Kind.STRING,
+    "cause_notes": Kind.STRING,
+    "fix_notes": Kind.STRING,
+}
 
 PLAIN_TABLES: dict[str, tuple[str, str, dict[str, Spec]]] = {
     # name: (label, display field, fields)
@@ -342,6 +347,23 @@ PLAIN_TABLES: dict[str, tuple[str, str, dict[str, Spec]]] = {
         "Department",
         "name",
         {"sys_id": Kind.STRING, "name": Kind.STRING, "id": Kind.STRING, **_SYS},
+    ),
+    "sc_cat_item": (
+        "Catalog Item",
+        "name",
+        {
+            "sys_id": Kind.STRING,
+            "name": Kind.STRING,
+            "short_description": Kind.STRING,
+            "price": Kind.STRING,
+            "active": Kind.STRING,
+            **_SYS,
+        },
+    ),
+    "cmdb_ci": (
+        "Configuration Item",
+        "name",
+        {"sys_id": Kind.STRING, "name": Kind.STRING, "sys_class_name": Kind.STRING, **_SYS},
     ),
     "sys_choice": (
         "Choice",

@@ -87,6 +87,9 @@ REQUEST = sys_id_for("sc_request", "REQ0000001")
 REQUESTED_ITEM = sys_id_for("sc_req_item", "RITM0000001")
 CHANGE_APPROVAL = sys_id_for("sysapproval_approver", "CHG0000001:carol.diaz")
 ITEM_APPROVAL = sys_id_for("sysapproval_approver", "RITM0000001:carol.diaz")
+PROBLEM = sys_id_for("problem", "PRB0000001")
+LAPTOP = sys_id_for("sc_cat_item", "Standard Laptop")
+CORE_SWITCH = sys_id_for("cmdb_ci", "core-sw-01")
 
 OAUTH_CLIENT_ID = "sandbox-client"
 OAUTH_CLIENT_SECRET = "sandbox-secret"
@@ -185,6 +188,33 @@ CHOICES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("3", "Closed"),
         ("4", "Canceled"),
     ],
+    ("change_request", "type"): [
+        ("standard", "Standard"),
+        ("normal", "Normal"),
+        ("emergency", "Emergency"),
+    ],
+    ("change_request", "risk"): [
+        ("1", "Very High"),
+        ("2", "High"),
+        ("3", "Moderate"),
+        ("4", "Low"),
+    ],
+    ("sc_req_item", "stage"): [
+        ("waiting_for_approval", "Waiting for Approval"),
+        ("request_approved", "Approved"),
+        ("fulfillment", "Fulfillment"),
+        ("delivery", "Out for Delivery"),
+        ("complete", "Delivered"),
+        ("request_cancelled", "Request Cancelled"),
+    ],
+    ("problem", "state"): [
+        ("101", "New"),
+        ("102", "Assess"),
+        ("103", "Root Cause Analysis"),
+        ("104", "Fix in Progress"),
+        ("106", "Resolved"),
+        ("107", "Closed"),
+    ],
     ("task", "state"): [
         ("-5", "Pending"),
         ("1", "Open"),
@@ -267,8 +297,32 @@ def seed_instance(emulator: Instance) -> None:
                     "sequence": str(sequence * 100),
                 },
             )
+    put("sc_cat_item", "Standard Laptop", {"name": "Standard Laptop", "price": "1299.00",
+        "short_description": "14-inch laptop for office work", "active": "true"})  # fmt: skip
+    put("cmdb_ci", "core-sw-01", {"name": "core-sw-01", "sys_class_name": "cmdb_ci_ip_switch"})
+    _seed_problem(put)
     _seed_incidents(emulator, put, at)
     _seed_approvals(emulator, put, at)
+
+
+def _seed_problem(put: Any) -> None:
+    """A problem the network team works, with three incidents linked to it (see _seed_incidents)."""
+    put(
+        "problem",
+        "PRB0000001",
+        {
+            "number": "PRB0000001",
+            "short_description": "Intermittent VPN drops for remote staff",
+            "assignment_group": NETWORK,
+            "assigned_to": CAROL,
+            "impact": "2",
+            "urgency": "2",
+            "state": "103",
+            "workaround": "Reconnect with the TCP profile instead of UDP.",
+        },
+        "carol.diaz",
+        3.5,
+    )
 
 
 def _seed_incidents(emulator: Instance, put: Any, at: Any) -> None:
@@ -318,6 +372,7 @@ def _seed_incidents(emulator: Instance, put: Any, at: Any) -> None:
         4,
         short_description="VPN disconnects every few minutes",
         category="network",
+        problem_id=PROBLEM,
         impact="3",
         urgency="2",
         assignment_group=NETWORK,
@@ -348,20 +403,20 @@ def _seed_incidents(emulator: Instance, put: Any, at: Any) -> None:
            close_notes="Raised a catalog request for the monitor.")  # fmt: skip
     change(fifth, "bob.martin", 2, state="7")
 
-    put(
-        "problem",
-        "PRB0000001",
-        {
-            "number": "PRB0000001",
-            "short_description": "Intermittent VPN drops for remote staff",
-            "assignment_group": NETWORK,
-            "assigned_to": CAROL,
-            "impact": "2",
-            "urgency": "2",
-        },
-        "carol.diaz",
-        3.5,
-    )
+    # Two more VPN drops, reported by others and closed with the problem's workaround.
+    for number, days in (("INC0000006", 12), ("INC0000007", 11)):
+        linked = str(
+            put(
+                "incident",
+                number,
+                {"number": number, "caller_id": ADMIN, "problem_id": PROBLEM, "category": "network",
+                 "short_description": "VPN dropped during a call"},
+                "admin",
+                days,
+            )
+        )  # fmt: skip
+        change(linked, "carol.diaz", days - 0.5, state="7", close_code="Workaround provided",
+               close_notes="Switched the client to the TCP profile.")  # fmt: skip
 
 
 def _seed_approvals(emulator: Instance, put: Any, at: Any) -> None:
@@ -374,6 +429,10 @@ def _seed_approvals(emulator: Instance, put: Any, at: Any) -> None:
             "description": "Apply the vendor's security release to both core switches.",
             "requested_by": BOB,
             "assignment_group": NETWORK,
+            "assigned_to": CAROL,
+            "cmdb_ci": CORE_SWITCH,
+            "type": "normal",
+            "risk": "3",
             "state": "-3",
             "impact": "2",
             "urgency": "2",
@@ -417,6 +476,10 @@ def _seed_approvals(emulator: Instance, put: Any, at: Any) -> None:
             "short_description": "Standard laptop",
             "request": REQUEST,
             "requested_for": ALICE,
+            "opened_by": ALICE,
+            "cat_item": LAPTOP,
+            "assignment_group": HARDWARE,
+            "due_date": _fmt(at(-5)),
             "price": "1299.00",
         },
         "alice.chen",

@@ -25,7 +25,7 @@ EVENT_FIELDS = ("number", "state", "operation", "sys_mod_count", "sys_updated_on
 
 
 def _default_tables() -> set[str]:
-    return {"incident", "sysapproval_approver"}
+    return {"incident", "sysapproval_approver", "sc_req_item", "change_request", "problem"}
 
 
 @dataclass

@@ -1,0 +1,20 @@
+"""Change requests (CHG…): live cards with the window, DMs to requester and assignee, `/incident changes`."""
+
+from __future__ import annotations
+
+from bot.changes import listeners
+from bot.changes.kind import KIND
+from bot.changes.lists import CHANGES
+from bot.records import install as records
+from bot.records import lists as listing
+from bot.records.parts import RecordParts
+from bot.services import Services
+
+
+def install(services: Services) -> RecordParts:
+    parts = records.install_kind(services, KIND)
+    services.commands.add((listing.subcommand(CHANGES),), parts)
+    listing.install(parts, CHANGES)
+    listeners.install(parts)
+    services.home_sections.append(listing.home_section(parts, CHANGES))
+    return parts

@@ -1,0 +1,92 @@
+"""Change requests (`change_request`, CHG…): what the bot reads of them, who hears of changes.
+
+Its requester and its assignee hear of state and approval changes; followers of any change.
+"""
+
+from __future__ import annotations
+
+from bot.changes import cards
+from bot.permissions import Subject
+from bot.records.ids import value
+from bot.records.kind import Kind, Party, Record
+
+TABLE = "change_request"
+APPROVAL_ACTION = "change_my_approval"
+FIELDS = (
+    "sys_id",
+    "number",
+    "sys_mod_count",
+    "sys_updated_on",
+    "sys_created_on",
+    "short_description",
+    "type",
+    "state",
+    "risk",
+    "impact",
+    "approval",
+    "start_date",
+    "end_date",
+    "active",
+    "assignment_group",
+    "assignment_group.name",
+    "assigned_to",
+    "assigned_to.name",
+    "assigned_to.email",
+    "requested_by",
+    "requested_by.name",
+    "requested_by.email",
+    "opened_by",
+    "cmdb_ci",
+    "cmdb_ci.name",
+    "watch_list",
+    "close_notes",
+)
+HEARS = frozenset({"state", "approval"})
+
+
+def subject(record: Record) -> Subject:
+    return Subject(
+        TABLE,
+        record.get("number", ""),
+        caller=record.get("requested_by", ""),
+        caller_name=record.get("requested_by.name", ""),
+        opened_by=record.get("opened_by", ""),
+        watch_list=frozenset(
+            e.strip().lower() for e in record.get("watch_list", "").split(",") if e.strip()
+        ),
+        assigned_to=record.get("assigned_to", ""),
+        assigned_to_name=record.get("assigned_to.name", ""),
+        assignment_group=record.get("assignment_group", ""),
+        assignment_group_name=record.get("assignment_group.name", ""),
+    )
+
+
+def audience(record: Record) -> tuple[Party, ...]:
+    def who(field: str, role: str) -> Party:
+        return Party(
+            record.get(field, ""),
+            record.get(f"{field}.email", ""),
+            record.get(f"{field}.name", ""),
+            HEARS,
+            role,
+        )
+
+    return (who("requested_by", "you requested"), who("assigned_to", "assigned to you"))
+
+
+KIND: Kind = Kind(
+    table=TABLE,
+    label="change",
+    plural="changes",
+    prefix="CHG",
+    example="CHG0000001",
+    fields=FIELDS,
+    choices=("type", "state", "risk", "impact", "approval"),
+    news=("state", "approval", "assigned_to", "start_date", "end_date", "risk"),
+    closed_states=("3", "4"),
+    card=lambda view: cards.card(
+        KIND, view, cards.approval_button(value(view.sys_id, TABLE), APPROVAL_ACTION)
+    ),
+    subject=subject,
+    audience=audience,
+)

@@ -1,0 +1,12 @@
+"""Problems (PRB…): live cards with linked incidents, workaround and cause; DMs on state."""
+
+from __future__ import annotations
+
+from bot.problems.kind import KIND, linked_incidents
+from bot.records import install as records
+from bot.records.parts import RecordParts
+from bot.services import Services
+
+
+def install(services: Services) -> RecordParts:
+    return records.install_kind(services, KIND, linked_incidents)

@@ -1,0 +1,134 @@
+"""What the bot knows of one record kind: its table, its number, what it reads and shows.
+
+A `Kind` is a value (no I/O): the plumbing in `bot/records/` reads, tracks, posts and lists any
+kind from it, and `Kinds` (on `Services.kinds`) is the one place that says which kinds there are
+— so a link preview or a channel subscription finds a kind by table or by number here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.permissions import Subject
+from bot.slack.kit import Card
+from servicenow.query import validate_number
+from servicenow.records import parse_datetime
+
+if TYPE_CHECKING:
+    from bot.records.service import LiveRecords
+
+Record = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Comment:
+    """The newest customer-visible comment on a record."""
+
+    text: str
+    author: str
+    created_on: datetime | None
+    id: str = ""  # the journal entry's sys_id
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything a card of one version of a record shows: the record, its choice labels (from
+    `sys_choice`), its URL, its newest comment and what the kind counted besides (`extra`)."""
+
+    record: Record
+    url: str
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    latest: Comment | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> str:
+        return self.record.get(name, "") or ""
+
+    def label(self, name: str) -> str:
+        """The field's display label as the instance words it (its value when it has none)."""
+        value = self.get(name)
+        return self.labels.get(name, {}).get(value, value)
+
+    def moment(self, name: str) -> datetime | None:
+        return parse_datetime(self.get(name) or None)
+
+    @property
+    def sys_id(self) -> str:
+        return self.get("sys_id")
+
+    @property
+    def number(self) -> str:
+        return self.get("number")
+
+    @property
+    def version(self) -> str:
+        return self.get("sys_mod_count") or "0"
+
+
+@dataclass(frozen=True)
+class Party:
+    """Someone a record names, who hears of the changes in `hears` (field names)."""
+
+    sys_user_id: str
+    email: str
+    name: str
+    hears: frozenset[str]
+    role: str  # "the person it is for", "its requester"… (for the DM's wording)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One record kind: everything else about it is built from this."""
+
+    table: str  # "sc_req_item"
+    label: str  # "requested item"
+    prefix: str  # "RITM"
+    fields: tuple[str, ...]  # sysparm_fields of every read (dot-walked names included)
+    choices: tuple[str, ...]  # fields whose labels come from sys_choice
+    news: tuple[str, ...]  # fields whose changes are news (followers hear of each)
+    closed_states: tuple[str, ...]  # `state`s after which it is done with
+    card: Callable[[View], Card]  # the live card (pure)
+    subject: Callable[[Record], Subject]  # the record as the permission rules see it
+    audience: Callable[[Record], tuple[Party, ...]] = lambda _: ()  # who hears, besides followers
+    example: str = ""  # a number for help texts
+    plural: str = ""
+
+    @property
+    def number(self) -> re.Pattern[str]:
+        return re.compile(rf"^{self.prefix}\d{{7}}$", re.IGNORECASE)
+
+    def validate(self, number: str) -> str:
+        """The number, upper-cased, or UnsafeQueryValue: never anything else reaches a query."""
+        return validate_number(number, self.prefix)
+
+    def closed(self, record: Record) -> bool:
+        return record.get("state", "") in self.closed_states
+
+
+class Kinds:
+    """The record kinds the bot knows, by table and by number prefix (filled by `install`s)."""
+
+    def __init__(self) -> None:
+        self._by_table: dict[str, LiveRecords] = {}
+
+    def add(self, records: LiveRecords) -> None:
+        self._by_table[records.kind.table] = records
+
+    def get(self, table: str) -> LiveRecords | None:
+        return self._by_table.get(table)
+
+    def for_number(self, number: str) -> LiveRecords | None:
+        """The kind whose numbers look like `number` (RITM0000001 → requested items)."""
+        return next(
+            (r for r in self._by_table.values() if r.kind.number.match(number.strip())), None
+        )
+
+    def __iter__(self) -> Iterator[LiveRecords]:
+        return iter(list(self._by_table.values()))
+
+    def __len__(self) -> int:
+        return len(self._by_table)

@@ -1,0 +1,18 @@
+"""Requested items (RITM…): live cards, DMs to the person they are for, `/incident requests`."""
+
+from __future__ import annotations
+
+from bot.records import install as records
+from bot.records import lists as listing
+from bot.records.parts import RecordParts
+from bot.requested_items.kind import KIND
+from bot.requested_items.lists import REQUESTS
+from bot.services import Services
+
+
+def install(services: Services) -> RecordParts:
+    parts = records.install_kind(services, KIND)
+    services.commands.add((listing.subcommand(REQUESTS),), parts)
+    listing.install(parts, REQUESTS)
+    services.home_sections.append(listing.home_section(parts, REQUESTS))
+    return parts

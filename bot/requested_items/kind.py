@@ -1,0 +1,85 @@
+"""Requested items (`sc_req_item`, RITM…): what the bot reads of them and who hears of changes.
+
+The person an item is for hears of every stage and state change (approved, fulfilment started,
+delivered, closed incomplete — with the closing notes); followers hear of any change.
+"""
+
+from __future__ import annotations
+
+from bot.permissions import Subject
+from bot.records.kind import Kind, Party, Record
+from bot.requested_items import cards
+
+TABLE = "sc_req_item"
+FIELDS = (
+    "sys_id",
+    "number",
+    "sys_mod_count",
+    "sys_updated_on",
+    "sys_created_on",
+    "short_description",
+    "state",
+    "stage",
+    "approval",
+    "due_date",
+    "active",
+    "cat_item",
+    "cat_item.name",
+    "requested_for",
+    "requested_for.name",
+    "requested_for.email",
+    "opened_by",
+    "request",
+    "request.number",
+    "assignment_group",
+    "assignment_group.name",
+    "assigned_to",
+    "assigned_to.name",
+    "watch_list",
+    "close_notes",
+)
+
+
+def subject(record: Record) -> Subject:
+    return Subject(
+        TABLE,
+        record.get("number", ""),
+        caller=record.get("requested_for", ""),
+        caller_name=record.get("requested_for.name", ""),
+        opened_by=record.get("opened_by", ""),
+        watch_list=frozenset(
+            e.strip().lower() for e in record.get("watch_list", "").split(",") if e.strip()
+        ),
+        assigned_to=record.get("assigned_to", ""),
+        assigned_to_name=record.get("assigned_to.name", ""),
+        assignment_group=record.get("assignment_group", ""),
+        assignment_group_name=record.get("assignment_group.name", ""),
+    )
+
+
+def audience(record: Record) -> tuple[Party, ...]:
+    return (
+        Party(
+            record.get("requested_for", ""),
+            record.get("requested_for.email", ""),
+            record.get("requested_for.name", ""),
+            frozenset({"stage", "state", "approval"}),
+            "you asked for",
+        ),
+    )
+
+
+KIND: Kind = Kind(
+    table=TABLE,
+    label="requested item",
+    plural="requested items",
+    prefix="RITM",
+    example="RITM0010001",
+    fields=FIELDS,
+    choices=("state", "stage", "approval"),
+    news=("stage", "state", "approval", "assigned_to", "due_date"),
+    closed_states=("3", "4", "7"),
+    card=lambda view: cards.card(KIND, view),
+    subject=subject,
+    audience=audience,
+)
