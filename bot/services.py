@@ -17,7 +17,7 @@ from bot.commands.router import Router
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
 from bot.identity import Identity, Person
-from bot.records.kind import Kinds
+from bot.records.registry import Kinds
 from bot.settings import Settings
 from bot.slack.interactions import Interactions
 from bot.slack.kit import Block

@@ -1,25 +1,20 @@
 """What the bot knows of one record kind: its table, its number, what it reads and shows.
 
 A `Kind` is a value (no I/O): the plumbing in `bot/records/` reads, tracks, posts and lists any
-kind from it, and `Kinds` (on `Services.kinds`) is the one place that says which kinds there are
-— so a link preview or a channel subscription finds a kind by table or by number here.
+kind from it; `bot/records/registry.py: Kinds` (on `Services.kinds`) says which kinds there are.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from bot.permissions import Subject
 from bot.slack.kit import Card
 from servicenow.query import validate_number
 from servicenow.records import parse_datetime
-
-if TYPE_CHECKING:
-    from bot.records.service import LiveRecords
 
 Record = Mapping[str, str]
 
@@ -107,28 +102,3 @@ class Kind:
 
     def closed(self, record: Record) -> bool:
         return record.get("state", "") in self.closed_states
-
-
-class Kinds:
-    """The record kinds the bot knows, by table and by number prefix (filled by `install`s)."""
-
-    def __init__(self) -> None:
-        self._by_table: dict[str, LiveRecords] = {}
-
-    def add(self, records: LiveRecords) -> None:
-        self._by_table[records.kind.table] = records
-
-    def get(self, table: str) -> LiveRecords | None:
-        return self._by_table.get(table)
-
-    def for_number(self, number: str) -> LiveRecords | None:
-        """The kind whose numbers look like `number` (RITM0000001 → requested items)."""
-        return next(
-            (r for r in self._by_table.values() if r.kind.number.match(number.strip())), None
-        )
-
-    def __iter__(self) -> Iterator[LiveRecords]:
-        return iter(list(self._by_table.values()))
-
-    def __len__(self) -> int:
-        return len(self._by_table)

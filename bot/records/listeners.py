@@ -14,8 +14,9 @@ from bot.permissions import Action, Grant, Need
 from bot.records.cards import comment_modal
 from bot.records.commands import following
 from bot.records.ids import RecordId, table_of
-from bot.records.kind import Kinds, Record
+from bot.records.kind import Record
 from bot.records.parts import RecordParts
+from bot.records.registry import Kinds
 from bot.records.service import RecordProblem
 from bot.slack.interactions import Interaction, Interactions
 from storage import Followers, NotificationSettings

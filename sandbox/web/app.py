@@ -7,7 +7,8 @@
   the stand-in signs each request to the bot as Slack does.
 - `POST /api/connect`: account linking (`--linked`): the bot's Connect ServiceNow link for the
   person, or null when they are connected already or the bot doesn't link accounts.
-- `POST /api/servicenow/incidents/{sys_id}`, `/api/servicenow/approvals/{sys_id}`: change a record as
+- `POST /api/servicenow/incidents/{sys_id}`, `/api/servicenow/approvals/{sys_id}`,
+  `/api/servicenow/records/{table}/{sys_id}` (requested items, changes, problems): change a record as
   that ServiceNow user would in ServiceNow's own UI (`Emulator.update`, which fires its webhooks).
 
 No authentication: it listens on loopback unless told otherwise.
@@ -52,6 +53,12 @@ INCIDENT_FIELDS = (
     "work_notes",
 )
 APPROVAL_STATES = ("approved", "rejected")
+# What the panel may change on the other record kinds, per table.
+RECORD_FIELDS: dict[str, tuple[str, ...]] = {
+    "sc_req_item": ("stage", "state", "close_notes", "comments"),
+    "change_request": ("state", "close_notes", "comments"),
+    "problem": ("state", "close_notes", "comments"),
+}
 
 Body = dict[str, Any]
 Handler = Callable[[Body], Awaitable[Response]]
@@ -244,6 +251,17 @@ def create_app(
         record = emulator.update("incident", str(body["sys_id"]), values, as_user=as_user)
         return JSONResponse({"number": record["number"], "state": record["state"]})
 
+    async def update_record(body: Body) -> Response:
+        as_user = acting_user(body)
+        table = str(body.get("table", ""))
+        if table not in RECORD_FIELDS:
+            raise BadInput(f"{table or 'that'} is not a table the panel changes")
+        values = {k: str(body[k]) for k in RECORD_FIELDS[table] if body.get(k) is not None}
+        if not values:
+            raise BadInput("nothing to change")
+        record = emulator.update(table, str(body["sys_id"]), values, as_user=as_user)
+        return JSONResponse({"number": record["number"], "state": record["state"]})
+
     async def decide_approval(body: Body) -> Response:
         as_user = acting_user(body)
         decision = str(body.get("state", ""))
@@ -282,6 +300,9 @@ def create_app(
             Route("/api/home", post(home), methods=["POST"]),
             Route("/api/connect", post(connect), methods=["POST"]),
             Route("/api/servicenow/incidents/{sys_id}", post(update_incident), methods=["POST"]),
+            Route(
+                "/api/servicenow/records/{table}/{sys_id}", post(update_record), methods=["POST"]
+            ),
             Route("/api/servicenow/approvals/{sys_id}", post(decide_approval), methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

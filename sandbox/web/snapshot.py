@@ -172,7 +172,54 @@ def servicenow_state(emulator: Emulator) -> JSON:
             for r in incidents
         ],
         "approvals": [approval_item(emulator, r, name_of, approval_labels) for r in approvals],
+        **record_state(emulator, name_of),
     }
+
+
+# The other record kinds the panel moves: table, label, and the choice fields its form offers.
+RECORD_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("sc_req_item", "Requested item", ("stage", "state")),
+    ("change_request", "Change", ("state",)),
+    ("problem", "Problem", ("state",)),
+)
+
+
+def record_state(emulator: Emulator, name_of: Any) -> JSON:
+    """Requested items, changes and problems with their labels, and each table's choices."""
+    found: list[JSON] = []
+    forms: JSON = {}
+    for table, label, elements in RECORD_TABLES:
+        options = {}
+        for element in elements:
+            own = (
+                choices(emulator, table, element)[0][1] or choices(emulator, "task", element)[0][1]
+            )
+            options[element] = own
+        forms[table] = {
+            element: [{"value": v, "label": text} for v, text in values]
+            for element, values in options.items()
+        }
+        for r in sorted(emulator.rows(table), key=lambda r: r["number"]):
+            labels = {
+                element: dict(values).get(r[element], r[element])
+                for element, values in options.items()
+            }
+            found.append(
+                {
+                    "table": table,
+                    "table_label": label,
+                    "sys_id": r["sys_id"],
+                    "number": r["number"],
+                    "short_description": r["short_description"],
+                    "state": r["state"],
+                    "state_label": labels.get("state", r["state"]),
+                    "stage": r.get("stage", ""),
+                    "stage_label": labels.get("stage", ""),
+                    "assigned_to_name": name_of(r["assigned_to"]),
+                    "close_notes": r["close_notes"],
+                }
+            )
+    return {"records": found, "record_choices": forms}
 
 
 def approval_item(

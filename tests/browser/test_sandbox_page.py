@@ -70,3 +70,42 @@ async def test_the_approver_approves_from_the_app_home_and_servicenow_shows_it(
     assert decided is not None and decided["state"] == "approved"
     await expect(page.locator("#home")).to_contain_text("Approved RITM0000001")
     await expect(approve).to_have_count(0)  # the Home tab was published again without it
+
+
+async def test_a_requested_item_followed_from_approved_to_delivered_updates_its_card_and_dm_live(
+    sandbox: Sandbox, page: Page
+) -> None:
+    await expect(page.get_by_label("Signed in as")).to_have_value("alice")
+    message = page.get_by_role("textbox", name="Message", exact=True)
+    await message.fill("/incident RITM0000001")
+    await message.press("Enter")
+    card = page.locator("#conversation article.msg[data-kind='message']", has_text="RITM0000001")
+    await expect(card).to_contain_text("Waiting for Approval")
+    await expect(card.get_by_role("button", name="Follow")).to_be_visible()
+
+    # Carol approves it in ServiceNow: the item moves to its Approved stage.
+    panel = page.locator("#servicenow")
+    await panel.get_by_label("Acting as").select_option(label="Carol Diaz")
+    await panel.get_by_role("tab", name=re.compile("Approvals")).click()
+    approval = panel.locator("tr.approval", has_text="RITM0000001")
+    await approval.get_by_role("button", name="Approve").click()
+    await expect(card).to_contain_text("Approved")
+
+    # Bob fulfils it stage by stage, then closes it complete: Delivered.
+    await panel.get_by_label("Acting as").select_option(label="Bob Martin")
+    await panel.get_by_role("tab", name=re.compile("Requests")).click()
+    row = panel.locator("tr.record[data-number='RITM0000001']")
+    await row.get_by_label("Stage of RITM0000001").select_option(label="Fulfillment")
+    await row.get_by_role("button", name="Update").click()
+    await expect(card).to_contain_text("Fulfillment")
+    row = panel.locator("tr.record[data-number='RITM0000001']")
+    await row.get_by_label("State of RITM0000001").select_option(label="Closed Complete")
+    await row.get_by_role("button", name="Update").click()
+    await expect(row.locator("td.stage")).to_have_text("Delivered")
+    await expect(card).to_contain_text("Delivered")
+
+    # Alice's DMs from the bot said each step, without a reload.
+    await page.locator("#app-list button").click()
+    dms = page.locator("#conversation article.msg[data-kind='message']", has_text="RITM0000001")
+    await expect(dms.last).to_contain_text("Delivered")
+    assert "Stage: Waiting for Approval → Approved" in await dms.first.inner_text()

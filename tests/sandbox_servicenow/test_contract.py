@@ -38,7 +38,10 @@ NOT_EMULATED = {
     "errors/403_insufficient_rights_query.json": "no field-level read ACLs are emulated",
     "errors/403_user_not_authorized_table.json": "no table-level role ACLs are emulated",
 }
-EXTRA_FIELDS = {"hold_reason"}  # Helsinki+ incident field missing from the 2015 docs sample
+# Fields of later releases missing from the 2015 docs samples: the incident's hold reason
+# (Helsinki+), the problem's known error, workaround, cause and fix notes (the problem form of
+# Madrid+, which the bot's problem cards read).
+EXTRA_FIELDS = {"hold_reason", "known_error", "workaround", "cause_notes", "fix_notes"}
 JSON_TYPE = "application/json;charset=UTF-8"
 INC1 = sys_id_for("incident", "INC0000001")
 INC2 = sys_id_for("incident", "INC0000002")

@@ -108,7 +108,7 @@ async def test_python_insert_inside_the_loop_is_delivered_with_the_instance_cloc
 async def test_only_watched_tables_send_events(emulator: Emulator, receiver: Receiver) -> None:
     emulator.webhook = WebhookTarget(receiver.url, SECRET)
     emulator.insert("sys_user", {"user_name": "zed"})
-    emulator.insert("change_request", {"short_description": "not watched by default"})
+    emulator.insert("sc_request", {"short_description": "not watched by default"})
     emulator.update("incident", INC1, {"urgency": "3"})
     await emulator.wait_for_webhooks()
     assert [p["table"] for p in receiver.payloads()] == ["incident"]

@@ -15,7 +15,7 @@ export class ServiceNowPanel {
     this.actorAuto = true;
     this.selected = null; // sys_id of the incident open in the form
     this.tab = "incidents";
-    this.drawn = { incidents: null, approvals: null, actors: null };
+    this.drawn = { incidents: null, approvals: null, records: null, actors: null };
     this.form = { for: null, dirty: false, base: null };
     this.build();
   }
@@ -31,6 +31,7 @@ export class ServiceNowPanel {
       { class: "sn-tabs", role: "tablist" },
       h("button", { type: "button", role: "tab", dataset: { tab: "incidents" } }, "Incidents"),
       h("button", { type: "button", role: "tab", dataset: { tab: "approvals" } }, "Approvals"),
+      h("button", { type: "button", role: "tab", dataset: { tab: "records" } }, "Requests, changes, problems"),
     );
     this.tabs.addEventListener("click", (event) => {
       const tab = event.target.closest("button[data-tab]");
@@ -54,6 +55,14 @@ export class ServiceNowPanel {
         h("thead", {}, h("tr", {}, h("th", {}, "Approval for"), h("th", {}, "Approver"), h("th", {}, "State"), h("th", {}, ""))),
         this.approvalRows),
     );
+    this.recordRows = h("tbody");
+    this.records = h(
+      "section",
+      { id: "sn-records", role: "tabpanel", "aria-label": "Requests, changes, problems", hidden: true },
+      h("table", { class: "sn-list" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Number"), h("th", {}, "Short description"), h("th", {}, "Stage"), h("th", {}, "State"), h("th", {}, ""))),
+        this.recordRows),
+    );
     this.message = h("div", { class: "sn-message", role: "status" });
     this.root.replaceChildren(
       h("header", { class: "sn-header" },
@@ -64,6 +73,7 @@ export class ServiceNowPanel {
       this.message,
       this.incidents,
       this.approvals,
+      this.records,
     );
     this.show("incidents");
   }
@@ -72,6 +82,7 @@ export class ServiceNowPanel {
     this.tab = tab;
     this.incidents.hidden = tab !== "incidents";
     this.approvals.hidden = tab !== "approvals";
+    this.records.hidden = tab !== "records";
     for (const button of this.tabs.querySelectorAll("button")) {
       const on = button.dataset.tab === tab;
       button.classList.toggle("active", on);
@@ -110,6 +121,51 @@ export class ServiceNowPanel {
     this.drawIncidents(sn);
     this.drawDetail(sn);
     this.drawApprovals(sn);
+    this.drawRecords(sn);
+  }
+
+  // Requested items, changes and problems: move a stage or a state as the acting user would.
+  drawRecords(sn) {
+    const records = sn.records || [];
+    const key = JSON.stringify(records.map((r) => [r.sys_id, r.state, r.stage]));
+    if (this.drawn.records === key) return;
+    this.drawn.records = key;
+    this.recordRows.replaceChildren(
+      ...records.map((record) => {
+        const forms = sn.record_choices[record.table] || {};
+        const choice = (name, label) =>
+          forms[name]
+            ? h("select", { name, "aria-label": `${label} of ${record.number}` },
+                ...forms[name].map((o) => h("option", { value: o.value, selected: o.value === record[name] }, o.label)))
+            : null;
+        const stage = choice("stage", "Stage");
+        const state = choice("state", "State");
+        const notes = h("input", { type: "text", placeholder: "Close notes", "aria-label": `Close notes of ${record.number}` });
+        const update = async () => {
+          const changes = {};
+          if (stage && stage.value !== record.stage) changes.stage = stage.value;
+          if (state && state.value !== record.state) changes.state = state.value;
+          if (notes.value.trim()) changes.close_notes = notes.value;
+          if (!Object.keys(changes).length) return this.say("Nothing to update.", "error");
+          try {
+            await this.post(`/api/servicenow/records/${record.table}/${record.sys_id}`, changes);
+            this.say(`${record.number} updated as ${this.actor.selectedOptions[0]?.textContent}.`);
+          } catch (problem) {
+            this.say(problem.message, "error");
+          }
+        };
+        return h(
+          "tr",
+          { class: "record", dataset: { number: record.number, table: record.table, sysId: record.sys_id } },
+          h("td", { class: "number" }, h("b", {}, record.number), h("div", { class: "muted" }, record.table_label)),
+          h("td", {}, record.short_description),
+          h("td", { class: "stage" }, record.stage_label || "—"),
+          h("td", { class: "state" }, record.state_label),
+          h("td", {}, h("div", { class: "sn-decide" }, stage, state, notes,
+            h("button", { type: "button", class: "btn sn-primary", onclick: update }, "Update"))),
+        );
+      }),
+    );
   }
 
   drawActors(sn, slackUser) {
