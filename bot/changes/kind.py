@@ -8,7 +8,7 @@ from __future__ import annotations
 from bot.changes import cards
 from bot.permissions import Subject
 from bot.records.ids import value
-from bot.records.kind import Kind, Party, Record
+from bot.records.kind import Kind, Party, Record, task_subject
 
 TABLE = "change_request"
 APPROVAL_ACTION = "change_my_approval"
@@ -45,20 +45,7 @@ HEARS = frozenset({"state", "approval"})
 
 
 def subject(record: Record) -> Subject:
-    return Subject(
-        TABLE,
-        record.get("number", ""),
-        caller=record.get("requested_by", ""),
-        caller_name=record.get("requested_by.name", ""),
-        opened_by=record.get("opened_by", ""),
-        watch_list=frozenset(
-            e.strip().lower() for e in record.get("watch_list", "").split(",") if e.strip()
-        ),
-        assigned_to=record.get("assigned_to", ""),
-        assigned_to_name=record.get("assigned_to.name", ""),
-        assignment_group=record.get("assignment_group", ""),
-        assignment_group_name=record.get("assignment_group.name", ""),
-    )
+    return task_subject(TABLE, record, "requested_by")
 
 
 def audience(record: Record) -> tuple[Party, ...]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot.permissions import Subject
 from bot.problems import cards
-from bot.records.kind import Kind, Party, Record
+from bot.records.kind import Kind, Party, Record, task_subject
 from servicenow.client import ServiceNowClient
 from servicenow.query import Query, validate_sys_id
 
@@ -37,18 +37,7 @@ FIELDS = (
 
 
 def subject(record: Record) -> Subject:
-    return Subject(
-        TABLE,
-        record.get("number", ""),
-        opened_by=record.get("opened_by", ""),
-        watch_list=frozenset(
-            e.strip().lower() for e in record.get("watch_list", "").split(",") if e.strip()
-        ),
-        assigned_to=record.get("assigned_to", ""),
-        assigned_to_name=record.get("assigned_to.name", ""),
-        assignment_group=record.get("assignment_group", ""),
-        assignment_group_name=record.get("assignment_group.name", ""),
-    )
+    return task_subject(TABLE, record)
 
 
 def audience(record: Record) -> tuple[Party, ...]:

@@ -64,6 +64,24 @@ class View:
         return self.get("sys_mod_count") or "0"
 
 
+def task_subject(table: str, record: Record, owner: str = "") -> Subject:
+    """A task record as the permission table sees it; `owner` names the field saying whose it is
+    (`requested_for`, `requested_by`: its "caller"), besides who opened it."""
+    watchers = record.get("watch_list", "")
+    return Subject(
+        table,
+        record.get("number", ""),
+        caller=record.get(owner, "") if owner else "",
+        caller_name=record.get(f"{owner}.name", "") if owner else "",
+        opened_by=record.get("opened_by", ""),
+        watch_list=frozenset(e.strip().lower() for e in watchers.split(",") if e.strip()),
+        assigned_to=record.get("assigned_to", ""),
+        assigned_to_name=record.get("assigned_to.name", ""),
+        assignment_group=record.get("assignment_group", ""),
+        assignment_group_name=record.get("assignment_group.name", ""),
+    )
+
+
 @dataclass(frozen=True)
 class Party:
     """Someone a record names, who hears of the changes in `hears` (field names)."""

@@ -7,7 +7,7 @@ delivered, closed incomplete — with the closing notes); followers hear of any 
 from __future__ import annotations
 
 from bot.permissions import Subject
-from bot.records.kind import Kind, Party, Record
+from bot.records.kind import Kind, Party, Record, task_subject
 from bot.requested_items import cards
 
 TABLE = "sc_req_item"
@@ -41,20 +41,7 @@ FIELDS = (
 
 
 def subject(record: Record) -> Subject:
-    return Subject(
-        TABLE,
-        record.get("number", ""),
-        caller=record.get("requested_for", ""),
-        caller_name=record.get("requested_for.name", ""),
-        opened_by=record.get("opened_by", ""),
-        watch_list=frozenset(
-            e.strip().lower() for e in record.get("watch_list", "").split(",") if e.strip()
-        ),
-        assigned_to=record.get("assigned_to", ""),
-        assigned_to_name=record.get("assigned_to.name", ""),
-        assignment_group=record.get("assignment_group", ""),
-        assignment_group_name=record.get("assignment_group.name", ""),
-    )
+    return task_subject(TABLE, record, "requested_for")
 
 
 def audience(record: Record) -> tuple[Party, ...]:

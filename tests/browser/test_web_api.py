@@ -140,3 +140,28 @@ async def test_the_page_listens_on_loopback_by_default(sandbox: Sandbox) -> None
         script = await client.get("/static/app.js")
     assert page.status_code == 200 and "<title>incident-bot sandbox</title>" in page.text
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+
+
+async def test_the_panel_moves_a_requested_item_as_the_acting_user_and_refuses_other_tables(
+    sandbox: Sandbox,
+) -> None:
+    emulator = sandbox.stack.emulator
+    item = f"/api/servicenow/records/sc_req_item/{seed.REQUESTED_ITEM}"
+    async with httpx.AsyncClient(base_url=sandbox.url) as client:
+        state = (await client.get("/api/state", params={"user": "bob"})).json()
+        listed = {r["number"]: r for r in state["servicenow"]["records"]}
+        assert listed["RITM0000001"]["stage_label"] == "Waiting for Approval"
+        assert {"CHG0000001", "PRB0000001"} <= set(listed)
+        refused = await client.post(item, json={"as_user": "alice.chen", "stage": "complete"})
+        assert refused.status_code == 403  # the person it is for may comment, not move it
+        unknown = await client.post(
+            f"/api/servicenow/records/sys_user/{seed.ALICE}",
+            json={"as_user": "admin", "state": "1"},
+        )
+        assert unknown.status_code == 400
+        moved = await client.post(item, json={"as_user": "bob.martin", "stage": "fulfillment"})
+    assert moved.status_code == 200
+    row = emulator.get("sc_req_item", seed.REQUESTED_ITEM)
+    assert (
+        row is not None and row["stage"] == "fulfillment" and row["sys_updated_by"] == "bob.martin"
+    )
