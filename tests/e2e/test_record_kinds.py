@@ -14,7 +14,7 @@ from sandbox.servicenow import seed
 from sandbox.slack import Message, View
 from sandbox.slack.records import ALICE, BOB, CAROL, GENERAL
 from sandbox.stack import WEBHOOK_SECRET, Stack, run_stack
-from tests.e2e.steps import actions, told
+from tests.e2e.steps import actions, click, jwt_settings, told, trust_jwt_key
 
 pytestmark = pytest.mark.stack_settings(e_signature_tables="")
 
@@ -280,3 +280,32 @@ async def test_app_home_shows_my_requests_and_my_changes(stack: Stack) -> None:
     await stack.slack.send_event(stack.slack.app_home_opened(CAROL))
     home = await stack.slack.wait_for(lambda: stack.slack.home_view(CAROL))
     assert "Your changes" in str(home.view["blocks"]) and "CHG0000001" in str(home.view["blocks"])
+
+
+async def test_my_approval_on_a_change_points_an_approver_to_theirs_and_tells_others_why_not(
+    stack: Stack,
+) -> None:
+    card = await show(stack, BOB, "CHG0000001")
+    before = len(told(stack, CAROL))
+    await click(stack, CAROL, card, "change_my_approval")
+    [carols] = await stack.slack.wait_for(lambda: told(stack, CAROL)[before:])
+    assert "CHG0000001 waits for your approval" in carols
+    assert f"sysapproval_approver.do%3Fsys_id%3D{seed.CHANGE_APPROVAL}" in carols
+    before = len(told(stack, BOB))
+    await click(stack, BOB, card, "change_my_approval")
+    [bobs] = await stack.slack.wait_for(lambda: told(stack, BOB)[before:])
+    assert "You aren't an approver of CHG0000001" in bobs
+
+
+async def test_acting_as_the_person_servicenow_decides_what_they_see(tmp_path: Path) -> None:
+    async with stack_with(tmp_path, **jwt_settings(tmp_path)) as stack:
+        trust_jwt_key(stack)
+        refused = await command_answer(stack, ALICE, "PRB0000001")
+        assert "PRB0000001" in refused and ":no_entry:" in refused
+        assert not [m for m in stack.slack.messages_in(GENERAL) if "PRB0000001" in m.text]
+        card = await show(stack, ALICE, "RITM0000001")  # hers: ServiceNow shows it to her
+        assert "Standard Laptop" in str(card.blocks)
+        listed_for_alice = await listed(stack, ALICE, "requests")
+        assert "RITM0000001" in str(listed_for_alice.blocks)
+        reads = [r for r in stack.emulator.requests if "/table/sc_req_item" in r.path]
+        assert any(r.auth == "bearer" and r.user == "alice.chen" for r in reads)  # as herself
