@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from bot.incidents import commands, listeners
+from bot.incidents.kind import KIND
 from bot.incidents.parts import Parts
 from bot.incidents.service import Incidents
 from bot.incidents.tracker import IncidentTracker
+from bot.records.service import LiveRecords
 from bot.services import Services
 from storage import Followers, NotificationSettings
 
@@ -40,4 +42,15 @@ def install(services: Services) -> Incidents:
     )
     listeners.install(parts)
     services.commands.add(commands.SUBCOMMANDS, parts)
+    # Found by table or number like every kind (its own tracker and subcommands stay above).
+    services.kinds.add(
+        LiveRecords(
+            KIND,
+            services.servicenow,
+            services.choices,
+            services.feed,
+            services.messenger,
+            services.acting,
+        )
+    )
     return incidents

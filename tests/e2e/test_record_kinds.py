@@ -309,3 +309,18 @@ async def test_acting_as_the_person_servicenow_decides_what_they_see(tmp_path: P
         assert "RITM0000001" in str(listed_for_alice.blocks)
         reads = [r for r in stack.emulator.requests if "/table/sc_req_item" in r.path]
         assert any(r.auth == "bearer" and r.user == "alice.chen" for r in reads)  # as herself
+
+
+async def test_every_kind_is_found_in_one_place_by_table_or_number(stack: Stack) -> None:
+    kinds = stack.bot.services.kinds
+    assert {live.kind.table for live in kinds} == {
+        "incident", "sc_req_item", "change_request", "problem"
+    }  # fmt: skip
+    for number, table in (("INC0000001", "incident"), ("ritm0000001", "sc_req_item"),
+                          ("CHG0000001", "change_request"), ("PRB0000001", "problem")):  # fmt: skip
+        live = kinds.for_number(number)
+        assert live is not None and live.kind.table == table and kinds.get(table) is live
+        record = await live.find(number)
+        card = await live.render(record)
+        assert number.upper() in card.text
+    assert kinds.for_number("REQ0000001") is None
