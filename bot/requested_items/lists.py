@@ -21,7 +21,7 @@ async def mine(_: ServiceNowClient, person: Person) -> Query:
 
 REQUESTS = Listing(
     word="requests",
-    title="Your open requests",
+    title="Your requests",
     usage="`/incident requests` — your open requested items (RITM…), newest first",
     page_action="requested_item_list_page",
     query=mine,

@@ -275,7 +275,7 @@ async def test_app_home_shows_my_requests_and_my_changes(stack: Stack) -> None:
     await stack.slack.send_event(stack.slack.app_home_opened(ALICE))
     home: View = await stack.slack.wait_for(lambda: stack.slack.home_view(ALICE))
     text = str(home.view["blocks"])
-    assert "Your open requests" in text and "RITM0000001" in text
+    assert "Your requests" in text and "RITM0000001" in text
     assert "No open changes for you or your groups." in text
     await stack.slack.send_event(stack.slack.app_home_opened(CAROL))
     home = await stack.slack.wait_for(lambda: stack.slack.home_view(CAROL))
@@ -324,3 +324,41 @@ async def test_every_kind_is_found_in_one_place_by_table_or_number(stack: Stack)
         card = await live.render(record)
         assert number.upper() in card.text
     assert kinds.for_number("REQ0000001") is None
+
+
+async def test_comment_and_post_card_buttons_work_for_every_kind(stack: Stack) -> None:
+    card = await show(stack, ALICE, "RITM0000001")
+    await click(stack, ALICE, card, "record_comment")
+    modal = await stack.slack.wait_for(
+        lambda: (m := stack.slack.current_modal(ALICE)) and m.view["callback_id"] != "loading" and m
+    )
+    assert modal.view["callback_id"] == "record_comment"
+    await stack.slack.send_view_submission(
+        ALICE, modal.id, {"text": {"value": {"type": "plain_text_input", "value": "Blue, please"}}}
+    )
+    await stack.slack.wait_for(lambda: "Blue, please" in str(card.blocks))
+    [entry] = stack.emulator.journal(seed.REQUESTED_ITEM, "comments")
+    assert "Alice Chen (via Slack)" in entry["value"]
+
+    # Alice may not comment on a change that isn't hers: the form says why, and nothing is written.
+    change = await show(stack, BOB, "CHG0000001")
+    await click(stack, ALICE, change, "record_comment")
+    refusal = await stack.slack.wait_for(
+        lambda: (m := stack.slack.current_modal(ALICE)) and ":no_entry:" in str(m.view) and m
+    )
+    assert "CHG0000001" in str(refusal.view)
+    assert stack.emulator.journal(seed.CHANGE, "comments") == []
+
+    # From a list, Post card puts a live card in the channel.
+    page = await listed(stack, ALICE, "requests")
+    post = next(
+        b["accessory"]
+        for b in page.blocks
+        if b.get("accessory", {}).get("action_id") == "record_post"
+    )
+    before = len(stack.slack.messages_in(GENERAL))
+    await stack.slack.send_block_action(
+        ALICE, action_id="record_post", value=post["value"], channel_id=GENERAL
+    )
+    [posted] = await stack.slack.wait_for(lambda: stack.slack.messages_in(GENERAL)[before:])
+    assert "RITM0000001" in posted.text
