@@ -13,7 +13,7 @@ import pytest
 from sandbox.servicenow import seed
 from sandbox.slack import Message
 from sandbox.slack import payloads as slack_payloads
-from sandbox.slack.records import ALICE, BOB, CAROL, DAVE, GENERAL, View
+from sandbox.slack.records import ALICE, BOB, CAROL, DAVE, GENERAL, ApiFault, View
 from sandbox.stack import Stack
 from storage import PostedMessages
 from tests.support import eventually
@@ -269,3 +269,24 @@ async def test_a_malformed_message_action_is_answered_kindly_and_opens_nothing(
     assert "which message" in json.dumps(views[0].view)
     assert views[2].view["callback_id"] == "incident_from_message_form"  # text not a string: empty
     assert stack.emulator.query("incident", "short_description=Lift stuck") == []
+
+
+async def test_a_card_held_back_by_slack_still_goes_in_the_thread_showing_the_newest_state(
+    stack: Stack,
+) -> None:
+    message = stack.slack.post_as_user(CAROL, GENERAL, "Door sensor beeping")
+    view = await form_for(stack, BOB, message)
+    # Slack answers chat.postMessage 429 for a while: the card waits in the outbox.
+    stack.slack.faults.append(ApiFault("chat.postMessage", retry_after=2, times=1))
+    await stack.slack.send_view_submission(BOB, view.id, values(view, BOB))
+    [row] = await stack.slack.wait_for(
+        lambda: stack.emulator.query("incident", "short_description=Door sensor beeping")
+    )
+    await stack.slack.wait_for(lambda: stack.slack.calls_to("chat.postMessage"))
+    # Meanwhile it changes: the pending post is rewritten with the newer card, and keeps its thread.
+    changed = stack.emulator.update(
+        "incident", row["sys_id"], {"state": "2", "assigned_to": seed.BOB}, as_user="bob.martin"
+    )
+    await stack.bot.feed.reconcile("incident", changed)
+    [card] = await thread_cards(stack, message)
+    assert "In Progress" in str(card.blocks) and card.edited == 0
