@@ -198,3 +198,11 @@ async def test_a_retried_command_asks_once(stack: Stack) -> None:
     ]
     asked = [e for e in stack.slack.ephemerals_for(BOB) if "similar open" in e.text]
     assert (len(searches), len(asked)) == (1, 1)
+
+
+async def test_a_check_servicenow_refuses_never_stands_in_the_way(stack: Stack) -> None:
+    carols(stack, "Printer on fire in the lobby")
+    stack.emulator.faults.add(Fault(status=403, method="GET", path_contains="/table/incident"))
+    await stack.slack.send_command(BOB, "printer on fire", channel_id=GENERAL)
+    await stack.slack.wait_for(lambda: stack.slack.messages_in(GENERAL))
+    assert len(created(stack, "printer on fire")) == 1
