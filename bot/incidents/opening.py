@@ -9,8 +9,8 @@ Slack retry or a second button acts once, and a failure that wrote nothing lets 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from bot.identity import Identity, Person
 from bot.incidents.cards import follow_confirmation
@@ -106,7 +106,7 @@ def details(new: NewIncident) -> str:
 def install(opening: Opening, interactions: Interactions, followers: Followers) -> None:
     incidents = opening.incidents
 
-    def on(action: Action) -> Any:
+    def on(action: Action) -> Callable[[Interaction], Need[Incident]]:
         return lambda it: incidents.by_sys_id(action, it.record)
 
     def key(it: Interaction) -> str:
