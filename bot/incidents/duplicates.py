@@ -2,7 +2,8 @@
 
 ServiceNow's keyword search (`123TEXTQUERY321=`) depends on the instance's text index and has no
 documented escape, so the check uses what the notes document: one `LIKE` condition per
-significant word of the short description, ANDed (a likely duplicate shares every one of them),
+significant word of the short description (at least two), ANDed (a likely duplicate shares every
+one of them),
 on open incidents created in the last `DAYS` days. Words are letters and digits only, and every
 value goes through `Query`, which escapes `^` and refuses `javascript:`, so nothing a person types
 reaches the encoded query raw. It costs one Table API read, made as the person; what the person
@@ -32,6 +33,9 @@ DAYS = 3  # how far back a similar open incident counts
 SHOWN = 3  # at most this many are offered
 FETCHED = 10  # read this many, to still have SHOWN after the ones the person may not see
 MAX_WORDS = 4  # the longest significant words are the query's
+MIN_WORDS = (
+    2  # one word in common is no likely duplicate ("before the refresh", "after the refresh")
+)
 MIN_LENGTH = 3
 
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -58,8 +62,9 @@ def significant_words(text: str) -> list[str]:
 
 
 def similar_query(words: Sequence[str], now: datetime | None = None) -> Query | None:
-    """Open incidents of the last DAYS days whose short description contains every word."""
-    if not words:
+    """Open incidents of the last DAYS days whose short description contains every word; None
+    (no check) for fewer than MIN_WORDS words."""
+    if len(words) < MIN_WORDS:
         return None
     since = (now or datetime.now(UTC)) - timedelta(days=DAYS)
     query = (

@@ -46,10 +46,10 @@ async def test_long_text_keeps_a_short_description_and_the_full_description(stac
 async def test_a_known_user_costs_one_write_and_the_duplicate_checks_one_read(
     stack: Stack,
 ) -> None:
-    await stack.slack.send_command(ALICE, "first", channel_id=GENERAL)
+    await stack.slack.send_command(ALICE, "first disk full", channel_id=GENERAL)
     await stack.slack.wait_for(lambda: len(stack.slack.messages_in(GENERAL)) == 1)
     before = len(stack.emulator.requests)
-    await stack.slack.send_command(ALICE, "second", channel_id=GENERAL)
+    await stack.slack.send_command(ALICE, "second disk full", channel_id=GENERAL)
     await stack.slack.wait_for(lambda: len(stack.slack.messages_in(GENERAL)) == 2)
     calls = [
         (r.method, r.path)
