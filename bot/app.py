@@ -52,6 +52,7 @@ from servicenow.records import ChoiceCache
 from servicenow.webhook import InvalidEvent, InvalidSignature, verify
 from storage import (
     Database,
+    Drafts,
     FeedStore,
     IdempotencyKeys,
     LinkedAccounts,
@@ -126,11 +127,13 @@ class Bot:
         ]
 
     async def _housekeeping(self) -> None:
-        """Hourly: forget idempotency keys after a week, delivered outbox rows after two days,
-        and records done with, and identities unused, after RETENTION_CLOSED_DAYS/RETENTION_DAYS."""
+        """Hourly: forget idempotency keys and undecided incident drafts after a week, delivered
+        outbox rows after two days, and records done with, and identities unused, after
+        RETENTION_CLOSED_DAYS/RETENTION_DAYS."""
         while not self._stop.is_set():
             try:
                 await self.services.keys.prune(timedelta(days=7))
+                await Drafts(self.db).prune(timedelta(days=7))  # a choice never made
                 await self.services.messenger.prune()
                 if self.services.acting.linking is not None:
                     await self.services.acting.linking.accounts.prune_states()

@@ -46,7 +46,14 @@ COMMANDS: tuple[SlashCommand, ...] = (
         "/incident", "Open, look up and work ServiceNow incidents", "<what is wrong> | help"
     ),
 )
-SHORTCUTS: tuple[Shortcut, ...] = ()
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut(
+        "incident_from_message",
+        "Open an incident",
+        "Open a ServiceNow incident from this message; its card goes in the thread",
+        type="message",
+    ),
+)
 
 # Bot events, each with what the bot does with it.
 BOT_EVENTS: dict[str, str] = {
@@ -73,7 +80,7 @@ OPTIONS_LOAD = True
 
 # Bot token scopes, each with why the bot needs it.
 SCOPES: dict[str, str] = {
-    "commands": "/incident",
+    "commands": "/incident and the message shortcut Open an incident",
     "chat:write": "post, update and answer with the bot's own cards and DMs",
     "chat:write.public": "post cards in public channels without being invited",
     "users:read": "users.info for who typed a command or pressed a button",
@@ -86,6 +93,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "auth.test": (),  # Bolt, on the first request; `incident-bot check`
     "chat.postMessage": ("chat:write", "chat:write.public"),
     "chat.postEphemeral": ("chat:write",),
+    "chat.getPermalink": (),  # the message shortcut's link back to the message (no scope)
     "chat.update": ("chat:write",),
     "users.info": ("users:read", "users:read.email"),
     "users.lookupByEmail": ("users:read.email",),

@@ -1,6 +1,7 @@
 """Persistence for the bot: SQLAlchemy 2 async models, repositories and Alembic migrations."""
 
 from storage.db import Database, create_engine
+from storage.drafts import Draft, Drafts
 from storage.events import Pending, PendingEvents
 from storage.feed import Card, Claimed, FeedStore, Fold, PendingFold, SlackWrite, StoredSnapshot
 from storage.links import LinkedAccounts, LockedAccount, StoredAccount, TakenState
@@ -19,6 +20,8 @@ __all__ = [
     "Card",
     "Claimed",
     "Database",
+    "Draft",
+    "Drafts",
     "FeedStore",
     "Fold",
     "Followers",

@@ -211,3 +211,20 @@ class LinkedAccount(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IncidentDraft(Base):
+    """An incident someone asked for while similar open ones exist: kept until they choose
+    (follow one of those, add their details to it, or open it anyway), pruned with the keys."""
+
+    __tablename__ = "incident_drafts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    correlation_id: Mapped[str] = mapped_column(String(100))
+    data: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )

@@ -68,15 +68,18 @@ def card_post(
     table: str,
     sys_id: str,
     undeliverable: tuple[str, str] | None = None,
+    thread_ts: str | None = None,
 ) -> SlackWrite:
     """The outbox write that posts a live card of a record in `channel`.
 
     `undeliverable`: (user, text) to DM if the card can never be posted there.
+    `thread_ts`: post it as a reply in that message's thread (kept in the row's `ts`, which a
+    post has no other use for, so a newer card rewriting the pending post keeps it).
     """
     payload: dict[str, Any] = {"text": card.text, "blocks": list(card.blocks)}
     if undeliverable is not None:
         payload[NOTICE] = {"user": undeliverable[0], "text": undeliverable[1]}
-    return SlackWrite("post", channel, payload, table_name=table, sys_id=sys_id)
+    return SlackWrite("post", channel, payload, table_name=table, sys_id=sys_id, ts=thread_ts)
 
 
 class Messenger:
@@ -319,7 +322,11 @@ class Messenger:
                 await slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
             else:
                 response = await slack.chat_postMessage(
-                    channel=message.target, text=text, blocks=blocks, unfurl_links=False
+                    channel=message.target,
+                    text=text,
+                    blocks=blocks,
+                    unfurl_links=False,
+                    thread_ts=message.ts if message.kind == "post" else None,
                 )
                 channel, ts = str(response["channel"]), str(response["ts"])
         except SlackApiError as exc:

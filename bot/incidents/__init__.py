@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from bot.incidents import commands, listeners
+from bot.incidents import commands, from_message, listeners, opening
+from bot.incidents.duplicates import Duplicates
 from bot.incidents.kind import KIND
 from bot.incidents.parts import Parts
 from bot.incidents.service import Incidents
 from bot.incidents.tracker import IncidentTracker
 from bot.records.service import LiveRecords
 from bot.services import Services
-from storage import Followers, NotificationSettings
+from storage import Drafts, Followers, NotificationSettings
 
 
 def install(services: Services) -> Incidents:
@@ -31,6 +32,12 @@ def install(services: Services) -> Incidents:
             incident_channel=services.settings.incident_channel,
         )
     )
+    opens = opening.Opening(
+        incidents,
+        Duplicates(incidents, services.interactions.guard),
+        Drafts(services.db),
+        services.identity,
+    )
     parts = Parts(
         incidents,
         services.interactions,
@@ -39,8 +46,11 @@ def install(services: Services) -> Incidents:
         notifications,
         services.slack,
         services.settings.incident_channel,
+        opens,
     )
     listeners.install(parts)
+    opening.install(opens, services.interactions, followers)
+    from_message.install(opens, services.interactions, services.identity, services.slack)
     services.commands.add(commands.SUBCOMMANDS, parts)
     # Found by table or number like every kind (its own tracker and subcommands stay above).
     services.kinds.add(

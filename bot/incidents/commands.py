@@ -14,7 +14,7 @@ from bot.commands.router import Help, Subcommand, Words
 from bot.identity import Person
 from bot.incidents.cards import create_modal, follow_confirmation, incident_list, resolve_modal
 from bot.incidents.parts import Parts
-from bot.incidents.service import split_description
+from bot.incidents.service import NewIncident, split_description
 from bot.incidents.vocabulary import HoldReason
 from bot.permissions import Action, Grant, Need
 from bot.slack.interactions import Interaction
@@ -231,13 +231,16 @@ async def _run_create(
 ) -> str | None:
     # In the incident channel the feed announces every new incident already.
     here = None if it.channel == parts.incident_channel else it.channel or it.user
-    await parts.incidents.create(
+    short, description = split_description(request.text)
+    question = await parts.opening.open(
+        it,
         grant.person,
-        request.text,
+        NewIncident(short, description),
         correlation_id=f"slack:{it.trigger_id}",
         post_to=here,
-        for_user=it.user,
     )
+    if question is not None:  # similar open incidents: asked only of the person
+        await parts.interactions.reply(it, question)
     return None  # the card has the number; the ack said what is being opened
 
 
@@ -326,7 +329,7 @@ async def _run_notify(parts: Parts, it: Interaction, request: Notify, _: Grant[N
 
 def _creating(request: Create) -> str:
     short, _ = split_description(request.text)
-    return f"Opening an incident: {escape(short)}…"
+    return f"Opening an incident: {escape(short)}… (unless a similar one is open)"
 
 
 SUBCOMMANDS: tuple[Subcommand[Parts, Any], ...] = (

@@ -18,6 +18,13 @@ class IncidentId(StrEnum):
     POST = "incident_post"
     LIST_PAGE = "incident_list_page"
     GROUP_OPTIONS = "group"
+    # the duplicate check's choices (only one of them is ever taken)
+    DRAFT_FOLLOW = "incident_draft_follow"
+    DRAFT_COMMENT = "incident_draft_comment"
+    DRAFT_OPEN = "incident_draft_open"
+    # the message shortcut "Open an incident" (its callback_id in the manifest) and its form
+    FROM_MESSAGE = "incident_from_message"
+    FROM_MESSAGE_FORM = "incident_from_message_form"
     # modals (the comment and resolve forms answer to the same ids as the buttons that open them)
     CREATE_FORM = "incident_create"
     COMMENT_FORM = "incident_comment"

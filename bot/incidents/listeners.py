@@ -134,13 +134,15 @@ def install(parts: Parts) -> None:
             category=it.selected("category"),
             assignment_group=it.selected("assignment_group", IncidentId.GROUP_OPTIONS),
         )
-        await incidents.create(
+        question = await parts.opening.open(
+            it,
             grant.person,
             new,
             correlation_id=f"slack-view:{it.view_id}",
             post_to=it.channel or it.user,
-            for_user=it.user,
         )
+        if question is not None:  # similar open incidents: asked only of the person
+            await parts.interactions.reply(it, question)
         return None
 
     def comment_errors(it: Interaction) -> Mapping[str, str]:

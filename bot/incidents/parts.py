@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.identity import Identity
+from bot.incidents.opening import Opening
 from bot.incidents.service import Incidents
 from bot.slack.interactions import Interactions
 from storage import Followers, NotificationSettings
@@ -21,3 +22,4 @@ class Parts:
     notifications: NotificationSettings
     slack: AsyncWebClient
     incident_channel: str | None
+    opening: Opening  # the duplicate check before opening

@@ -211,6 +211,13 @@ class Incidents:
         )
         return [Group.from_record(row) for row in page.records]
 
+    async def similar(self, person: Person, query: Query, limit: int) -> list[Incident]:
+        """Incidents matching `query` (the duplicate check's), read as the person, newest first."""
+        page = await self._as(person).list(
+            TABLE, query.order_by_desc("sys_created_on"), fields=Incident.FIELDS, limit=limit
+        )
+        return [Incident.from_record(row) for row in page.records]
+
     async def list_for(self, person: Person, scope: str, page: int) -> tuple[list[Incident], int]:
         """One page of open incidents, newest first: mine (caller), assigned to me, or my groups'."""
         servicenow = self._as(person)
@@ -252,15 +259,18 @@ class Incidents:
         correlation_id: str | None = None,
         post_to: str | None = None,
         for_user: str | None = None,
+        caller: Person | None = None,
+        thread_ts: str | None = None,
     ) -> Created:
-        """Open an incident for `person` (one Table API call), and post its live card in
-        `post_to` (as `post` does), queued in the same transaction that records the incident's
-        first version."""
+        """Open an incident by `person` for `caller` (themselves unless given; one Table API
+        call), and post its live card in `post_to` (as `post` does; in the thread of `thread_ts`
+        when given), queued in the same transaction that records the incident's first version."""
         if isinstance(new, str):
             short, description = split_description(new)
             new = NewIncident(short, description)
+        caller = caller or person
         values = {
-            "caller_id": person.sys_user_id,
+            "caller_id": caller.sys_user_id,
             "short_description": new.short_description,
             "description": new.description,
             "impact": new.impact,
@@ -278,9 +288,9 @@ class Incidents:
         )
         incident = Incident.from_record(record)
         if not incident.caller_name:
-            incident = incident.model_copy(update={"caller_name": person.name})
+            incident = incident.model_copy(update={"caller_name": caller.name})
         card = self.card(incident)
-        posts = [self._card_post(post_to, incident, card, for_user)] if post_to else []
+        posts = [self._card_post(post_to, incident, card, for_user, thread_ts)] if post_to else []
         accepted = await self._feed.reconcile(
             TABLE, record, actor=person.sys_user_id, created=True, also=posts
         )
@@ -298,7 +308,12 @@ class Incidents:
         return None
 
     def _card_post(
-        self, channel: str, incident: Incident, card: Card, for_user: str | None
+        self,
+        channel: str,
+        incident: Incident,
+        card: Card,
+        for_user: str | None,
+        thread_ts: str | None = None,
     ) -> SlackWrite:
         notice = (
             f"{incident.number} is ready, but I can't post in that channel. Invite me with "
@@ -310,6 +325,7 @@ class Incidents:
             table=TABLE,
             sys_id=incident.sys_id,
             undeliverable=(for_user, notice) if for_user and for_user != channel else None,
+            thread_ts=thread_ts,
         )
 
     async def assign(self, person: Person, incident: Incident, assignee: str) -> Incident:

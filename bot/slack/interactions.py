@@ -40,7 +40,7 @@ from storage import IdempotencyKeys
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["command", "action", "view", "options"]
+Kind = Literal["command", "action", "view", "options", "shortcut"]
 # Where it came from: a channel or DM message (or command), an ephemeral message (a list only the
 # person sees), the App Home tab, or a modal (a form opened from one of those).
 Origin = Literal["channel", "dm", "ephemeral", "home", "modal"]
@@ -61,6 +61,7 @@ class Interaction:
     view_id: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)  # a submitted view's
     values: Values = field(default_factory=dict)  # a submitted view's inputs
+    message: Mapping[str, Any] = field(default_factory=dict)  # a message shortcut's message
 
     # -- parsing ----------------------------------------------------------------------------------
 
@@ -132,6 +133,22 @@ class Interaction:
             view_id=_text(view.get("id")),
             metadata=metadata,
             values=_values(_object(view.get("state")).get("values")),
+        )
+
+    @classmethod
+    def of_message_shortcut(cls, body: Mapping[str, Any]) -> Interaction:
+        """A message shortcut (`type: message_action`); never raises."""
+        body = _object(body)
+        channel = _text(_object(body.get("channel")).get("id"))
+        return cls(
+            "shortcut",
+            _text(body.get("callback_id")),
+            _text(_object(body.get("user")).get("id")),
+            "dm" if channel.startswith("D") else "channel",
+            channel=channel or None,
+            response_url=_text(body.get("response_url")) or None,
+            trigger_id=_text(body.get("trigger_id")) or None,
+            message=dict(_object(body.get("message"))),
         )
 
     # -- what it means ------------------------------------------------------------------------------
@@ -298,10 +315,18 @@ class Interactions:
                 await guard.identity.person(slack_user_id)
 
     async def run(
-        self, interaction: Interaction, need: Need[T], work: Work[T], *, once: bool = False
+        self,
+        interaction: Interaction,
+        need: Need[T],
+        work: Work[T],
+        *,
+        once: bool = False,
+        key: str | None = None,
     ) -> None:
-        """`need` checked for the person (a refusal is explained, nothing done), then `work`."""
-        key = interaction.key if once else None
+        """`need` checked for the person (a refusal is explained, nothing done), then `work`.
+        `key`: the idempotency key instead of the interaction's own (acting once across several
+        buttons: choices of which only one may be taken)."""
+        key = key or (interaction.key if once else None)
         if key and not await self._keys.claim(key):
             log.info("ignoring a repeat of %s", key)
             return
@@ -373,9 +398,11 @@ class Interactions:
         *,
         need: Needs[T],
         once: bool | Callable[[Interaction], bool] = False,
+        key: Callable[[Interaction], str] | None = None,
     ) -> None:
         """A button or menu: ack at once, check `need`, then `handler`. With `once` (or when
-        `once(interaction)` says so) a double click on one version of a card acts once."""
+        `once(interaction)` says so) a double click on one version of a card acts once; with
+        `key`, every interaction with the same key acts once (and the first one only)."""
 
         @self.app.action(action_id)
         async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -383,8 +410,39 @@ class Interactions:
             interaction = Interaction.of_action(body)
             keyed = once(interaction) if callable(once) else once
             await self.run(
-                interaction, need(interaction), lambda g: handler(interaction, g), once=keyed
+                interaction,
+                need(interaction),
+                lambda g: handler(interaction, g),
+                once=keyed,
+                key=key(interaction) if key else None,
             )
+
+    def on_message_shortcut(
+        self,
+        callback_id: str,
+        title: str,
+        view: Callable[[Interaction, Grant[T]], Awaitable[dict[str, Any]]],
+        *,
+        need: Needs[T],
+    ) -> None:
+        """A message shortcut that opens a form, as `on_form`: the modal opens inside the
+        trigger's 3 s, `need` checked before `view` builds it; a refusal is told to the person.
+        Opening a form changes nothing, so a Slack retry needs no key (its trigger is spent)."""
+
+        @self.app.message_shortcut(callback_id)
+        async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            interaction = Interaction.of_message_shortcut(body)
+
+            async def checked() -> dict[str, Any]:
+                grant = await self.guard.require(interaction.user, need(interaction))
+                return await view(interaction, grant)
+
+            try:
+                await open_modal(self.app.client, interaction.trigger_id or "", title, checked())
+            except Exception as exc:
+                log.info("%s could not open its form: %r", callback_id, exc)
+                await self.tell(interaction, explain(exc), _blocks(exc, ()))
 
     def on_form(
         self,

@@ -9,7 +9,7 @@ API call whose scope was not granted with `missing_scope`. The stand-in does the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -29,6 +29,8 @@ class InstalledApp:
     socket_mode: bool
     home_tab: bool
     messages_tab: bool
+    # `type: message` shortcuts: callback_id -> name (the "More actions" menu entry)
+    message_shortcuts: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> InstalledApp:
@@ -52,6 +54,11 @@ class InstalledApp:
             socket_mode=socket_mode,
             home_tab=bool(app_home.get("home_tab_enabled")),
             messages_tab=bool(app_home.get("messages_tab_enabled")),
+            message_shortcuts={
+                str(shortcut.get("callback_id")): str(shortcut.get("name"))
+                for shortcut in features.get("shortcuts") or []
+                if shortcut.get("type") == "message"
+            },
         )
         if not socket_mode:
             unrouted = [name for name, url in app.commands.items() if not url]
@@ -102,3 +109,14 @@ class InstalledApp:
                 )
             return self.options_url
         return self.interactivity_url
+
+    def message_shortcut_url(self, callback_id: str) -> str | None:
+        """Where a message shortcut goes: Slack lists only the ones the manifest declares."""
+        if callback_id not in self.message_shortcuts:
+            declared = ", ".join(sorted(self.message_shortcuts)) or "none"
+            raise NotInManifest(
+                f"no message shortcut {callback_id!r}: the app's manifest declares {declared}"
+            )
+        if "commands" not in self.scopes:
+            raise NotInManifest("shortcuts need the `commands` scope")
+        return self.interaction_url("message_action")

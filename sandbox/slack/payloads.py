@@ -230,3 +230,43 @@ def event_envelope(
         "event_id": event_id,
         "event_time": event_time,
     }
+
+
+def permalink(message: Message) -> str:
+    """chat.getPermalink's link: `p` and the ts without its dot; a reply names its thread."""
+    link = (
+        f"https://{TEAM_DOMAIN}.slack.com/archives/{message.channel}/p{message.ts.replace('.', '')}"
+    )
+    if message.thread_ts and message.thread_ts != message.ts:
+        link += f"?thread_ts={message.thread_ts}&cid={message.channel}"
+    return link
+
+
+def message_action(
+    *,
+    team_id: str,
+    user: SlackUser,
+    channel: Channel,
+    message: Message,
+    bot: SlackUser,
+    callback_id: str,
+    trigger_id: str,
+    response_url: str,
+    action_ts: str,
+) -> dict[str, Any]:
+    """A message shortcut's payload (`type: message_action`), as Slack sends it."""
+    return {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": action_ts,
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "user": {"id": user.id, "name": user.name, "username": user.name, "team_id": team_id},
+        "channel": {"id": channel.id, "name": channel.name},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id,
+        "response_url": response_url,
+        "message_ts": message.ts,
+        "message": message_object(message, bot),
+    }

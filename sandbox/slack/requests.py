@@ -136,6 +136,41 @@ class SignedRequests:
         self._check_ack(reply, f"block_actions {action_id}")
         return reply
 
+    async def send_message_shortcut(
+        self,
+        user_id: str,
+        message: Message,
+        callback_id: str,
+        *,
+        retry_num: int | None = None,
+    ) -> SlackReply:
+        """Choose the app's message shortcut `callback_id` in `message`'s "More actions" menu
+        (only one the installed manifest declares, as Slack lists only those)."""
+        user = self.ws.user(user_id)
+        url = self._request_url(lambda app: app.message_shortcut_url(callback_id))
+        self.ws.use_scope("commands")
+        current = self.ws.find_message(message.channel, message.ts) or message
+        channel = self.ws.channel(current.channel)
+        key = f"message_action|{user.id}|{channel.id}|{current.ts}|{callback_id}"
+        body = self._sent.get(key) if retry_num is not None else None
+        if body is None:
+            payload = payloads.message_action(
+                team_id=self.ws.team_id,
+                user=user,
+                channel=channel,
+                message=current,
+                bot=self.ws.bot,
+                callback_id=callback_id,
+                trigger_id=self.ws.issue_trigger(user.id),
+                response_url=self.ws.issue_response_url(channel.id, user.id),
+                action_ts=self.ws.next_ts(),
+            )
+            body = payloads.interaction_form(payload)
+            self._sent[key] = body
+        reply = await self._deliver(body, FORM, url, retry_num=retry_num)
+        self._check_ack(reply, f"message_action {callback_id}")
+        return reply
+
     def _view_action(
         self,
         user: SlackUser,

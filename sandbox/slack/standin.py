@@ -36,6 +36,7 @@ class SlackStandIn(Workspace):
         self.attach_http = self.requests.attach_http
         self.send_command = self.requests.send_command
         self.send_block_action = self.requests.send_block_action
+        self.send_message_shortcut = self.requests.send_message_shortcut
         self.send_view_submission = self.requests.send_view_submission
         self.send_options = self.requests.send_options
         self.send_signed = self.requests.send_signed

@@ -34,6 +34,7 @@ REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.update": ("chat:write",),
     "chat.postEphemeral": ("chat:write",),
     "chat.delete": ("chat:write",),
+    "chat.getPermalink": (),  # "No scope required"
     "conversations.open": ("im:write",),
     "views.open": (),
     "views.push": (),
@@ -310,6 +311,16 @@ def chat_delete(standin: SlackStandIn, args: Args) -> dict[str, Any]:
     return {"ok": True, "channel": channel.id, "ts": message.ts}
 
 
+def chat_get_permalink(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    """A message's permalink; a reply's carries its thread (`?thread_ts=…&cid=…`), as Slack's."""
+    channel = exact_channel(standin, required(args, "channel", "channel_not_found"))
+    ts = required(args, "message_ts", "message_not_found")
+    message = standin.find_message(channel.id, ts)
+    if message is None:
+        raise ApiError("message_not_found")
+    return {"ok": True, "channel": channel.id, "permalink": payloads.permalink(message)}
+
+
 def conversations_open(standin: SlackStandIn, args: Args) -> dict[str, Any]:
     users = [u for u in (text_arg(args, "users") or "").split(",") if u]
     if not users:
@@ -403,6 +414,7 @@ METHODS: dict[str, Handler] = {
     "chat.update": chat_update,
     "chat.postEphemeral": chat_post_ephemeral,
     "chat.delete": chat_delete,
+    "chat.getPermalink": chat_get_permalink,
     "conversations.open": conversations_open,
     "views.open": views_open,
     "views.push": views_push,

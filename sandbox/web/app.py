@@ -177,6 +177,17 @@ def create_app(
             raise BadInput("container.type must be view, message or ephemeral")
         return JSONResponse(reply_json(reply))
 
+    async def shortcut(body: Body) -> Response:
+        """A message's "More actions" menu: the app's message shortcut on that message."""
+        found = slack.find_message(str(body.get("channel")), str(body.get("ts")))
+        if found is None:
+            raise BadInput("that message is gone")
+        callback_id = str(body.get("callback_id", ""))
+        if slack.app is not None and callback_id not in slack.app.message_shortcuts:
+            raise BadInput("the app has no such message shortcut")
+        reply = await slack.send_message_shortcut(user_id(body), found, callback_id)
+        return JSONResponse(reply_json(reply))
+
     async def submit(body: Body) -> Response:
         values = body.get("values") or {}
         try:
@@ -295,6 +306,7 @@ def create_app(
             Route("/api/message", post(message), methods=["POST"]),
             Route("/api/action", post(action), methods=["POST"]),
             Route("/api/submit", post(submit), methods=["POST"]),
+            Route("/api/shortcut", post(shortcut), methods=["POST"]),
             Route("/api/close", post(close), methods=["POST"]),
             Route("/api/options", post(options), methods=["POST"]),
             Route("/api/home", post(home), methods=["POST"]),

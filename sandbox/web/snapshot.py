@@ -36,6 +36,11 @@ def slack_state(slack: SlackStandIn, emulator: Emulator, user_id: str) -> JSON:
     return {
         "me": me.id,
         "bot": {"id": slack.bot.id, "name": slack.bot.real_name},
+        # the app's message shortcuts: each message's "More actions" menu lists them
+        "message_shortcuts": [
+            {"callback_id": callback_id, "name": name}
+            for callback_id, name in (slack.app.message_shortcuts if slack.app else {}).items()
+        ],
         "users": [user_item(user, emulator) for user in slack.users.values() if not user.is_bot],
         "channels": [{"id": c.id, "name": c.name, "kind": "channel"} for c in channels]
         + [{"id": dm, "name": slack.bot.name, "kind": "dm"}],

@@ -109,3 +109,34 @@ async def test_a_requested_item_followed_from_approved_to_delivered_updates_its_
     dms = page.locator("#conversation article.msg[data-kind='message']", has_text="RITM0000001")
     await expect(dms.last).to_contain_text("Delivered")
     assert "Stage: Waiting for Approval → Approved" in await dms.first.inner_text()
+
+
+async def test_more_actions_opens_an_incident_from_a_message_and_its_card_lands_in_the_thread(
+    sandbox: Sandbox, page: Page
+) -> None:
+    composer = page.get_by_role("textbox", name="Message", exact=True)
+    await composer.fill("Badge readers dead at the north door")
+    await composer.press("Enter")
+    said = page.locator(
+        "#conversation article.msg[data-kind='message']", has_text="Badge readers dead"
+    )
+    await said.hover()
+    await said.get_by_role("button", name="More actions").click()
+    await said.get_by_role("menuitem", name="Open an incident").click()
+
+    modal = page.locator("#modal-root")
+    short = modal.get_by_label("Short description")
+    await expect(short).to_have_value("Badge readers dead at the north door")
+    description = modal.get_by_role("textbox", name="Description (optional)")
+    await expect(description).to_have_value(re.compile("archives/C0GENERAL0"))
+    await modal.get_by_role("button", name="Open").click()
+
+    card = page.locator(
+        "#conversation article.msg[data-kind='message']", has_text=re.compile(r"INC\d{7}")
+    )
+    await expect(card).to_contain_text("in thread")
+    [row] = sandbox.stack.emulator.query(
+        "incident", "short_description=Badge readers dead at the north door"
+    )
+    assert "archives/C0GENERAL0" in row["description"]
+    await expect(card).to_contain_text(row["number"])

@@ -355,6 +355,9 @@ async def test_who_someone_is_comes_from_their_token_not_their_slack_e_mail(stac
     )
     assert row["caller_id"] == stack.emulator.user_id("alice.chen")
     assert row["sys_created_by"] == "alice.chen"
+    # The bot has recorded the incident's first version (its card is out): a change seen before
+    # that would be the first version the feed knows, with nothing to tell anyone about.
+    await stack.slack.wait_for(lambda: stack.slack.messages_in(GENERAL))
     before = len(stack.slack.messages_in(stack.slack.dm_channel(ALICE)))
     stack.emulator.update(
         "incident",

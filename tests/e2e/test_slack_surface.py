@@ -19,7 +19,7 @@ from sandbox.stack import Stack
 pytestmark = pytest.mark.stack_settings(e_signature_tables="")
 
 
-ALICE, BOB = "U0ALICE000", "U0BOB00000"
+ALICE, BOB, CAROL = "U0ALICE000", "U0BOB00000", "U0CAROL000"
 GENERAL = "C0GENERAL0"
 
 
@@ -89,6 +89,11 @@ async def test_a_tour_of_the_bot_uses_every_declared_method_and_scope_and_nothin
     # Alice opens the Home tab.
     await slack.send_event(slack.app_home_opened(ALICE))
     await slack.wait_for(lambda: slack.home_view(ALICE))
+
+    # Bob opens an incident from Carol's message: its permalink goes into the form.
+    said = slack.post_as_user(CAROL, GENERAL, "Badge readers dead at the north door")
+    await slack.send_message_shortcut(BOB, said, "incident_from_message")
+    await slack.wait_for(lambda: (m := slack.current_modal(BOB)) and "archives" in str(m.view))
 
     assert {c.method for c in slack.calls if not c.error} == set(manifest.METHODS)
     assert slack.scopes_used == set(manifest.SCOPES)

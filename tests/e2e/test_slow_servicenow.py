@@ -83,6 +83,8 @@ async def test_when_it_cannot_be_known_the_bot_says_what_is_uncertain_and_a_retr
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.slack.interactions")
     slow.emulator.faults.add(Fault.commits_unanswered(method="POST", path_contains="incident"))
+    # The duplicate check's read goes through; every look-up for the new record after it fails.
+    slow.emulator.faults.add(Fault(status=0, times=1, method="GET", path_contains="/incident"))
     slow.emulator.faults.add(Fault(status=503, times=-1, method="GET", path_contains="/incident"))
     await slow.slack.send_command(ALICE, "disk full", channel_id=GENERAL)
     [answer] = await slow.slack.wait_for(lambda: told(slow, ALICE), timeout=15)

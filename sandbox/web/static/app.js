@@ -322,11 +322,45 @@ function messageNode(item, channelId) {
         h("time", { datetime: item.ts }, time),
         item.edited ? h("span", { class: "edited", title: `edited ${item.edited}×` }, "(edited)") : null,
         item.thread_ts && item.thread_ts !== item.ts ? h("span", { class: "muted" }, "· in thread") : null,
+        ephemeral ? null : moreActions(item, channelId),
       ),
       ephemeral ? h("div", { class: "ephemeral-note" }, "👁 Only visible to you") : null,
       content,
     ),
   );
+}
+
+// A message's "More actions" menu: the app's message shortcuts (Slack lists only those its
+// manifest declares), each sent as Slack's `message_action` payload by the stand-in.
+function moreActions(item, channelId) {
+  const shortcuts = ui.state?.slack?.message_shortcuts || [];
+  if (!shortcuts.length) return null;
+  const menu = h(
+    "div",
+    { class: "more-menu", hidden: true, role: "menu" },
+    ...shortcuts.map((shortcut) =>
+      h(
+        "button",
+        {
+          type: "button",
+          role: "menuitem",
+          class: "more-item",
+          onclick: async () => {
+            menu.hidden = true;
+            try {
+              const answer = await api("/api/shortcut", { channel: channelId, ts: item.ts, callback_id: shortcut.callback_id });
+              botAnswer(answer, shortcut.name);
+            } catch (error) {
+              status(error.message);
+            }
+          },
+        },
+        shortcut.name,
+      ),
+    ),
+  );
+  const toggle = h("button", { type: "button", class: "more-actions", title: "More actions", "aria-label": "More actions", onclick: () => (menu.hidden = !menu.hidden) }, "⋯");
+  return h("span", { class: "more" }, toggle, menu);
 }
 
 function drawHome(home) {
