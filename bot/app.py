@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import approvals, home, incidents
+from bot import approvals, home, incidents, previews, threads
 from bot.acting import Acting
 from bot.approvals.service import Approvals
 from bot.bodies import CHANGE_EVENT_LIMIT, SLACK_LIMIT, TooLarge, read_body, replay, too_large
@@ -58,6 +58,7 @@ from storage import (
     Pruned,
     Retention,
     StoredAccount,
+    Threads,
     UserLinks,
 )
 
@@ -131,6 +132,7 @@ class Bot:
             try:
                 await self.services.keys.prune(timedelta(days=7))
                 await self.services.messenger.prune()
+                await Threads(self.db).prune(timedelta(days=7))
                 if self.services.acting.linking is not None:
                     await self.services.acting.linking.accounts.prune_states()
                 await self.prune_records()
@@ -335,6 +337,9 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
     incident_kind = incidents.install(services)
     approval_kind = approvals.install(services)
     home_tab = home.install(services, incident_kind, approval_kind)
+    # Conversations: thread replies ↔ comments, link previews, mentions (for every kind above).
+    threads.install(services)
+    previews.install(services)
     identity = services.identity
     metrics.count(
         lambda: [

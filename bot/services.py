@@ -7,7 +7,7 @@ which adds its tracker to the feed, its listeners to the interaction path and it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -16,6 +16,7 @@ from bot.commands.router import Router
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
 from bot.identity import Identity
+from bot.kinds import Kinds
 from bot.settings import Settings
 from bot.slack.interactions import Interactions
 from servicenow.client import ServiceNowClient
@@ -37,3 +38,4 @@ class Services:
     interactions: Interactions
     commands: Router
     acting: Acting  # ServiceNow for this person (the integration user unless acting as people)
+    kinds: Kinds = field(default_factory=Kinds)  # threads, previews, mentions: by table/number

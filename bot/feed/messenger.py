@@ -56,6 +56,11 @@ UNDELIVERABLE = GONE | {
     "invalid_blocks",
     "msg_too_long",
     "restricted_action",
+    # chat.unfurl: the message, or its link, is no longer there to preview
+    "cannot_unfurl_message",
+    "cannot_unfurl_url",
+    "cannot_find_message",
+    "cannot_find_channel",
 }
 RATE_LIMITED = {"ratelimited", "rate_limited"}
 NOTICE = "undeliverable"  # payload key: whom to tell, and what, if a post can never go out
@@ -68,15 +73,17 @@ def card_post(
     table: str,
     sys_id: str,
     undeliverable: tuple[str, str] | None = None,
+    thread_ts: str | None = None,
 ) -> SlackWrite:
-    """The outbox write that posts a live card of a record in `channel`.
+    """The outbox write that posts a live card of a record in `channel` (as a reply in the
+    thread `thread_ts`, when given).
 
     `undeliverable`: (user, text) to DM if the card can never be posted there.
     """
     payload: dict[str, Any] = {"text": card.text, "blocks": list(card.blocks)}
     if undeliverable is not None:
         payload[NOTICE] = {"user": undeliverable[0], "text": undeliverable[1]}
-    return SlackWrite("post", channel, payload, table_name=table, sys_id=sys_id)
+    return SlackWrite("post", channel, payload, table_name=table, sys_id=sys_id, ts=thread_ts)
 
 
 class Messenger:
@@ -317,9 +324,18 @@ class Messenger:
                 channel, ts = message.target, message.ts or ""
                 await self.update_pace.acquire()
                 await slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            elif message.kind == "unfurl":
+                channel, ts = message.target, message.ts or ""
+                await slack.chat_unfurl(
+                    channel=channel, ts=ts, unfurls=message.payload.get("unfurls") or {}
+                )
             else:
                 response = await slack.chat_postMessage(
-                    channel=message.target, text=text, blocks=blocks, unfurl_links=False
+                    channel=message.target,
+                    text=text,
+                    blocks=blocks,
+                    unfurl_links=False,
+                    thread_ts=message.ts or None,
                 )
                 channel, ts = str(response["channel"]), str(response["ts"])
         except SlackApiError as exc:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
+from bot.identity import Person
 from bot.incidents import commands, listeners
+from bot.incidents.cards import incident_preview
 from bot.incidents.parts import Parts
-from bot.incidents.service import Incidents
+from bot.incidents.service import TABLE, Incidents
 from bot.incidents.tracker import IncidentTracker
+from bot.kinds import Kind
 from bot.services import Services
-from storage import Followers, NotificationSettings
+from bot.slack.kit import Card
+from bot.threads import ThreadRelay
+from servicenow.records import Incident
+from storage import Followers, NotificationSettings, Threads
 
 
 def install(services: Services) -> Incidents:
+    threads = Threads(services.db)
     incidents = Incidents(
         services.servicenow,
         services.identity,
@@ -18,6 +27,7 @@ def install(services: Services) -> Incidents:
         services.choices,
         services.feed,
         services.acting,
+        threads,
     )
     followers, notifications = Followers(services.db), NotificationSettings(services.db)
     services.feed.track(
@@ -27,8 +37,10 @@ def install(services: Services) -> Incidents:
             followers,
             notifications,
             incident_channel=services.settings.incident_channel,
+            relay=ThreadRelay(threads),
         )
     )
+    services.kinds.add(kind(incidents))
     parts = Parts(
         incidents,
         services.interactions,
@@ -41,3 +53,25 @@ def install(services: Services) -> Incidents:
     listeners.install(parts)
     services.commands.add(commands.SUBCOMMANDS, parts)
     return incidents
+
+
+def kind(incidents: Incidents) -> Kind:
+    """Incidents in threads, link previews and mentions (bot/kinds.py)."""
+
+    async def live_card(incident: Incident) -> Card:
+        return (await incidents.render(incident.sys_id, incident))[1]
+
+    async def comment(person: Person, incident: Incident, text: str) -> Incident:
+        return await incidents.comment(person, incident, text, public=True)
+
+    return Kind(
+        table=TABLE,
+        number=re.compile(r"INC\d{7}"),
+        by_sys_id=incidents.by_sys_id,
+        by_number=incidents.by_number,
+        from_record=Incident.from_record,
+        preview=lambda incident: incident_preview(incident, incidents.url(incident.sys_id)),
+        live_card=live_card,
+        sys_id_of=lambda incident: incident.sys_id,
+        comment=comment,
+    )

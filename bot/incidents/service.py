@@ -29,9 +29,12 @@ from servicenow.records import (
     IncidentState,
     parse_datetime,
 )
-from storage import SlackWrite
+from storage import SlackWrite, Threads
 
 TABLE = "incident"
+RECENT_COMMENTS = (
+    20  # comments read per change: the newest is the card's, the new ones go to threads
+)
 RESOLVED_OR_LATER = [
     str(int(s)) for s in (IncidentState.RESOLVED, IncidentState.CLOSED, IncidentState.CANCELED)
 ]
@@ -112,6 +115,7 @@ class Incidents:
         choices: ChoiceCache,
         feed: Feed,
         acting: Acting | None = None,
+        threads: Threads | None = None,
     ) -> None:
         self._servicenow = servicenow
         self._identity = identity
@@ -119,6 +123,7 @@ class Incidents:
         self._choices = choices
         self._feed = feed
         self._acting = acting or Acting(servicenow)
+        self._threads = threads
 
     def _as(self, person: Person) -> ServiceNowClient:
         """ServiceNow for this person: their own token when the bot acts as people."""
@@ -186,6 +191,12 @@ class Incidents:
         return Incident.from_record(page.records[0])
 
     async def latest_comment(self, sys_id: str) -> Comment | None:
+        recent = await self.recent_comments(sys_id, limit=1)
+        return recent[0] if recent else None
+
+    async def recent_comments(self, sys_id: str, limit: int = RECENT_COMMENTS) -> list[Comment]:
+        """The newest customer-visible comments, newest first (one Table API call; work notes
+        are never read here, so they never reach a channel)."""
         query = (
             Query()
             .eq("element_id", validate_sys_id(sys_id))
@@ -195,18 +206,18 @@ class Incidents:
         page = await self._servicenow.list(
             "sys_journal_field",
             query,
-            fields=("value", "sys_created_on", "sys_created_by"),
-            limit=1,
+            fields=("sys_id", "value", "sys_created_on", "sys_created_by"),
+            limit=limit,
         )
-        if not page.records:
-            return None
-        row = page.records[0]
-        return Comment(
-            text=row.get("value", ""),
-            author=row.get("sys_created_by", ""),
-            created_on=parse_datetime(row.get("sys_created_on")),
-            id=row.get("sys_id", ""),
-        )
+        return [
+            Comment(
+                text=row.get("value", ""),
+                author=row.get("sys_created_by", ""),
+                created_on=parse_datetime(row.get("sys_created_on")),
+                id=row.get("sys_id", ""),
+            )
+            for row in page.records
+        ]
 
     async def render(self, sys_id: str, incident: Incident | None = None) -> tuple[Incident, Card]:
         """The incident's current card (the record, unless given, and its newest comment)."""
@@ -355,6 +366,8 @@ class Incidents:
             )
         if public:
             values = {"comments": self._signed(text, f"{person.name or person.email} (via Slack)")}
+            if self._threads is not None:  # its journal entry is never posted back to Slack
+                await self._threads.remember_origin(TABLE, incident.sys_id, values["comments"])
         else:
             values = {"work_notes": self._signed(text, via_slack(person))}
         return await self._patch(incident, values, person)
@@ -415,6 +428,8 @@ class Incidents:
             values["comments"] = self._signed(
                 text.strip(), f"{person.name or person.email} (via Slack)"
             )
+            if self._threads is not None:
+                await self._threads.remember_origin(TABLE, incident.sys_id, values["comments"])
         return await self._patch(incident, values, person)
 
     async def start_work(self, person: Person, incident: Incident) -> Incident:

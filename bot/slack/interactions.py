@@ -40,7 +40,7 @@ from storage import IdempotencyKeys
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["command", "action", "view", "options"]
+Kind = Literal["command", "action", "view", "options", "event"]
 # Where it came from: a channel or DM message (or command), an ephemeral message (a list only the
 # person sees), the App Home tab, or a modal (a form opened from one of those).
 Origin = Literal["channel", "dm", "ephemeral", "home", "modal"]
@@ -61,6 +61,7 @@ class Interaction:
     view_id: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)  # a submitted view's
     values: Values = field(default_factory=dict)  # a submitted view's inputs
+    ts: str = ""  # an event's message
 
     # -- parsing ----------------------------------------------------------------------------------
 
@@ -112,6 +113,22 @@ class Interaction:
         )
 
     @classmethod
+    def of_message(cls, event: Mapping[str, Any], what: str, text: str) -> Interaction:
+        """A message event (`what`: message, message_changed:<edit ts>, app_mention, …);
+        never raises."""
+        event = _object(event)
+        channel = _text(event.get("channel"))
+        return cls(
+            "event",
+            what,
+            _text(event.get("user")),
+            "dm" if channel.startswith("D") else "channel",
+            channel=channel or None,
+            value=text,
+            ts=_text(event.get("ts")),
+        )
+
+    @classmethod
     def of_view(cls, body: Mapping[str, Any]) -> Interaction:
         """A view submission; never raises. Its private_metadata only says where the form was
         opened from; a `response_url` in it is never read: only what Slack signed is trusted to
@@ -145,6 +162,9 @@ class Interaction:
             return ":".join(["action", self.user, self.id, self.block_id, self.value])
         if self.kind == "view":
             return f"view:{self.view_id}"
+        if self.kind == "event":
+            # A message acts once, however often Slack delivers it (X-Slack-Retry-Num).
+            return f"event:{self.id}:{self.channel}:{self.ts}" if self.ts else None
         return None
 
     @property

@@ -24,15 +24,16 @@ from sandbox.slack.webapi import REQUIRED_SCOPES
 
 MANIFEST_YML = Path(__file__).resolve().parents[2] / "manifest.yml"
 EXAMPLE = "https://bot.example.com"
+EXAMPLE_INSTANCE = "https://example.service-now.com"
 
 
 # ---- generated, never edited ---------------------------------------------------------------------
 
 
 def test_manifest_yml_is_exactly_what_the_generator_prints_for_the_example_address() -> None:
-    assert MANIFEST_YML.read_text() == manifest.render(EXAMPLE), (
+    assert MANIFEST_YML.read_text() == manifest.render(EXAMPLE, EXAMPLE_INSTANCE), (
         "manifest.yml is generated: change bot/manifest.py, then run "
-        f"`incident-bot manifest --url {EXAMPLE} > manifest.yml`"
+        f"`incident-bot manifest --url {EXAMPLE} --instance {EXAMPLE_INSTANCE} > manifest.yml`"
     )
 
 
@@ -207,7 +208,9 @@ async def test_the_declaration_is_what_the_bot_registers_with_bolt(
 
     kinds = {kind for kind, _ in registered}
     assert names(registered, COMMANDS, "command") == {c.command for c in manifest.COMMANDS}
-    assert names(registered, EVENTS, "type") == set(manifest.BOT_EVENTS)
+    assert names(registered, EVENTS, "type") == {
+        manifest.event_type(e) for e in manifest.BOT_EVENTS
+    }
     assert names(registered, SHORTCUTS, "callback_id") == {
         s.callback_id for s in manifest.SHORTCUTS
     }
