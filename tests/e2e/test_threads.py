@@ -8,7 +8,7 @@ it came from; work notes stay out of channels; a channel can opt out.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -18,8 +18,8 @@ from bot import manifest
 from sandbox.slack import Message
 from sandbox.slack.records import ALICE, BOB, BOT, BOT_ID, DAVE, GENERAL, INCIDENTS
 from sandbox.stack import WEBHOOK_SECRET, Stack, run_stack
-from tests.e2e.steps import bobs_incident, incident, jwt_settings, told, trust_jwt_key
 from storage import Threads
+from tests.e2e.steps import bobs_incident, incident, jwt_settings, told, trust_jwt_key
 from tests.support import eventually
 
 
@@ -56,6 +56,10 @@ def replies(stack: Stack, card: Message) -> list[Message]:
 
 def bot_replies(stack: Stack, card: Message) -> list[Message]:
     return [m for m in replies(stack, card) if m.user == BOT]
+
+
+def two_replies(stack: Stack, card: Message) -> Callable[[], bool]:
+    return lambda: len(bot_replies(stack, card)) == 2
 
 
 def comments(stack: Stack, sys_id: str, containing: str) -> list[dict[str, str]]:
@@ -120,9 +124,7 @@ async def test_a_comment_written_in_servicenow_reaches_every_cards_thread_once_i
             at = now - timedelta(seconds=seconds)
             stack.emulator.update("incident", sys_id, values, as_user="bob.martin", at=at)
         for card in (in_general, in_incidents):
-            await stack.slack.wait_for(
-                lambda card=card: len(bot_replies(stack, card)) == 2, timeout=10
-            )
+            await stack.slack.wait_for(two_replies(stack, card), timeout=10)
         await settled(stack, sys_id)
         for card in (in_general, in_incidents):
             texts = [m.text for m in bot_replies(stack, card)]
