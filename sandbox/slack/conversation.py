@@ -155,11 +155,13 @@ class Conversation:
             "type": "link_shared",
             "channel": channel.id,
             "is_bot_user_member": channel.id in self.ws.bot_channels,
+            "is_unfurl_refresh": False,
             "user": message.user,
             "message_ts": message.ts,
             "unfurl_id": f"{channel.id}.{message.ts.replace('.', '')}.{uuid.uuid4().hex}",
             "source": "conversations_history",
             "links": links,
+            "user_locale": "en-US",
             "event_ts": self.ws.next_ts(),
         }
         if message.thread_ts:
