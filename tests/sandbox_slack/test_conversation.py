@@ -108,7 +108,7 @@ async def test_chat_unfurl_previews_a_link_of_the_message_and_a_second_call_repl
     await client.chat_unfurl(channel=GENERAL, ts=ts, unfurls={LINK: newer})
     assert said.message.unfurls == {LINK: newer}
 
-    for kwargs, error in [
+    cases: list[tuple[dict[str, Any], str]] = [
         (
             {"channel": GENERAL, "ts": ts, "unfurls": {"https://other.example/": PREVIEW}},
             "cannot_unfurl_message",
@@ -116,7 +116,8 @@ async def test_chat_unfurl_previews_a_link_of_the_message_and_a_second_call_repl
         ({"channel": GENERAL, "ts": "1.000001", "unfurls": {LINK: PREVIEW}}, "cannot_find_message"),
         ({"channel": GENERAL, "ts": ts, "unfurls": {LINK: "nope"}}, "invalid_unfurls_format"),
         ({"unfurls": {LINK: PREVIEW}}, "invalid_arguments"),
-    ]:
+    ]
+    for kwargs, error in cases:
         with pytest.raises(SlackApiError) as caught:
             await client.chat_unfurl(**kwargs)
         assert caught.value.response["error"] == error
