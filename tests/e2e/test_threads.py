@@ -101,6 +101,12 @@ async def test_a_reply_in_the_cards_thread_becomes_one_comment_and_never_comes_b
         assert entry["sys_created_by"] == "incident.bot"
         assert "Alice Chen (via Slack)" in entry["value"]
         await stack.slack.wait_for(lambda: "Still broken after a reboot" in str(card.blocks))
+        # A comment from the command line came from Slack too: it stays out of the thread.
+        await stack.slack.send_command(
+            BOB, "comment INC0000001 Looking into it", channel_id=GENERAL
+        )
+        await stack.slack.wait_for(lambda: comments(stack, sys_id, "Looking into it"))
+        await stack.slack.wait_for(lambda: "Looking into it" in str(card.blocks))
         await settled(stack, sys_id)
         # Webhook and poller both saw the change; the comment stays out of every thread.
         assert len(comments(stack, sys_id, "Still broken after a reboot")) == 1
