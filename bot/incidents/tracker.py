@@ -18,7 +18,7 @@ from bot.identity import Identity
 from bot.incidents.cards import Comment, assigned_dm, follower_dm, state_change_dm
 from bot.incidents.service import TABLE, Incidents
 from bot.slack.kit import Card
-from bot.threads.relay import ThreadRelay, new_comments
+from bot.threads.relay import ThreadRelay, comment_marks, new_comments
 from servicenow.records import Incident, IncidentState, Priority
 from storage import Followers, NotificationSettings
 
@@ -121,7 +121,7 @@ class IncidentTracker:
         latest = recent[0] if recent else None
         incident = Incident.from_record(record)
         card = self._incidents.card(incident, latest)
-        current = snapshot(record, latest, read=True)
+        current = snapshot(record, latest, read=True) | comment_marks(recent)
         effects = await self._effects(incident, card, previous, current, actor)
         if self._relay is not None and previous is not None:
             effects += await self._relay.replies(

@@ -8,7 +8,6 @@ outbox keeps them in order per channel. Comments the bot wrote from Slack never 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import TypeVar
 
 from bot.feed.changes import Outgoing
@@ -17,34 +16,44 @@ from servicenow.records import parse_datetime
 from storage import Threads
 
 C = TypeVar("C", bound=Comment)
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # ServiceNow's UTC dates
 UNKNOWN = "?"  # a snapshot that never read the record's comments (a baseline)
 MAX_REPLIES = 10  # comments relayed for one change (a flood goes to ServiceNow's own view)
 
 
-def new_comments(
-    recent: Sequence[C], previous: Mapping[str, str], *, field: str = "latest_comment"
-) -> list[C]:
+def comment_marks(recent: Sequence[Comment]) -> dict[str, str]:
+    """What a snapshot remembers of the comments it read (newest first): the newest one's time,
+    and every comment of that second (ServiceNow's journal is ordered to the second only)."""
+    if not recent or recent[0].created_on is None:
+        return {"comment_time": "", "comment_ids": ""}
+    newest = recent[0].created_on
+    return {
+        "comment_time": newest.strftime(DATE_FORMAT),
+        "comment_ids": ",".join(c.id for c in recent if c.created_on == newest),
+    }
+
+
+def new_comments(recent: Sequence[C], previous: Mapping[str, str]) -> list[C]:
     """Comments in `recent` (newest first) that the `previous` snapshot had not seen, oldest first.
 
-    The snapshot remembers its newest comment's id: everything newer is new. A baseline snapshot
-    never read them: then what was written after that version (`sys_updated_on`) is new."""
-    seen = previous.get(field, "")
-    fresh: list[C] = []
-    if seen == UNKNOWN:
+    Newer than the newest second it saw, or of that second but not among the ids it saw then. A
+    snapshot that read no comments yet (a baseline): what was written after that version."""
+    if previous.get("latest_comment") == UNKNOWN or "comment_time" not in previous:
         since = parse_datetime(previous.get("sys_updated_on"))
         if since is None:
             return []
-        fresh = [c for c in recent if c.created_on is not None and _after(c.created_on, since)]
+        fresh = [c for c in recent if c.created_on is not None and c.created_on > since]
     else:
-        for comment in recent:
-            if seen and comment.id == seen:
-                break
-            fresh.append(comment)
+        since = parse_datetime(previous.get("comment_time"))
+        seen = set(previous.get("comment_ids", "").split(","))
+        fresh = [
+            c
+            for c in recent
+            if since is None
+            or (c.created_on is not None and c.created_on > since)
+            or (c.created_on == since and c.id not in seen)
+        ]
     return list(reversed(fresh))[-MAX_REPLIES:]
-
-
-def _after(moment: datetime, since: datetime) -> bool:
-    return moment > since
 
 
 class ThreadRelay:

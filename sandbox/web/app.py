@@ -139,8 +139,14 @@ def create_app(
         text = str(body.get("text", "")).strip()
         if not text:
             raise BadInput("nothing to send")
-        posted = slack.post_as_user(user_id(body), str(body.get("channel") or ""), text)
-        return JSONResponse({"ts": posted.ts})
+        thread_ts = str(body.get("thread_ts") or "") or None
+        try:
+            said = await slack.say(
+                user_id(body), str(body.get("channel") or ""), text, thread_ts=thread_ts
+            )
+        except KeyError as error:
+            raise BadInput(str(error)) from None
+        return JSONResponse({"ts": said.message.ts})
 
     async def action(body: Body) -> Response:
         user = user_id(body)

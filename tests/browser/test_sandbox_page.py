@@ -70,3 +70,37 @@ async def test_the_approver_approves_from_the_app_home_and_servicenow_shows_it(
     assert decided is not None and decided["state"] == "approved"
     await expect(page.locator("#home")).to_contain_text("Approved RITM0000001")
     await expect(approve).to_have_count(0)  # the Home tab was published again without it
+
+
+async def test_a_reply_in_a_cards_thread_becomes_a_comment_and_a_servicenow_comment_comes_back(
+    sandbox: Sandbox, page: Page
+) -> None:
+    await page.get_by_role("textbox", name="Message", exact=True).fill("/incident INC0000001")
+    await page.get_by_role("textbox", name="Message", exact=True).press("Enter")
+    card = page.locator(
+        "#conversation > article.msg[data-kind='message']", has_text="Email not syncing"
+    )
+    await expect(card.get_by_role("button", name="Comment")).to_be_visible()
+    sys_id = sandbox.stack.emulator.query("incident", "number=INC0000001")[0]["sys_id"]
+
+    # Alice replies in the card's thread: her words become a comment on the incident.
+    reply = card.get_by_role("textbox", name="Reply in thread")
+    await reply.fill("Still broken after a reboot")
+    await reply.press("Enter")
+    thread = card.locator(".thread")
+    await expect(thread).to_contain_text("Still broken after a reboot")
+    await expect(card.locator(".msg-content").first).to_contain_text("Still broken after a reboot")
+    [entry] = [
+        e
+        for e in sandbox.stack.emulator.journal(sys_id)
+        if "Still broken after a reboot" in e["value"]
+    ]
+    assert "Alice Chen (via Slack)" in entry["value"]
+
+    # Bob answers in ServiceNow: the comment appears in the thread, with his name.
+    sandbox.stack.emulator.update(
+        "incident", sys_id, {"comments": "Please re-add the account"}, as_user="bob.martin"
+    )
+    await expect(thread).to_contain_text("Please re-add the account")
+    await expect(thread).to_contain_text("bob.martin")
+    await expect(thread.locator("article.msg")).to_have_count(2)
