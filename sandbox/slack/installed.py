@@ -112,6 +112,19 @@ class InstalledApp:
                 raise NotInManifest(f"the app's {tab} tab is not enabled")
         return self.events_url
 
+    @staticmethod
+    def event_scope(event: Mapping[str, Any]) -> str | None:
+        """The scope Slack needs to send this event (None: none beyond the subscription)."""
+        kind = str(event.get("type"))
+        if kind == "message":
+            channel_type = MESSAGE_SUBSCRIPTIONS.get(str(event.get("channel_type")), "channels")
+            return MESSAGE_SCOPES[f"message.{channel_type}"]
+        return {
+            "link_shared": "links:read",
+            "app_mention": "app_mentions:read",
+            "user_change": "users:read",
+        }.get(kind)
+
     def unfurls(self, domain: str) -> bool:
         """Whether Slack sends link_shared for links to `domain` (its unfurl domains and their
         subdomains)."""
