@@ -2,7 +2,8 @@
 
 `say` posts a person's message (in a thread with `thread_ts`; also to the channel with
 `broadcast`) and delivers what Slack would: a `message` event (when subscribed to the channel's
-kind: message.channels / message.groups), `app_mention` when it mentions the bot, and
+kind: message.channels / message.groups, and only in channels the bot is a member of, as Slack
+does: `invite_bot` is `/invite @incident-bot`), `app_mention` when it mentions the bot, and
 `link_shared` for links to the app's unfurl domains. `edit` and `delete` send `message_changed`
 and `message_deleted`. Payload shapes follow docs.slack.dev (events/message, message_changed,
 message_deleted, link_shared, app_mention); events the installed app does not subscribe to are not
@@ -84,8 +85,17 @@ class Conversation:
             body["thread_ts"] = message.thread_ts
         return body
 
+    def invite_bot(self, channel: str) -> None:
+        """`/invite @incident-bot`: from now on the app hears the channel's messages."""
+        self.ws.bot_channels.add(self.ws.channel(channel).id)
+        self.ws.changed()
+
     async def _send(self, event: dict[str, Any], retry_num: int | None = None) -> SlackReply | None:
-        """Deliver an event if the app subscribes to it (Slack sends nothing otherwise)."""
+        """Deliver an event if the app subscribes to it (Slack sends nothing otherwise), and a
+        channel's messages only if the app is a member."""
+        member = event.get("channel") in self.ws.bot_channels
+        if event["type"] == "message" and event.get("channel_type") != "im" and not member:
+            return None
         if self.ws.app is not None:
             try:
                 self.ws.app.event_url(event)

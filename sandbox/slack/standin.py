@@ -48,3 +48,4 @@ class SlackStandIn(Workspace):
         self.say = self.conversation.say
         self.edit = self.conversation.edit
         self.delete = self.conversation.delete
+        self.invite_bot = self.conversation.invite_bot

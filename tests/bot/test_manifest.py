@@ -112,6 +112,20 @@ def test_the_command_prints_the_manifest_without_any_settings(tmp_path: Path) ->
     assert result.stdout == manifest.render("https://bot.example.org")
 
 
+def test_the_unfurl_domain_is_the_instances_host_from_the_flag_or_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["manifest", "--socket", "--instance", "https://Dev1.Service-Now.com/"]) == 0
+    assert "unfurl_domains:\n    - dev1.service-now.com" in capsys.readouterr().out
+    monkeypatch.setenv("SERVICENOW_INSTANCE_URL", "https://dev2.service-now.com")
+    assert main(["manifest", "--url", EXAMPLE]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["features"]["unfurl_domains"] == [
+        "dev2.service-now.com"
+    ]
+    assert main(["manifest", "--socket", "--instance", "not a url"]) == 2
+    assert "ServiceNow instance" in capsys.readouterr().err
+
+
 def test_the_command_prints_the_socket_mode_manifest(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["manifest", "--socket"]) == 0
     assert capsys.readouterr().out == manifest.render(None)
@@ -244,6 +258,7 @@ def test_every_scope_is_needed_by_a_call_or_a_feature_and_every_call_is_granted(
 @pytest.mark.parametrize("url", [EXAMPLE, None], ids=["http", "socket"])
 def test_the_manifest_is_within_slacks_schema(url: str | None) -> None:
     assert schema_problems(manifest.build(url)) == []
+    assert schema_problems(manifest.build(url, EXAMPLE_INSTANCE)) == []
 
 
 @pytest.mark.parametrize(

@@ -49,3 +49,10 @@ def test_a_baseline_counts_what_was_written_after_its_version() -> None:
     assert new_comments([comment("b", NINE_ONE), comment("a", NINE)], seen) == [
         comment("b", NINE_ONE)
     ]
+
+
+def test_a_flood_of_comments_brings_the_newest_ten() -> None:
+    seen = {"latest_comment": ""} | comment_marks([])
+    flood = [comment(f"c{n:02d}", datetime(2026, 12, 3, 9, 0, n, tzinfo=UTC)) for n in range(15)]
+    newest_first = list(reversed(flood))
+    assert [c.id for c in new_comments(newest_first, seen)] == [c.id for c in flood[5:]]

@@ -75,6 +75,9 @@ async def test_the_approver_approves_from_the_app_home_and_servicenow_shows_it(
 async def test_a_reply_in_a_cards_thread_becomes_a_comment_and_a_servicenow_comment_comes_back(
     sandbox: Sandbox, page: Page
 ) -> None:
+    # Slack sends a channel's messages only to apps in it.
+    await page.get_by_role("textbox", name="Message", exact=True).fill("/invite @incident-bot")
+    await page.get_by_role("textbox", name="Message", exact=True).press("Enter")
     await page.get_by_role("textbox", name="Message", exact=True).fill("/incident INC0000001")
     await page.get_by_role("textbox", name="Message", exact=True).press("Enter")
     card = page.locator(

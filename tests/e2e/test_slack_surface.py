@@ -95,8 +95,10 @@ async def test_a_tour_of_the_bot_uses_every_declared_method_and_scope_and_nothin
     # and a link to the incident, which unfurls.
     number = next(w for w in card.text.split() if w.startswith("INC")).rstrip(":")
     [row] = stack.emulator.query("incident", f"number={number}")
+    slack.invite_bot(GENERAL)
     await slack.say(ALICE, GENERAL, "Still down", thread_ts=card.ts)
     slack.channels["G0PRIVATE0"] = Channel("G0PRIVATE0", "private", is_private=True)
+    slack.invite_bot("G0PRIVATE0")
     await slack.say(ALICE, "G0PRIVATE0", "just chatting")
     await slack.say(ALICE, GENERAL, f"@incident-bot {number}")
     link = f"{stack.settings.servicenow_instance_url}/incident.do?sys_id={row['sys_id']}"

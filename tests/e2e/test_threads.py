@@ -31,6 +31,8 @@ async def feed_stack(tmp_path: Path, **settings: Any) -> AsyncIterator[Stack]:
     async with run_stack(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", **settings
     ) as stack:
+        for channel in (GENERAL, INCIDENTS):  # Slack sends a channel's messages to its members only
+            stack.slack.invite_bot(channel)
         yield stack
         assert stack.slack.problems == []
         assert {call.method for call in stack.slack.calls} <= set(manifest.METHODS)
@@ -227,6 +229,19 @@ async def test_bots_channel_messages_and_people_without_an_account_make_no_comme
         await settled(stack, sys_id)
         assert len(stack.emulator.journal(sys_id)) == before
         assert comments(stack, incident(stack, number)["sys_id"], "not mine") == []
+
+
+async def test_a_channel_the_bot_is_not_in_sends_it_no_replies(tmp_path: Path) -> None:
+    async with feed_stack(tmp_path) as stack:
+        stack.slack.bot_channels.discard(INCIDENTS)
+        card = await show(stack, "INC0000001", INCIDENTS)  # posted with chat:write.public
+        sys_id = incident(stack, "INC0000001")["sys_id"]
+        said = await stack.slack.say(ALICE, INCIDENTS, "nobody hears this", thread_ts=card.ts)
+        assert "message" not in said.replies  # Slack did not send it
+        stack.slack.invite_bot(INCIDENTS)
+        await stack.slack.say(ALICE, INCIDENTS, "now I'm heard", thread_ts=card.ts)
+        await stack.slack.wait_for(lambda: comments(stack, sys_id, "now I'm heard"))
+        assert comments(stack, sys_id, "nobody hears this") == []
 
 
 async def test_acting_as_the_person_the_reply_is_their_own_comment(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ PREVIEW = {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*I
 
 def install(slack: SlackStandIn, bot: FakeBot, instance: str | None = INSTANCE) -> None:
     slack.install_app(manifest.build(bot.url, instance))
+    slack.invite_bot(GENERAL)
 
 
 async def test_a_reply_is_a_message_event_with_its_thread(
@@ -86,6 +87,15 @@ async def test_without_unfurl_domains_or_subscriptions_slack_sends_nothing(
     slack.install_app({**manifest.build(bot.url), "settings": {"event_subscriptions": {}}})
     await slack.say(BOB, GENERAL, "@incident-bot INC0010001")
     assert len(bot.received) == 1
+
+
+async def test_a_channel_the_bot_is_not_in_sends_no_message_events(
+    slack: SlackStandIn, bot: FakeBot
+) -> None:
+    install(slack, bot)
+    slack.bot_channels.clear()
+    await slack.say(ALICE, GENERAL, "hello")
+    assert bot.received == []
 
 
 async def test_a_mention_is_an_app_mention_event(slack: SlackStandIn, bot: FakeBot) -> None:
