@@ -154,11 +154,12 @@ class Bot:
         )
         if pruned != Pruned():
             log.info(
-                "forgot %d cards, %d snapshots, %d followers and %d identities",
+                "forgot %d cards, %d snapshots, %d followers, %d identities and %d link previews",
                 pruned.cards,
                 pruned.snapshots,
                 pruned.followers,
                 pruned.identities,
+                pruned.previews,
             )
         return pruned
 
