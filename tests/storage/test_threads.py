@@ -81,3 +81,13 @@ async def test_a_pending_write_with_the_same_key_takes_the_newer_payload(db: Dat
     assert await store.pending() == 1
     [claimed] = await store.claim(10, timedelta(seconds=10))
     assert claimed.payload == {"v": 2} and claimed.version == 2
+
+
+async def test_which_comments_came_from_slack_is_forgotten_after_a_while(db: Database) -> None:
+    threads = Threads(db)
+    await threads.remember_origin("incident", "a" * 32, "old words")
+    await threads.prune(timedelta(0))
+    assert await threads.from_slack("incident", "a" * 32, [("e1", "old words")]) == set()
+    await threads.remember_origin("incident", "a" * 32, "new words")
+    await threads.prune(timedelta(days=7))
+    assert await threads.from_slack("incident", "a" * 32, [("e2", "new words")]) == {"e2"}
