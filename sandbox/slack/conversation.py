@@ -33,6 +33,7 @@ class Said:
 
     message: Message
     replies: dict[str, SlackReply] = field(default_factory=dict)  # event type -> the app's reply
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # event type -> the event
 
 
 def slack_text(text: str, bot_user: str) -> str:
@@ -117,6 +118,7 @@ class Conversation:
         message = self.ws.post_as_user(user, channel, stored, thread_ts=thread_ts)
         said = Said(message)
         event = self.message_event(message, broadcast=broadcast)
+        said.events["message"] = event
         reply = await self._send(event)
         if reply is not None:
             said.replies["message"] = reply
@@ -132,23 +134,22 @@ class Conversation:
             }
             if message.thread_ts:
                 mention["thread_ts"] = message.thread_ts
+            said.events["app_mention"] = mention
             reply = await self._send(mention)
             if reply is not None:
                 said.replies["app_mention"] = reply
         shared = self.link_shared(message)
         if shared is not None:
+            said.events["link_shared"] = shared
             reply = await self._send(shared)
             if reply is not None:
                 said.replies["link_shared"] = reply
         return said
 
     async def resend(self, said: Said, kind: str = "message", retry_num: int = 1) -> SlackReply:
-        """Slack delivering the same event again (X-Slack-Retry-Num), as if the first timed out."""
-        if kind == "message":
-            event = self.message_event(said.message)
-        else:
-            raise ValueError(kind)
-        return await self.requests.send_event(event, retry_num=retry_num)
+        """Slack delivering the same event again (X-Slack-Retry-Num), as if the first timed out:
+        the same envelope and event_id."""
+        return await self.requests.send_event(said.events[kind], retry_num=retry_num)
 
     def link_shared(self, message: Message) -> dict[str, Any] | None:
         """The link_shared event for the message's links to the app's unfurl domains, if any."""
