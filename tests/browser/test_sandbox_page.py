@@ -107,3 +107,23 @@ async def test_a_reply_in_a_cards_thread_becomes_a_comment_and_a_servicenow_comm
     await expect(thread).to_contain_text("Please re-add the account")
     await expect(thread).to_contain_text("bob.martin")
     await expect(thread.locator("article.msg")).to_have_count(2)
+
+
+async def test_a_link_to_an_incident_shows_its_preview_and_a_mention_answers_in_the_thread(
+    sandbox: Sandbox, page: Page
+) -> None:
+    sys_id = sandbox.stack.emulator.query("incident", "number=INC0000001")[0]["sys_id"]
+    link = f"{sandbox.stack.settings.servicenow_instance_url}/incident.do?sys_id={sys_id}"
+    composer = page.get_by_role("textbox", name="Message", exact=True)
+    await composer.fill(f"is this the same? {link}")
+    await composer.press("Enter")
+    said = page.locator("#conversation > article.msg", has_text="is this the same?")
+    await expect(said.locator(".unfurl")).to_contain_text("INC0000001")
+    await expect(said.locator(".unfurl")).to_contain_text("Email not syncing on my phone")
+
+    await composer.fill("@incident-bot INC0000001")
+    await composer.press("Enter")
+    asked = page.locator("#conversation > article.msg", has_text="INC0000001").filter(
+        has=page.locator(".thread")
+    )
+    await expect(asked.locator(".thread article.msg")).to_contain_text("Email not syncing")
