@@ -25,7 +25,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import approvals, changes, home, incidents, problems, requested_items
+from bot import (
+    approvals,
+    changes,
+    home,
+    incidents,
+    previews,
+    problems,
+    requested_items,
+    threads,
+)
 from bot.acting import Acting
 from bot.approvals.service import Approvals
 from bot.bodies import CHANGE_EVENT_LIMIT, SLACK_LIMIT, TooLarge, read_body, replay, too_large
@@ -60,6 +69,7 @@ from storage import (
     Pruned,
     Retention,
     StoredAccount,
+    Threads,
     UserLinks,
 )
 
@@ -135,6 +145,7 @@ class Bot:
                 await self.services.keys.prune(timedelta(days=7))
                 await Drafts(self.db).prune(timedelta(days=7))  # a choice never made
                 await self.services.messenger.prune()
+                await Threads(self.db).prune(timedelta(days=7))
                 if self.services.acting.linking is not None:
                     await self.services.acting.linking.accounts.prune_states()
                 await self.prune_records()
@@ -156,11 +167,12 @@ class Bot:
         )
         if pruned != Pruned():
             log.info(
-                "forgot %d cards, %d snapshots, %d followers and %d identities",
+                "forgot %d cards, %d snapshots, %d followers, %d identities and %d link previews",
                 pruned.cards,
                 pruned.snapshots,
                 pruned.followers,
                 pruned.identities,
+                pruned.previews,
             )
         return pruned
 
@@ -343,6 +355,9 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
     changes.install(services)
     problems.install(services)
     home_tab = home.install(services, incident_kind, approval_kind)
+    # Conversations: thread replies ↔ comments, link previews, mentions (for every kind above).
+    threads.install(services)
+    previews.install(services)
     identity = services.identity
     metrics.count(
         lambda: [

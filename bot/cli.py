@@ -42,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--url", help="the bot's public address; Slack sends everything to URL/slack/events"
     )
     where.add_argument("--socket", action="store_true", help="for Socket Mode (no request URLs)")
+    manifest.add_argument(
+        "--instance",
+        help="the ServiceNow instance whose links get previews (default: SERVICENOW_INSTANCE_URL)",
+    )
     keypair = sub.add_parser(
         "jwt-keypair",
         help="make the RSA key pair that lets the bot act as each person (JWT bearer grant)",
@@ -63,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(business_rule_instructions())
         return 0
     if args.command == "manifest":
-        return _manifest(args.url, args.socket)
+        return _manifest(args.url, args.socket, args.instance)
     if args.command == "jwt-keypair":
         return _jwt_keypair(args.path)
     if args.command == "encryption-key":
@@ -95,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return asyncio.run(_check(settings))
 
 
-def _manifest(url: str | None, socket: bool) -> int:
+def _manifest(url: str | None, socket: bool, instance: str | None) -> int:
+    import os
+
     from bot.manifest import ManifestError, render
 
     if url is None and not socket:
@@ -105,7 +111,9 @@ def _manifest(url: str | None, socket: bool) -> int:
         )
         return 2
     try:
-        text = render(None if socket else url)
+        text = render(
+            None if socket else url, instance or os.environ.get("SERVICENOW_INSTANCE_URL")
+        )
     except ManifestError as exc:
         print(f"incident-bot: {exc}", file=sys.stderr)
         return 2

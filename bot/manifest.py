@@ -2,8 +2,10 @@
 
 `incident-bot manifest --url https://bot.example.org` prints the manifest for a bot served at that
 address (every request URL is `<url>/slack/events`); `incident-bot manifest --socket` prints the one
-for Socket Mode (no URLs). manifest.yml is the `--url https://bot.example.com` output. Change what the
-bot asks of Slack here, never in a manifest: tests hold this declaration to what the bot registers
+for Socket Mode (no URLs); `--instance https://dev12345.service-now.com` (default:
+SERVICENOW_INSTANCE_URL) makes that instance's host the unfurl domain, so its record links get
+previews. manifest.yml is the `--url https://bot.example.com --instance
+https://example.service-now.com` output. Change what the bot asks of Slack here, never in a manifest: tests hold this declaration to what the bot registers
 with Bolt and to the Web API calls it really makes (limits: slack-notes.md §6).
 """
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+UNFURL_DOMAIN = re.compile(r"(?![.-])[-a-z0-9.]+[a-z0-9]")  # Slack's manifest schema
 REQUEST_PATH = "/slack/events"  # Bolt routes commands, events and interactions from one URL
 URL_MAX = 3000  # the strictest limit on a request URL (a slash command's `url`)
 
@@ -59,13 +62,27 @@ SHORTCUTS: tuple[Shortcut, ...] = (
 BOT_EVENTS: dict[str, str] = {
     "app_home_opened": "publish the Home tab when someone opens it",
     "user_change": "check again at once who someone is in ServiceNow when their profile changes",
+    "message.channels": "replies in a card's thread (public channels) become comments",
+    "message.groups": "replies in a card's thread (private channels) become comments",
+    "link_shared": "preview links to ServiceNow records",
+    "app_mention": "@incident-bot INC0010001 answers in the thread with the live card",
 }
 
 # The scopes Slack requires to send each event (docs.slack.dev/reference/events/<event>).
 EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "app_home_opened": (),
     "user_change": ("users:read",),
+    "message.channels": ("channels:history",),
+    "message.groups": ("groups:history",),
+    "link_shared": ("links:read",),
+    "app_mention": ("app_mentions:read",),
 }
+
+
+def event_type(subscription: str) -> str:
+    """The event a subscription delivers (`message.channels` delivers `message` events)."""
+    return subscription.partition(".")[0]
+
 
 # App Home: the Home tab (views.publish) and the Messages tab, where the bot's DMs land. Nobody
 # listens to messages people send there (no message.im event), so that tab is read-only.
@@ -85,6 +102,11 @@ SCOPES: dict[str, str] = {
     "chat:write.public": "post cards in public channels without being invited",
     "users:read": "users.info for who typed a command or pressed a button",
     "users:read.email": "their profile e-mail, which finds their ServiceNow user (and back)",
+    "channels:history": "message.channels: replies in card threads in public channels",
+    "groups:history": "message.groups: replies in card threads in private channels",
+    "links:read": "link_shared: links to ServiceNow records",
+    "links:write": "chat.unfurl: previews of those links",
+    "app_mentions:read": "app_mention: @incident-bot INC0010001",
 }
 
 # Every Web API method the bot calls, with the scopes it relies on for it (the required ones, and
@@ -95,6 +117,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "chat.postEphemeral": ("chat:write",),
     "chat.getPermalink": (),  # the message shortcut's link back to the message (no scope)
     "chat.update": ("chat:write",),
+    "chat.unfurl": ("links:write",),
     "users.info": ("users:read", "users:read.email"),
     "users.lookupByEmail": ("users:read.email",),
     "views.open": (),
@@ -142,8 +165,23 @@ def request_url(public_url: str) -> str:
     return url
 
 
-def build(public_url: str | None) -> dict[str, Any]:
-    """The manifest for a bot served at `public_url`, or for Socket Mode when it is None."""
+def unfurl_domain(instance_url: str) -> str:
+    """The domain Slack sends link_shared for: the ServiceNow instance's host name."""
+    try:
+        host = (urlsplit(instance_url.strip()).hostname or "").lower()
+    except ValueError:
+        host = ""
+    if not UNFURL_DOMAIN.fullmatch(host) or len(host) > 255:
+        raise ManifestError(
+            "the ServiceNow instance must be an address like https://dev12345.service-now.com "
+            f"(got {instance_url!r})"
+        )
+    return host
+
+
+def build(public_url: str | None, instance_url: str | None = None) -> dict[str, Any]:
+    """The manifest for a bot served at `public_url`, or for Socket Mode when it is None; with
+    `instance_url`, links to that ServiceNow instance unfurl (its host is the unfurl domain)."""
     url = request_url(public_url) if public_url is not None else None
     at: dict[str, str] = {"request_url": url} if url else {}
 
@@ -166,6 +204,8 @@ def build(public_url: str | None) -> dict[str, Any]:
             }
             for c in COMMANDS
         ]
+    if instance_url is not None:
+        features["unfurl_domains"] = [unfurl_domain(instance_url)]
     if SHORTCUTS:
         features["shortcuts"] = [
             {
@@ -203,9 +243,11 @@ def build(public_url: str | None) -> dict[str, Any]:
     }
 
 
-def render(public_url: str | None) -> str:
-    """`build(public_url)` as commented YAML: what `incident-bot manifest` prints."""
+def render(public_url: str | None, instance_url: str | None = None) -> str:
+    """`build(public_url, instance_url)` as commented YAML: what `incident-bot manifest` prints."""
     how = f"--url {public_url.strip()}" if public_url is not None else "--socket"
+    if instance_url is not None:
+        how += f" --instance {instance_url.strip()}"
     header = (
         f"Slack app manifest for {NAME}: the output of `incident-bot manifest {how}`.\n"
         "Generated from bot/manifest.py; change that, never this text. Paste it at\n"
@@ -226,7 +268,11 @@ def render(public_url: str | None) -> str:
     notes.update(
         {("settings", "event_subscriptions", "bot_events", e): w for e, w in BOT_EVENTS.items()}
     )
-    return to_yaml(build(public_url), notes=notes, header=header)
+    if instance_url is not None:
+        notes[("features", "unfurl_domains", unfurl_domain(instance_url))] = (
+            "links to records here get previews"
+        )
+    return to_yaml(build(public_url, instance_url), notes=notes, header=header)
 
 
 # ---- YAML --------------------------------------------------------------------------------------

@@ -43,5 +43,6 @@ class Services:
     interactions: Interactions
     commands: Router
     acting: Acting  # ServiceNow for this person (the integration user unless acting as people)
-    kinds: Kinds = field(default_factory=Kinds)  # the record kinds installed, by table and number
+    # The record kinds installed, by table and number (threads, previews, mentions use it too).
+    kinds: Kinds = field(default_factory=Kinds)
     home_sections: list[HomeSection] = field(default_factory=list)  # shown after the incidents

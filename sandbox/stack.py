@@ -116,7 +116,7 @@ async def run_stack(
             standin.bot_url = bot.url
             # Installed from the manifest the bot generates, as a real workspace would install it:
             # Slack sends only what it declares and grants only the scopes it asks for.
-            standin.install_app(manifest.build(None if socket_mode else bot.url))
+            standin.install_app(manifest.build(None if socket_mode else bot.url, emu.instance_url))
             if config.servicenow_webhook_secret:
                 # ServiceNow's Business Rule, as the setup guide installs it: signed events.
                 emu.webhook = WebhookTarget(

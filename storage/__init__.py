@@ -15,6 +15,7 @@ from storage.repositories import (
     UserLinks,
 )
 from storage.retention import Pruned, Retention
+from storage.threads import StoredUnfurl, ThreadRoot, Threads, text_digest
 
 __all__ = [
     "Card",
@@ -40,7 +41,11 @@ __all__ = [
     "SlackWrite",
     "StoredAccount",
     "StoredSnapshot",
+    "StoredUnfurl",
     "TakenState",
+    "ThreadRoot",
+    "Threads",
     "UserLinks",
     "create_engine",
+    "text_digest",
 ]

@@ -69,9 +69,11 @@ class SlackWrite:
     payload: dict[str, Any] | None  # None only for a fold that nets to nothing
     table_name: str | None = None  # with sys_id: the message becomes a live copy of that record
     sys_id: str | None = None
-    ts: str | None = None
+    ts: str | None = None  # an update's message; a post's thread (None: the channel itself)
     delay: float = 0.0  # not before now + delay seconds (a fold window)
     fold: Fold | None = None
+    # While pending, a later write with the same key replaces this one (a link preview's refresh).
+    coalesce: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,7 @@ class FeedStore:
     ) -> None:
         """Fold what folds, then insert the rest in one statement (their ids keep this order)."""
         rows: list[dict[str, Any]] = []
+        coalesced: list[dict[str, Any]] = []
         for write in writes:
             queued: SlackWrite | None = write
             fold = write.fold
@@ -229,12 +232,12 @@ class FeedStore:
             if queued is None or queued.payload is None:
                 continue
             state = queued.fold.state if queued.fold is not None else None
-            rows.append(
+            (coalesced if queued.coalesce else rows).append(
                 {
                     "kind": queued.kind,
                     "target": queued.target,
                     "ts": queued.ts,
-                    "coalesce_key": None,
+                    "coalesce_key": queued.coalesce,
                     "payload": json.dumps(queued.payload),
                     "table_name": queued.table_name,
                     "sys_id": queued.sys_id,
@@ -254,6 +257,20 @@ class FeedStore:
         # One multi-row INSERT (a few hundred rows at a time: SQLite caps bound parameters).
         for start in range(0, len(rows), INSERT_BATCH):
             await conn.execute(insert(OutboxMessage).values(rows[start : start + INSERT_BATCH]))
+        if coalesced:
+            # A pending write with the same key takes the newer payload instead.
+            statement = self._db.insert(OutboxMessage)
+            statement = statement.on_conflict_do_update(
+                index_elements=[OutboxMessage.coalesce_key],
+                index_where=text("status = 'pending'"),
+                set_={
+                    "payload": statement.excluded.payload,
+                    "version": OutboxMessage.version + 1,
+                    "updated_at": now,
+                },
+                where=OutboxMessage.payload != statement.excluded.payload,
+            )
+            await conn.execute(statement, coalesced)
 
     async def _fold_into(
         self, conn: AsyncConnection, pending: PendingFold, write: SlackWrite, now: datetime
@@ -461,7 +478,7 @@ class FeedStore:
                 became = (
                     {"kind": "update", "target": channel, "ts": ts}
                     | {"coalesce_key": f"update:{channel}:{ts}"}
-                    if message.kind != "update"
+                    if message.kind in ("post", "dm")
                     else {}
                 )
                 await conn.execute(
@@ -476,7 +493,7 @@ class FeedStore:
                     .where(PostedMessage.channel == channel, PostedMessage.ts == ts)
                     .values(rendered=rendered, rendered_hash=digest, updated_at=now)
                 )
-            elif message.table_name and message.sys_id:
+            elif message.kind in ("post", "dm") and message.table_name and message.sys_id:
                 await conn.execute(
                     self._db.insert(PostedMessage)
                     .values(
@@ -484,6 +501,7 @@ class FeedStore:
                         sys_id=message.sys_id,
                         channel=channel,
                         ts=ts,
+                        thread_ts=message.ts,  # a post's `ts` is the thread it went to
                         rendered=rendered,
                         rendered_hash=digest,
                         posted_at=now,

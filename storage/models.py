@@ -47,6 +47,8 @@ class PostedMessage(Base):
     sys_id: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
+    # Set when the card was posted as a reply in a thread (then it is no thread's root).
+    thread_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     rendered_hash: Mapped[str] = mapped_column(String(64))
     rendered: Mapped[str] = mapped_column(Text)
     posted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -228,3 +230,47 @@ class IncidentDraft(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
+
+
+class ChannelSetting(Base):
+    """`/incident threads off` in a channel: its cards' threads and comments stop syncing."""
+
+    __tablename__ = "channel_settings"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    threads: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class JournalOrigin(Base):
+    """A comment the bot wrote from Slack (the SHA-256 of its text), claimed by the journal entry
+    it became (`entry_id`) when the feed first sees it: that entry is never posted back."""
+
+    __tablename__ = "journal_origins"
+    __table_args__ = (Index("ix_journal_origins_record", "table_name", "sys_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    table_name: Mapped[str] = mapped_column(String(80))
+    sys_id: Mapped[str] = mapped_column(String(32))
+    digest: Mapped[str] = mapped_column(String(64))
+    entry_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Unfurl(Base):
+    """A link preview the bot gave a person's message: refreshed when its record changes."""
+
+    __tablename__ = "unfurls"
+    __table_args__ = (
+        UniqueConstraint("channel", "ts", "url", name="uq_unfurls_message_url"),
+        Index("ix_unfurls_record", "table_name", "sys_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    table_name: Mapped[str] = mapped_column(String(80))
+    sys_id: Mapped[str] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, tuple_
 
 from storage.db import Database
-from storage.models import Follower, PostedMessage, Snapshot, UserLink, as_utc, utcnow
+from storage.models import Follower, PostedMessage, Snapshot, Unfurl, UserLink, as_utc, utcnow
 
 BATCH = 500
 
@@ -22,6 +22,7 @@ class Pruned:
     snapshots: int = 0
     followers: int = 0
     identities: int = 0
+    previews: int = 0  # link previews no longer refreshed
 
 
 class Retention:
@@ -37,16 +38,17 @@ class Retention:
         now: datetime | None = None,
     ) -> Pruned:
         """Forget, for records whose snapshot `state` is closed (per table):
-        - their cards (posted_messages) `closed_days` after they closed;
+        - their cards (posted_messages) and link previews `closed_days` after they closed;
         - their snapshot and followers `days` after;
         and, whatever the record: cards of records the feed has no snapshot of, posted and last
-        rewritten `days` ago; identities (user_links) resolved `days` ago (looked up again on
+        rewritten `days` ago; link previews given `days` ago; identities (user_links) resolved
+        `days` ago (looked up again on
         next use). A closed record that reopens after its snapshot went is seen afresh (its next
         change is remembered, not announced). `now`: a benchmark's simulated clock."""
         now = now or utcnow()
         cards_before = now - timedelta(days=closed_days)
         forget_before = now - timedelta(days=days)
-        cards = snapshots = followers = 0
+        cards = snapshots = followers = previews = 0
         latest = max(cards_before, forget_before)
         async with self._db.engine.connect() as conn:
             rows = (
@@ -82,6 +84,10 @@ class Retention:
                     )
                 )
                 cards += int(done.rowcount or 0)
+                done = await conn.execute(
+                    delete(Unfurl).where(tuple_(Unfurl.table_name, Unfurl.sys_id).in_(batch))
+                )
+                previews += int(done.rowcount or 0)
             for start in range(0, len(forgotten), BATCH):
                 batch = forgotten[start : start + BATCH]
                 done = await conn.execute(
@@ -106,4 +112,7 @@ class Retention:
             cards += int(done.rowcount or 0)
             done = await conn.execute(delete(UserLink).where(UserLink.resolved_at < forget_before))
             identities = int(done.rowcount or 0)
-        return Pruned(cards, snapshots, followers, identities)
+            # A preview is refreshed `days` at most, whatever its record does.
+            done = await conn.execute(delete(Unfurl).where(Unfurl.created_at < forget_before))
+            previews += int(done.rowcount or 0)
+        return Pruned(cards, snapshots, followers, identities, previews)

@@ -17,9 +17,10 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -58,14 +59,22 @@ def retry_delay(attempts: int) -> float:
 class Outgoing:
     """One Slack write, delivered later by the durable outbox (never lost, never duplicated)."""
 
-    kind: Literal["post", "dm"]
-    target: str  # channel id (post) or Slack user id (dm)
+    kind: Literal["post", "dm", "unfurl"]
+    target: str  # channel id (post, unfurl) or Slack user id (dm)
     card: Card
     table: str | None = None  # with sys_id: the message becomes a live copy of that record
     sys_id: str | None = None
     # A DM that folds: the tracker's memo of where this change started (see `Folds`). DMs
     # about one record to one person within the feed's fold window become one DM.
     fold: Mapping[str, Any] | None = None
+    # A post: the thread it is a reply in. An unfurl: the message whose link it previews.
+    ts: str | None = None
+    url: str | None = None  # an unfurl: the link it previews
+
+
+# Effects every change of a record may have beyond its tracker's (link previews to refresh):
+# (table, record) -> writes. Registered with `Feed.also`.
+Extra = Callable[[str, Mapping[str, str]], Awaitable[Sequence[Outgoing]]]
 
 
 @dataclass(frozen=True)
@@ -123,12 +132,23 @@ def stored(card: Card) -> StoredCard:
 
 
 def write(outgoing: Outgoing) -> SlackWrite:
+    if outgoing.kind == "unfurl":
+        url = outgoing.url or ""
+        link = hashlib.sha256(url.encode()).hexdigest()[:24]
+        return SlackWrite(
+            kind="unfurl",
+            target=outgoing.target,
+            payload={"unfurls": {url: {"blocks": list(outgoing.card.blocks)}}},
+            ts=outgoing.ts,
+            coalesce=f"unfurl:{outgoing.target}:{outgoing.ts}:{link}",
+        )
     return SlackWrite(
         kind=outgoing.kind,
         target=outgoing.target,
         payload={"text": outgoing.card.text, "blocks": list(outgoing.card.blocks)},
         table_name=outgoing.table,
         sys_id=outgoing.sys_id,
+        ts=outgoing.ts,
     )
 
 
@@ -171,6 +191,7 @@ class Feed:
         self._actors: dict[tuple[str, str], tuple[float, str]] = {}
         self._fetching: set[tuple[str, str]] = set()
         self._wanted: dict[tuple[str, str], int] = {}
+        self._extras: list[Extra] = []
 
     @property
     def store(self) -> FeedStore:
@@ -178,6 +199,11 @@ class Feed:
 
     def track(self, tracker: Tracker) -> None:
         self.trackers[tracker.table] = tracker
+
+    def also(self, extra: Extra) -> None:
+        """`extra`'s writes go with every change of a record (not a record's first, baseline or
+        just-created version), queued in the same transaction as the tracker's."""
+        self._extras.append(extra)
 
     # -- the one path ------------------------------------------------------------------------------
 
@@ -231,6 +257,9 @@ class Feed:
                 actor,
                 baseline=previous is None and baseline,
             )
+            if self._extras and not fresh and not (previous is None and baseline):
+                more = [o for extra in self._extras for o in await extra(table, record)]
+                seen = dataclasses.replace(seen, effects=(*seen.effects, *more))
             accepted = await self._store.accept_change(
                 table,
                 sys_id,

@@ -56,6 +56,11 @@ UNDELIVERABLE = GONE | {
     "invalid_blocks",
     "msg_too_long",
     "restricted_action",
+    # chat.unfurl: the message, or its link, is no longer there to preview
+    "cannot_unfurl_message",
+    "cannot_unfurl_url",
+    "cannot_find_message",
+    "cannot_find_channel",
 }
 RATE_LIMITED = {"ratelimited", "rate_limited"}
 NOTICE = "undeliverable"  # payload key: whom to tell, and what, if a post can never go out
@@ -320,6 +325,11 @@ class Messenger:
                 channel, ts = message.target, message.ts or ""
                 await self.update_pace.acquire()
                 await slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            elif message.kind == "unfurl":
+                channel, ts = message.target, message.ts or ""
+                await slack.chat_unfurl(
+                    channel=channel, ts=ts, unfurls=message.payload.get("unfurls") or {}
+                )
             else:
                 response = await slack.chat_postMessage(
                     channel=message.target,

@@ -10,10 +10,12 @@ from bot.incidents.service import Incidents
 from bot.incidents.tracker import IncidentTracker
 from bot.records.service import LiveRecords
 from bot.services import Services
-from storage import Drafts, Followers, NotificationSettings
+from bot.threads.relay import ThreadRelay
+from storage import Drafts, Followers, NotificationSettings, Threads
 
 
 def install(services: Services) -> Incidents:
+    threads = Threads(services.db)
     incidents = Incidents(
         services.servicenow,
         services.identity,
@@ -21,6 +23,7 @@ def install(services: Services) -> Incidents:
         services.choices,
         services.feed,
         services.acting,
+        threads,
     )
     followers, notifications = Followers(services.db), NotificationSettings(services.db)
     services.feed.track(
@@ -30,6 +33,7 @@ def install(services: Services) -> Incidents:
             followers,
             notifications,
             incident_channel=services.settings.incident_channel,
+            relay=ThreadRelay(threads),
         )
     )
     opens = opening.Opening(
@@ -52,7 +56,8 @@ def install(services: Services) -> Incidents:
     opening.install(opens, services.interactions, followers)
     from_message.install(opens, services.interactions, services.identity, services.slack)
     services.commands.add(commands.SUBCOMMANDS, parts)
-    # Found by table or number like every kind (its own tracker and subcommands stay above).
+    # Found by table or number like every kind (its own tracker and subcommands stay above):
+    # threads, link previews and mentions reach incidents through this.
     services.kinds.add(
         LiveRecords(
             KIND,
@@ -61,6 +66,7 @@ def install(services: Services) -> Incidents:
             services.feed,
             services.messenger,
             services.acting,
+            threads=threads,
         )
     )
     return incidents

@@ -117,6 +117,22 @@ def incident_card(incident: Incident, record_url: str, latest: Comment | None = 
     return Card(text=text, blocks=tuple(blocks))
 
 
+def incident_preview(incident: Incident, record_url: str) -> Card:
+    """The compact card a link to the incident unfurls into: number, short description, state,
+    priority and assignee (no buttons: a preview belongs to the person's message)."""
+    state = incident.state
+    marker = STATE_MARKERS.get(state, ":grey_question:")
+    title = escape(incident.short_description) or "_(no short description)_"
+    assignee = escape(incident.assigned_to_name) or "Unassigned"
+    facts = (
+        f"{marker} {state.label} · Priority {incident.priority.value} - "
+        f"{incident.priority.label} · Assigned to {assignee}"
+    )
+    blocks = (section(f"*{link(record_url, incident.number)}*  {title}"), context(facts))
+    text = clip(escape(f"{incident.number}: {incident.short_description}"), MESSAGE_TEXT_MAX)
+    return Card(text=text, blocks=blocks)
+
+
 def _card_actions(incident: Incident, record_url: str) -> list[Block]:
     sys_id = incident.sys_id
     elements: list[Block] = []

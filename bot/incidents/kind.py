@@ -1,10 +1,12 @@
 """Incidents as a `Kind`: how other features (link previews, subscriptions) find, read and render
 an incident through `services.kinds`, like every other kind. Incidents keep their own tracker,
-service and subcommands; this only describes them."""
+service and subcommands; this describes them, and thread replies, link previews and mentions reach
+incidents through it (their comments from threads too: `LiveRecords.comment` writes them as
+`Incidents.comment` does, signed, once, remembered as Slack's)."""
 
 from __future__ import annotations
 
-from bot.incidents.cards import incident_card
+from bot.incidents.cards import incident_card, incident_preview
 from bot.incidents.service import TABLE, subject
 from bot.permissions import Subject
 from bot.records.kind import Kind, Record
@@ -27,4 +29,5 @@ KIND = Kind(
     closed_states=(str(int(IncidentState.CLOSED)), str(int(IncidentState.CANCELED))),
     card=lambda view: incident_card(Incident.from_record(view.record), view.url, view.latest),
     subject=_subject,
+    preview=lambda view: incident_preview(Incident.from_record(view.record), view.url),
 )

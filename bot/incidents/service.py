@@ -17,7 +17,7 @@ from bot.identity import Identity, Person, via_slack
 from bot.incidents.cards import PAGE_SIZE, SHORT_DESCRIPTION_MAX, Comment, incident_card
 from bot.incidents.vocabulary import STEPS, HoldReason, Move, allowed
 from bot.permissions import Action, Hidden, Need, Subject, Target
-from bot.records.service import latest_comment
+from bot.records.service import RECENT_COMMENTS, recent_comments
 from bot.slack.explain import Refusal
 from bot.slack.kit import Card
 from servicenow.client import ServiceNowClient
@@ -29,7 +29,7 @@ from servicenow.records import (
     Incident,
     IncidentState,
 )
-from storage import SlackWrite
+from storage import SlackWrite, Threads
 
 TABLE = "incident"
 RESOLVED_OR_LATER = [
@@ -112,6 +112,7 @@ class Incidents:
         choices: ChoiceCache,
         feed: Feed,
         acting: Acting | None = None,
+        threads: Threads | None = None,
     ) -> None:
         self._servicenow = servicenow
         self._identity = identity
@@ -119,6 +120,7 @@ class Incidents:
         self._choices = choices
         self._feed = feed
         self._acting = acting or Acting(servicenow)
+        self._threads = threads
 
     def _as(self, person: Person) -> ServiceNowClient:
         """ServiceNow for this person: their own token when the bot acts as people."""
@@ -186,7 +188,13 @@ class Incidents:
         return Incident.from_record(page.records[0])
 
     async def latest_comment(self, sys_id: str) -> Comment | None:
-        return await latest_comment(self._servicenow, sys_id)
+        recent = await self.recent_comments(sys_id, limit=1)
+        return recent[0] if recent else None
+
+    async def recent_comments(self, sys_id: str, limit: int = RECENT_COMMENTS) -> list[Comment]:
+        """The newest customer-visible comments, newest first (one Table API call; work notes
+        are never read here, so they never reach a channel)."""
+        return await recent_comments(self._servicenow, sys_id, limit)
 
     async def render(self, sys_id: str, incident: Incident | None = None) -> tuple[Incident, Card]:
         """The incident's current card (the record, unless given, and its newest comment)."""
@@ -351,6 +359,8 @@ class Incidents:
             )
         if public:
             values = {"comments": self._signed(text, f"{person.name or person.email} (via Slack)")}
+            if self._threads is not None:  # its journal entry is never posted back to Slack
+                await self._threads.remember_origin(TABLE, incident.sys_id, values["comments"])
         else:
             values = {"work_notes": self._signed(text, via_slack(person))}
         return await self._patch(incident, values, person)
@@ -411,6 +421,8 @@ class Incidents:
             values["comments"] = self._signed(
                 text.strip(), f"{person.name or person.email} (via Slack)"
             )
+            if self._threads is not None:
+                await self._threads.remember_origin(TABLE, incident.sys_id, values["comments"])
         return await self._patch(incident, values, person)
 
     async def start_work(self, person: Person, incident: Incident) -> Incident:

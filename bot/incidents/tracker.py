@@ -18,6 +18,7 @@ from bot.identity import Identity
 from bot.incidents.cards import Comment, assigned_dm, follower_dm, state_change_dm
 from bot.incidents.service import TABLE, Incidents
 from bot.slack.kit import Card
+from bot.threads.relay import ThreadRelay, comment_marks, new_comments
 from servicenow.records import Incident, IncidentState, Priority
 from storage import Followers, NotificationSettings
 
@@ -30,6 +31,7 @@ SNAPSHOT_FIELDS = (
     "assignment_group.name",
     "priority",
     "close_code",
+    "sys_updated_on",
     "latest_comment",
 )
 
@@ -92,7 +94,9 @@ class IncidentTracker:
         settings: NotificationSettings,
         *,
         incident_channel: str | None = None,
+        relay: ThreadRelay | None = None,
     ) -> None:
+        self._relay = relay
         self._incidents = incidents
         self._identity = identity
         self._followers = followers
@@ -113,13 +117,21 @@ class IncidentTracker:
         # A record as inserted has no comment from the bot yet: opening an incident costs its
         # single Table API call.
         inserted = record.get("sys_mod_count") == "0"
-        latest = None if inserted else await self._incidents.latest_comment(record["sys_id"])
+        recent = [] if inserted else await self._incidents.recent_comments(record["sys_id"])
+        latest = recent[0] if recent else None
         incident = Incident.from_record(record)
         card = self._incidents.card(incident, latest)
-        current = snapshot(record, latest, read=True)
-        return Observation(
-            current, card, tuple(await self._effects(incident, card, previous, current, actor))
-        )
+        current = snapshot(record, latest, read=True) | comment_marks(recent)
+        effects = await self._effects(incident, card, previous, current, actor)
+        if self._relay is not None and previous is not None:
+            effects += await self._relay.replies(
+                TABLE,
+                incident.sys_id,
+                incident.number,
+                self._incidents.url(incident.sys_id),
+                new_comments(recent, previous),
+            )
+        return Observation(current, card, tuple(effects))
 
     async def _effects(
         self,

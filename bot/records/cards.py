@@ -19,6 +19,7 @@ from bot.slack.kit import (
     actions,
     button,
     clip,
+    context,
     escape,
     link,
     link_button,
@@ -37,6 +38,18 @@ NONE = "—"
 def headline(view: View) -> str:
     title = escape(view.get("short_description")) or "_(no short description)_"
     return f"*{link(view.url, view.number)}*  {title}"
+
+
+def preview(view: View) -> Card:
+    """The compact card a link to any record unfurls into: number, short description, state,
+    priority (when the kind has one) and assignee; no buttons (it belongs to the person's
+    message)."""
+    facts = [view.label("state") or NONE]
+    if view.get("priority"):
+        facts.append(f"Priority {view.label('priority')}")
+    facts.append(f"Assigned to {view.get('assigned_to.name') or 'nobody yet'}")
+    text = clip(escape(f"{view.number}: {view.get('short_description')}"), MESSAGE_TEXT_MAX)
+    return Card(text=text, blocks=(section(headline(view)), context(escape(" · ".join(facts)))))
 
 
 def field(label: str, text: str) -> Block:

@@ -13,7 +13,8 @@ from bot.records.parts import RecordParts
 from bot.records.service import Extras, LiveRecords
 from bot.records.tracker import RecordTracker
 from bot.services import Services
-from storage import Followers, NotificationSettings
+from bot.threads.relay import ThreadRelay
+from storage import Followers, NotificationSettings, Threads
 
 
 def install(services: Services) -> None:
@@ -37,9 +38,13 @@ def install_kind(services: Services, kind: Kind, extras: Extras | None = None) -
         services.messenger,
         services.acting,
         extras,
+        Threads(services.db),
     )
     followers, notifications = Followers(services.db), NotificationSettings(services.db)
-    services.feed.track(RecordTracker(records, services.identity, followers, notifications))
+    relay = ThreadRelay(Threads(services.db))
+    services.feed.track(
+        RecordTracker(records, services.identity, followers, notifications, relay=relay)
+    )
     services.kinds.add(records)
     parts = RecordParts(records, services.interactions, followers, notifications)
     services.commands.add(commands.record_subcommands(kind), parts)

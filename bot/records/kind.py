@@ -107,6 +107,8 @@ class Kind:
     card: Callable[[View], Card]  # the live card (pure)
     subject: Callable[[Record], Subject]  # the record as the permission rules see it
     audience: Callable[[Record], tuple[Party, ...]] = lambda _: ()  # who hears, besides followers
+    # The compact card a link to it unfurls into (pure; None: bot/records/cards.py's preview).
+    preview: Callable[[View], Card] | None = None
     example: str = ""  # a number for help texts
     plural: str = ""
 

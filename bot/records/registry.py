@@ -6,6 +6,7 @@ subscription looks a record up here (`services.kinds.for_number("RITM0010001")`)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from bot.records.service import LiveRecords
@@ -28,6 +29,19 @@ class Kinds:
         return next(
             (r for r in self._by_table.values() if r.kind.number.match(number.strip())), None
         )
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(self._by_table)
+
+    def numbers(self, text: str) -> list[str]:
+        """The record numbers of known kinds in a text, first seen first, each once."""
+        found: list[str] = []
+        for word in re.findall(r"[A-Za-z]+\d+", text):
+            number = word.upper()
+            if number not in found and self.for_number(number):
+                found.append(number)
+        return found
 
     def __iter__(self) -> Iterator[LiveRecords]:
         return iter(list(self._by_table.values()))

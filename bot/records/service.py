@@ -13,12 +13,14 @@ from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger, card_post
 from bot.identity import Person
 from bot.permissions import Action, Hidden, Need, Target
+from bot.records import cards
 from bot.records.kind import Comment, Kind, Record, View
 from bot.slack.explain import Refusal
 from bot.slack.kit import Card
 from servicenow.client import ServiceNowClient
 from servicenow.query import Query, validate_sys_id
 from servicenow.records import ChoiceCache, parse_datetime
+from storage import Threads
 
 # What a kind counts besides its record for its card (say, a problem's linked incidents).
 Extras = Callable[[ServiceNowClient, Record], Awaitable[dict[str, str]]]
@@ -28,8 +30,20 @@ class RecordProblem(Refusal):
     """Something asked of a record can't be done; the message says why."""
 
 
+RECENT_COMMENTS = 20  # comments read per change: the newest is the card's, new ones go to threads
+
+
 async def latest_comment(servicenow: ServiceNowClient, sys_id: str) -> Comment | None:
     """The newest customer-visible comment on any record (one call)."""
+    recent = await recent_comments(servicenow, sys_id, limit=1)
+    return recent[0] if recent else None
+
+
+async def recent_comments(
+    servicenow: ServiceNowClient, sys_id: str, limit: int = RECENT_COMMENTS
+) -> list[Comment]:
+    """The newest customer-visible comments on any record, newest first (one Table API call;
+    work notes are never read here, so they never reach a channel)."""
     query = (
         Query()
         .eq("element_id", validate_sys_id(sys_id))
@@ -40,17 +54,17 @@ async def latest_comment(servicenow: ServiceNowClient, sys_id: str) -> Comment |
         "sys_journal_field",
         query,
         fields=("sys_id", "value", "sys_created_on", "sys_created_by"),
-        limit=1,
+        limit=limit,
     )
-    if not page.records:
-        return None
-    row = page.records[0]
-    return Comment(
-        text=row.get("value", ""),
-        author=row.get("sys_created_by", ""),
-        created_on=parse_datetime(row.get("sys_created_on")),
-        id=row.get("sys_id", ""),
-    )
+    return [
+        Comment(
+            text=row.get("value", ""),
+            author=row.get("sys_created_by", ""),
+            created_on=parse_datetime(row.get("sys_created_on")),
+            id=row.get("sys_id", ""),
+        )
+        for row in page.records
+    ]
 
 
 class LiveRecords:
@@ -63,6 +77,7 @@ class LiveRecords:
         messenger: Messenger,
         acting: Acting | None = None,
         extras: Extras | None = None,
+        threads: Threads | None = None,
     ) -> None:
         self.kind = kind
         self._servicenow = servicenow
@@ -71,6 +86,7 @@ class LiveRecords:
         self._messenger = messenger
         self._acting = acting or Acting(servicenow)
         self._extras = extras
+        self._threads = threads  # remembers the comments written from Slack (never echoed)
 
     def client_for(self, person: Person) -> ServiceNowClient:
         return self._acting.client_for(person)
@@ -115,6 +131,10 @@ class LiveRecords:
         await self._feed.reconcile(self.kind.table, page.records[0], baseline=True)
         return page.records[0]
 
+    async def recent_comments(self, sys_id: str) -> list[Comment]:
+        """Its newest public comments, newest first (the tracker relays the new ones)."""
+        return await recent_comments(self._servicenow, sys_id)
+
     async def labels(self) -> dict[str, dict[str, str]]:
         """Each choice field's labels, as `sys_choice` has them for the table (or for `task`,
         where a task table inherits them); cached by the ChoiceCache."""
@@ -147,6 +167,11 @@ class LiveRecords:
 
     async def render(self, record: Record) -> Card:
         return self.card(await self.view(record))
+
+    async def preview(self, record: Record) -> Card:
+        """The compact card a link to the record unfurls into (no comment read)."""
+        view = await self.view(record, read_comment=False)
+        return (self.kind.preview or cards.preview)(view)
 
     async def list(
         self, person: Person, query: Query, page: int, page_size: int
@@ -192,6 +217,8 @@ class LiveRecords:
             raise RecordProblem(f"{number} is closed: it takes no more comments.")
         if not self._acting.as_person:
             text = f"{text}\n\n— {person.name or person.email} (via Slack)"
+        if self._threads is not None:  # its journal entry is never posted back to Slack
+            await self._threads.remember_origin(self.kind.table, record.get("sys_id", ""), text)
         return await self.patch(person, record, {"comments": text})
 
     async def patch(self, person: Person, record: Record, values: Mapping[str, str]) -> Record:

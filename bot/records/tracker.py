@@ -18,6 +18,7 @@ from bot.records.cards import change_dm, headline
 from bot.records.kind import Comment, Kind, View
 from bot.records.service import LiveRecords
 from bot.slack.kit import Card
+from bot.threads.relay import ThreadRelay, comment_marks, new_comments
 from servicenow.records import parse_datetime
 from storage import Followers, NotificationSettings
 
@@ -78,8 +79,11 @@ class RecordTracker:
         identity: Identity,
         followers: Followers,
         settings: NotificationSettings,
+        *,
+        relay: ThreadRelay | None = None,
     ) -> None:
         self._records = records
+        self._relay = relay  # new ServiceNow comments as replies in its cards' threads
         self.kind = records.kind
         self.table = records.kind.table
         self.fields = records.kind.fields
@@ -99,20 +103,29 @@ class RecordTracker:
         if baseline:
             return Observation(snapshot(self.kind, record, None, read=False))
         inserted = record.get("sys_mod_count") == "0"
-        view = await self._records.view(record, read_comment=not inserted)
+        # One read of its newest comments: the card shows the newest, threads get the new ones.
+        sys_id = record.get("sys_id", "")
+        recent = [] if inserted else await self._records.recent_comments(sys_id)
+        view = await self._records.view(
+            record, latest=recent[0] if recent else None, read_comment=False
+        )
         card = self._records.card(view)
-        current = snapshot(self.kind, record, view.latest, read=True)
+        current = snapshot(self.kind, record, view.latest, read=True) | comment_marks(recent)
         if previous is None:
             return Observation(current, card)  # first sight: the baseline for the next change
         messages = await self._messages(view, previous, current, actor)
         muted = await self._settings.muted(list(messages))
         memo = {"since": dict(previous)}
-        effects = tuple(
+        effects = [
             Outgoing("dm", user, dm, fold=memo)
             for user, dm in messages.items()
             if user not in muted
-        )
-        return Observation(current, card, effects)
+        ]
+        if self._relay is not None:
+            effects += await self._relay.replies(
+                self.table, sys_id, view.number, view.url, new_comments(recent, previous)
+            )
+        return Observation(current, card, tuple(effects))
 
     async def refold(
         self,

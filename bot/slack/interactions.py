@@ -40,7 +40,7 @@ from storage import IdempotencyKeys
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["command", "action", "view", "options", "shortcut"]
+Kind = Literal["command", "action", "view", "options", "shortcut", "event"]
 # Where it came from: a channel or DM message (or command), an ephemeral message (a list only the
 # person sees), the App Home tab, or a modal (a form opened from one of those).
 Origin = Literal["channel", "dm", "ephemeral", "home", "modal"]
@@ -62,6 +62,7 @@ class Interaction:
     metadata: Mapping[str, str] = field(default_factory=dict)  # a submitted view's
     values: Values = field(default_factory=dict)  # a submitted view's inputs
     message: Mapping[str, Any] = field(default_factory=dict)  # a message shortcut's message
+    ts: str = ""  # an event's message
 
     # -- parsing ----------------------------------------------------------------------------------
 
@@ -110,6 +111,22 @@ class Interaction:
             trigger_id=_text(body.get("trigger_id")) or None,
             value=_text(selected.get("value")) or _text(action.get("value")),
             block_id=_text(action.get("block_id")),
+        )
+
+    @classmethod
+    def of_message(cls, event: Mapping[str, Any], what: str, text: str) -> Interaction:
+        """A message event (`what`: message, message_changed:<edit ts>, app_mention, …);
+        never raises."""
+        event = _object(event)
+        channel = _text(event.get("channel"))
+        return cls(
+            "event",
+            what,
+            _text(event.get("user")),
+            "dm" if channel.startswith("D") else "channel",
+            channel=channel or None,
+            value=text,
+            ts=_text(event.get("ts")),
         )
 
     @classmethod
@@ -162,6 +179,9 @@ class Interaction:
             return ":".join(["action", self.user, self.id, self.block_id, self.value])
         if self.kind == "view":
             return f"view:{self.view_id}"
+        if self.kind == "event":
+            # A message acts once, however often Slack delivers it (X-Slack-Retry-Num).
+            return f"event:{self.id}:{self.channel}:{self.ts}" if self.ts else None
         return None
 
     @property

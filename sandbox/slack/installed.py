@@ -12,6 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+MESSAGE_SUBSCRIPTIONS = {"channel": "channels", "group": "groups", "im": "im", "mpim": "mpim"}
+MESSAGE_SCOPES = {
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    "message.im": "im:history",
+    "message.mpim": "mpim:history",
+}
+
 
 class NotInManifest(ValueError):
     """Slack would not send this: the installed app's manifest does not declare it."""
@@ -31,6 +39,7 @@ class InstalledApp:
     messages_tab: bool
     # `type: message` shortcuts: callback_id -> name (the "More actions" menu entry)
     message_shortcuts: Mapping[str, str] = field(default_factory=dict)
+    unfurl_domains: tuple[str, ...] = ()
 
     @classmethod
     def from_manifest(cls, manifest: Mapping[str, Any]) -> InstalledApp:
@@ -59,6 +68,7 @@ class InstalledApp:
                 for shortcut in features.get("shortcuts") or []
                 if shortcut.get("type") == "message"
             },
+            unfurl_domains=tuple(features.get("unfurl_domains") or ()),
         )
         if not socket_mode:
             unrouted = [name for name, url in app.commands.items() if not url]
@@ -84,6 +94,17 @@ class InstalledApp:
 
     def event_url(self, event: Mapping[str, Any]) -> str | None:
         kind = str(event.get("type"))
+        if kind == "message":  # subscribed to per kind of conversation
+            kind = (
+                f"message.{MESSAGE_SUBSCRIPTIONS.get(str(event.get('channel_type')), 'channels')}"
+            )
+            scope = MESSAGE_SCOPES[kind]
+            if kind in self.bot_events and scope not in self.scopes:
+                raise NotInManifest(f"{kind} needs the {scope} scope")
+        if kind == "link_shared" and "links:read" not in self.scopes:
+            raise NotInManifest("link_shared needs the links:read scope")
+        if kind == "app_mention" and "app_mentions:read" not in self.scopes:
+            raise NotInManifest("app_mention needs the app_mentions:read scope")
         if kind not in self.bot_events:
             raise NotInManifest(
                 f"the app is not subscribed to {kind} (bot_events: {', '.join(sorted(self.bot_events)) or 'none'})"
@@ -97,6 +118,25 @@ class InstalledApp:
             ):
                 raise NotInManifest(f"the app's {tab} tab is not enabled")
         return self.events_url
+
+    @staticmethod
+    def event_scope(event: Mapping[str, Any]) -> str | None:
+        """The scope Slack needs to send this event (None: none beyond the subscription)."""
+        kind = str(event.get("type"))
+        if kind == "message":
+            channel_type = MESSAGE_SUBSCRIPTIONS.get(str(event.get("channel_type")), "channels")
+            return MESSAGE_SCOPES[f"message.{channel_type}"]
+        return {
+            "link_shared": "links:read",
+            "app_mention": "app_mentions:read",
+            "user_change": "users:read",
+        }.get(kind)
+
+    def unfurls(self, domain: str) -> bool:
+        """Whether Slack sends link_shared for links to `domain` (its unfurl domains and their
+        subdomains)."""
+        domain = domain.lower()
+        return any(domain == d or domain.endswith(f".{d}") for d in self.unfurl_domains)
 
     def interaction_url(self, kind: str) -> str | None:
         if not self.interactivity:

@@ -49,6 +49,12 @@ class Channel:
     name: str
     is_im: bool = False
     user: str | None = None  # the other member of a DM
+    is_private: bool = False  # a private channel (its messages come as message.groups)
+
+    @property
+    def channel_type(self) -> str:
+        """As message events name it: channel, group or im."""
+        return "im" if self.is_im else "group" if self.is_private else "channel"
 
 
 @dataclass
@@ -78,6 +84,8 @@ class Message:
     history: list[Message] = field(default_factory=list)
     attachments: list[dict[str, Any]] = field(default_factory=list)
     source: MessageSource = "api"
+    # chat.unfurl: each previewed link's unfurl ({"blocks": …}), the latest call's per link
+    unfurls: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

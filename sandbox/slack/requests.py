@@ -359,6 +359,9 @@ class SignedRequests:
     ) -> SlackReply:
         """Deliver an Events API event; a retry (retry_num) repeats the same envelope and event_id."""
         url = self._request_url(lambda app: app.event_url(event))
+        scope = InstalledApp.event_scope(event)
+        if scope and self.ws.app is not None:
+            self.ws.use_scope(scope)  # the event relies on it
         key = json.dumps(event, sort_keys=True)
         envelope = self._events.get(key) if retry_num is not None else None
         if envelope is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sandbox.slack.conversation import Conversation
 from sandbox.slack.records import SlackUser
 from sandbox.slack.requests import SignedRequests
 from sandbox.slack.socket_mode import SocketMode
@@ -43,3 +44,9 @@ class SlackStandIn(Workspace):
         self.send_event = self.requests.send_event
         self.app_home_opened = self.requests.app_home_opened
         self.user_change = self.requests.user_change
+        # People talking: messages, thread replies, edits, deletions (and the events they cause).
+        self.conversation = Conversation(self, self.requests)
+        self.say = self.conversation.say
+        self.edit = self.conversation.edit
+        self.delete = self.conversation.delete
+        self.invite_bot = self.conversation.invite_bot

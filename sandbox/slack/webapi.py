@@ -7,6 +7,7 @@ the token, then the scopes the method requires, then the method itself; every ca
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -40,7 +41,10 @@ REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
     "views.push": (),
     "views.update": (),
     "views.publish": (),
+    "chat.unfurl": ("links:write",),
+    "conversations.replies": (),  # channels:history or groups:history, by the channel's kind
 }
+UNFURLS_MAX = 10  # links one chat.unfurl call may preview (Slack previews a message's first few)
 
 
 def call(
@@ -403,6 +407,65 @@ def apps_connections_open(standin: SlackStandIn, args: Args) -> dict[str, Any]:
     return standin.socket.open_connection()  # sandbox/slack/socket_mode.py
 
 
+def chat_unfurl(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    """Previews for links in a person's message (channel + ts), or in a message still being
+    written (unfurl_id + source=composer). A second call for the same link replaces its preview."""
+    raw = args.get("unfurls")
+    try:
+        unfurls = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        raise ApiError("invalid_unfurls_format") from None
+    if not isinstance(unfurls, dict) or not unfurls or len(unfurls) > UNFURLS_MAX:
+        raise ApiError("invalid_unfurls_format")
+    for url, unfurl in unfurls.items():
+        if not isinstance(unfurl, dict) or not isinstance(unfurl.get("blocks", []), list):
+            raise ApiError("invalid_unfurls_format")
+        standin.check_markup(f"unfurl of {url}", "", unfurl.get("blocks"))
+    unfurl_id, source = text_arg(args, "unfurl_id"), text_arg(args, "source")
+    channel_ref, ts = text_arg(args, "channel"), text_arg(args, "ts")
+    if unfurl_id and source:
+        if source not in ("composer", "conversations_history"):
+            raise ApiError("invalid_source")
+        standin.composer_unfurls.setdefault(unfurl_id, {}).update(unfurls)
+        standin.changed()
+        return {"ok": True}
+    if not (channel_ref and ts):
+        raise ApiError("invalid_arguments")
+    try:
+        channel = standin.channel(channel_ref)
+    except KeyError:
+        raise ApiError("cannot_find_channel") from None
+    message = standin.find_message(channel.id, ts)
+    if message is None:
+        raise ApiError("cannot_find_message")
+    for url in unfurls:
+        if url not in message.text:  # Slack previews only the links the message has
+            raise ApiError("cannot_unfurl_message")
+    message.unfurls.update(unfurls)
+    standin.changed()
+    return {"ok": True}
+
+
+def conversations_replies(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    """A thread: its parent, then the replies, oldest first."""
+    try:
+        channel = standin.channel(required(args, "channel", "channel_not_found"))
+    except KeyError:
+        raise ApiError("channel_not_found") from None
+    scope = "groups:history" if channel.is_private else "channels:history"
+    if not channel.is_im:
+        require_scopes(standin, (scope,))
+    ts = required(args, "ts", "thread_not_found")
+    thread = standin.thread(channel.id, ts)
+    if not thread:
+        raise ApiError("thread_not_found")
+    return {
+        "ok": True,
+        "messages": [payloads.message_object(m, standin.bot) for m in thread],
+        "has_more": False,
+    }
+
+
 APP_LEVEL_METHODS = frozenset({"apps.connections.open"})  # called with the xapp- token
 
 METHODS: dict[str, Handler] = {
@@ -420,4 +483,6 @@ METHODS: dict[str, Handler] = {
     "views.push": views_push,
     "views.update": views_update,
     "views.publish": views_publish,
+    "chat.unfurl": chat_unfurl,
+    "conversations.replies": conversations_replies,
 }

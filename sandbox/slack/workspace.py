@@ -73,6 +73,7 @@ class Workspace:
         self.calls: list[ApiCall] = []
         self.messages: dict[str, list[Message]] = {}
         self.deleted: list[Message] = []
+        self.composer_unfurls: dict[str, dict[str, Any]] = {}  # unfurl_id -> url -> unfurl
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, View] = {}
         self.faults: list[ApiFault] = []
@@ -257,10 +258,20 @@ class Workspace:
         self.changed()
         return message
 
-    def post_as_user(self, user_id: str, channel: str, text: str) -> Message:
-        """A message a person wrote (the bot may not chat.update it)."""
+    def post_as_user(
+        self, user_id: str, channel: str, text: str, *, thread_ts: str | None = None
+    ) -> Message:
+        """A message a person wrote (the bot may not chat.update it); `thread_ts`: a reply."""
         user = self.user(user_id)
-        return self.post_message(self.channel(channel).id, text, user=user.id, source="user")
+        return self.post_message(
+            self.channel(channel).id, text, user=user.id, source="user", thread_ts=thread_ts
+        )
+
+    def thread(self, channel: str, ts: str) -> list[Message]:
+        """A thread as conversations.replies lists it: the parent, then its replies in order."""
+        return [
+            m for m in self.messages_in(self.channel(channel).id) if m.ts == ts or m.thread_ts == ts
+        ]
 
     def update_message(
         self,

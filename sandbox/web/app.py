@@ -137,6 +137,14 @@ def create_app(
         if not name.startswith("/") or len(name) < 2:
             raise BadInput("a slash command starts with /")
         channel = str(body.get("channel") or "C0GENERAL0")
+        if name == "/invite":  # Slack's own command: the bot joins the channel
+            if "@incident-bot" not in text:
+                raise BadInput("invite the bot with /invite @incident-bot")
+            try:
+                slack.invite_bot(channel)
+            except KeyError as error:
+                raise BadInput(str(error)) from None
+            return JSONResponse({"status": 200, "text": "incident-bot joined the channel"})
         reply = await slack.send_command(
             user_id(body), text.strip(), channel_id=channel, command=name
         )
@@ -146,8 +154,14 @@ def create_app(
         text = str(body.get("text", "")).strip()
         if not text:
             raise BadInput("nothing to send")
-        posted = slack.post_as_user(user_id(body), str(body.get("channel") or ""), text)
-        return JSONResponse({"ts": posted.ts})
+        thread_ts = str(body.get("thread_ts") or "") or None
+        try:
+            said = await slack.say(
+                user_id(body), str(body.get("channel") or ""), text, thread_ts=thread_ts
+            )
+        except KeyError as error:
+            raise BadInput(str(error)) from None
+        return JSONResponse({"ts": said.message.ts})
 
     async def action(body: Body) -> Response:
         user = user_id(body)

@@ -85,6 +85,7 @@ def message_item(slack: SlackStandIn, message: Message) -> JSON:
         "text": message.text,
         "blocks": message.blocks,
         "attachments": message.attachments,
+        "unfurls": message.unfurls,
         "edited": message.edited,
     }
 

@@ -24,15 +24,16 @@ from sandbox.slack.webapi import REQUIRED_SCOPES
 
 MANIFEST_YML = Path(__file__).resolve().parents[2] / "manifest.yml"
 EXAMPLE = "https://bot.example.com"
+EXAMPLE_INSTANCE = "https://example.service-now.com"
 
 
 # ---- generated, never edited ---------------------------------------------------------------------
 
 
 def test_manifest_yml_is_exactly_what_the_generator_prints_for_the_example_address() -> None:
-    assert MANIFEST_YML.read_text() == manifest.render(EXAMPLE), (
+    assert MANIFEST_YML.read_text() == manifest.render(EXAMPLE, EXAMPLE_INSTANCE), (
         "manifest.yml is generated: change bot/manifest.py, then run "
-        f"`incident-bot manifest --url {EXAMPLE} > manifest.yml`"
+        f"`incident-bot manifest --url {EXAMPLE} --instance {EXAMPLE_INSTANCE} > manifest.yml`"
     )
 
 
@@ -109,6 +110,20 @@ def test_the_command_prints_the_manifest_without_any_settings(tmp_path: Path) ->
     )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == manifest.render("https://bot.example.org")
+
+
+def test_the_unfurl_domain_is_the_instances_host_from_the_flag_or_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["manifest", "--socket", "--instance", "https://Dev1.Service-Now.com/"]) == 0
+    assert "unfurl_domains:\n    - dev1.service-now.com" in capsys.readouterr().out
+    monkeypatch.setenv("SERVICENOW_INSTANCE_URL", "https://dev2.service-now.com")
+    assert main(["manifest", "--url", EXAMPLE]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["features"]["unfurl_domains"] == [
+        "dev2.service-now.com"
+    ]
+    assert main(["manifest", "--socket", "--instance", "not a url"]) == 2
+    assert "ServiceNow instance" in capsys.readouterr().err
 
 
 def test_the_command_prints_the_socket_mode_manifest(capsys: pytest.CaptureFixture[str]) -> None:
@@ -207,7 +222,9 @@ async def test_the_declaration_is_what_the_bot_registers_with_bolt(
 
     kinds = {kind for kind, _ in registered}
     assert names(registered, COMMANDS, "command") == {c.command for c in manifest.COMMANDS}
-    assert names(registered, EVENTS, "type") == set(manifest.BOT_EVENTS)
+    assert names(registered, EVENTS, "type") == {
+        manifest.event_type(e) for e in manifest.BOT_EVENTS
+    }
     assert names(registered, SHORTCUTS, "callback_id") == {
         s.callback_id for s in manifest.SHORTCUTS
     }
@@ -241,6 +258,7 @@ def test_every_scope_is_needed_by_a_call_or_a_feature_and_every_call_is_granted(
 @pytest.mark.parametrize("url", [EXAMPLE, None], ids=["http", "socket"])
 def test_the_manifest_is_within_slacks_schema(url: str | None) -> None:
     assert schema_problems(manifest.build(url)) == []
+    assert schema_problems(manifest.build(url, EXAMPLE_INSTANCE)) == []
 
 
 @pytest.mark.parametrize(

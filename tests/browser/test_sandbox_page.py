@@ -140,3 +140,60 @@ async def test_more_actions_opens_an_incident_from_a_message_and_its_card_lands_
     )
     assert "archives/C0GENERAL0" in row["description"]
     await expect(card).to_contain_text(row["number"])
+
+
+async def test_a_reply_in_a_cards_thread_becomes_a_comment_and_a_servicenow_comment_comes_back(
+    sandbox: Sandbox, page: Page
+) -> None:
+    # Slack sends a channel's messages only to apps in it.
+    await page.get_by_role("textbox", name="Message", exact=True).fill("/invite @incident-bot")
+    await page.get_by_role("textbox", name="Message", exact=True).press("Enter")
+    await page.get_by_role("textbox", name="Message", exact=True).fill("/incident INC0000001")
+    await page.get_by_role("textbox", name="Message", exact=True).press("Enter")
+    card = page.locator(
+        "#conversation > article.msg[data-kind='message']", has_text="Email not syncing"
+    )
+    await expect(card.get_by_role("button", name="Comment")).to_be_visible()
+    sys_id = sandbox.stack.emulator.query("incident", "number=INC0000001")[0]["sys_id"]
+
+    # Alice replies in the card's thread: her words become a comment on the incident.
+    reply = card.get_by_role("textbox", name="Reply in thread")
+    await reply.fill("Still broken after a reboot")
+    await reply.press("Enter")
+    thread = card.locator(".thread")
+    await expect(thread).to_contain_text("Still broken after a reboot")
+    await expect(card.locator(".msg-content").first).to_contain_text("Still broken after a reboot")
+    [entry] = [
+        e
+        for e in sandbox.stack.emulator.journal(sys_id)
+        if "Still broken after a reboot" in e["value"]
+    ]
+    assert "Alice Chen (via Slack)" in entry["value"]
+
+    # Bob answers in ServiceNow: the comment appears in the thread, with his name.
+    sandbox.stack.emulator.update(
+        "incident", sys_id, {"comments": "Please re-add the account"}, as_user="bob.martin"
+    )
+    await expect(thread).to_contain_text("Please re-add the account")
+    await expect(thread).to_contain_text("bob.martin")
+    await expect(thread.locator("article.msg")).to_have_count(2)
+
+
+async def test_a_link_to_an_incident_shows_its_preview_and_a_mention_answers_in_the_thread(
+    sandbox: Sandbox, page: Page
+) -> None:
+    sys_id = sandbox.stack.emulator.query("incident", "number=INC0000001")[0]["sys_id"]
+    link = f"{sandbox.stack.settings.servicenow_instance_url}/incident.do?sys_id={sys_id}"
+    composer = page.get_by_role("textbox", name="Message", exact=True)
+    await composer.fill(f"is this the same? {link}")
+    await composer.press("Enter")
+    said = page.locator("#conversation > article.msg", has_text="is this the same?")
+    await expect(said.locator(".unfurl")).to_contain_text("INC0000001")
+    await expect(said.locator(".unfurl")).to_contain_text("Email not syncing on my phone")
+
+    await composer.fill("@incident-bot INC0000001")
+    await composer.press("Enter")
+    asked = page.locator("#conversation > article.msg", has_text="INC0000001").filter(
+        has=page.locator(".thread")
+    )
+    await expect(asked.locator(".thread article.msg")).to_contain_text("Email not syncing")

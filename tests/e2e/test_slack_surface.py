@@ -12,6 +12,7 @@ import pytest
 from bot import manifest
 from sandbox.servicenow import seed
 from sandbox.servicenow.faults import Fault
+from sandbox.slack.records import Channel
 from sandbox.stack import Stack
 
 # The seeded change approval is decided with the buttons here: no table needs an e-signature
@@ -91,9 +92,23 @@ async def test_a_tour_of_the_bot_uses_every_declared_method_and_scope_and_nothin
     await slack.wait_for(lambda: slack.home_view(ALICE))
 
     # Bob opens an incident from Carol's message: its permalink goes into the form.
-    said = slack.post_as_user(CAROL, GENERAL, "Badge readers dead at the north door")
-    await slack.send_message_shortcut(BOB, said, "incident_from_message")
+    carols = slack.post_as_user(CAROL, GENERAL, "Badge readers dead at the north door")
+    await slack.send_message_shortcut(BOB, carols, "incident_from_message")
     await slack.wait_for(lambda: (m := slack.current_modal(BOB)) and "archives" in str(m.view))
+
+    # Conversations: a reply in the card's thread, a message in a private channel, a mention,
+    # and a link to the incident, which unfurls.
+    number = next(w for w in card.text.split() if w.startswith("INC")).rstrip(":")
+    [row] = stack.emulator.query("incident", f"number={number}")
+    slack.invite_bot(GENERAL)
+    await slack.say(ALICE, GENERAL, "Still down", thread_ts=card.ts)
+    slack.channels["G0PRIVATE0"] = Channel("G0PRIVATE0", "private", is_private=True)
+    slack.invite_bot("G0PRIVATE0")
+    await slack.say(ALICE, "G0PRIVATE0", "just chatting")
+    await slack.say(ALICE, GENERAL, f"@incident-bot {number}")
+    link = f"{stack.settings.servicenow_instance_url}/incident.do?sys_id={row['sys_id']}"
+    said = await slack.say(ALICE, GENERAL, f"see {link}")
+    await slack.wait_for(lambda: said.message.unfurls)
 
     assert {c.method for c in slack.calls if not c.error} == set(manifest.METHODS)
     assert slack.scopes_used == set(manifest.SCOPES)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from storage import Database, Retention
-from storage.models import Follower, PostedMessage, Snapshot, UserLink, utcnow
+from storage.models import Follower, PostedMessage, Snapshot, Unfurl, UserLink, utcnow
 
 CLOSED = {"incident": ("7", "8"), "sysapproval_approver": ("approved", "rejected")}
 
@@ -99,3 +99,32 @@ async def test_identities_unused_for_the_retention_time_are_forgotten(db: Databa
     async with db.session() as session:
         assert (await session.scalars(select(UserLink.slack_user_id))).all() == ["U0RECENT00"]
         assert await session.scalar(select(func.count()).select_from(UserLink)) == 1
+
+
+async def test_previews_of_closed_records_and_old_previews_are_no_longer_refreshed(
+    db: Database,
+) -> None:
+    days = timedelta(days=1)
+    await seed(db, "incident", "closed-10d", "7", 10 * days)
+    await seed(db, "incident", "open-new", "2", 2 * days)
+    async with db.session() as session:
+        for sys_id, age in (
+            ("closed-10d", 10 * days),
+            ("open-new", 2 * days),
+            ("open-new", 40 * days),
+        ):
+            session.add(
+                Unfurl(
+                    channel="C0GENERAL0",
+                    ts=f"{age.days}.1",
+                    url=f"https://x/{sys_id}/{age.days}",
+                    table_name="incident",
+                    sys_id=sys_id,
+                    slack_user_id="U0ALICE000",
+                    created_at=utcnow() - age,
+                )
+            )
+    pruned = await Retention(db).prune(CLOSED, closed_days=7, days=30)
+    assert pruned.previews == 2
+    async with db.session() as session:
+        assert (await session.scalars(select(Unfurl.url))).all() == ["https://x/open-new/2"]

@@ -253,8 +253,26 @@ function itemKey(item) {
   return item.kind === "message" ? `m:${item.ts}` : `e:${item.ts}`;
 }
 
-function drawConversation(channelId, items) {
+function threadOf(items) {
+  // Replies are shown in their parent's thread; a reply whose parent is gone stands alone.
+  const roots = new Set(items.filter((item) => item.kind === "message").map((item) => item.ts));
+  const replies = new Map();
+  const shown = [];
+  for (const item of items) {
+    const reply = item.kind === "message" && item.thread_ts && item.thread_ts !== item.ts && roots.has(item.thread_ts);
+    if (reply) {
+      if (!replies.has(item.thread_ts)) replies.set(item.thread_ts, []);
+      replies.get(item.thread_ts).push(item);
+    } else {
+      shown.push(item);
+    }
+  }
+  return { shown, replies };
+}
+
+function drawConversation(channelId, all) {
   const list = $("#conversation");
+  const { shown: items, replies } = threadOf(all);
   const keys = new Set(items.map(itemKey));
   for (const [key, json] of ui.rendered) {
     if (!keys.has(key)) {
@@ -271,11 +289,15 @@ function drawConversation(channelId, items) {
   let grew = false;
   for (const item of items) {
     const key = itemKey(item);
-    const json = JSON.stringify(item);
+    const thread = replies.get(item.ts) || [];
+    const json = JSON.stringify([item, thread]);
     let node = list.querySelector(`[data-key="${key}"]`);
     if (ui.rendered.get(key) !== json) {
-      const fresh = messageNode(item, channelId);
+      const fresh = messageNode(item, channelId, thread);
       if (node) {
+        const typed = node.querySelector(":scope > .msg-body > .thread .reply-input")?.value;
+        const box = fresh.querySelector(":scope > .msg-body > .thread .reply-input");
+        if (typed && box) box.value = typed;
         node.replaceWith(fresh);
         fresh.classList.add("flash");
       } else {
@@ -293,7 +315,25 @@ function drawConversation(channelId, items) {
   if (grew) list.scrollTop = list.scrollHeight;
 }
 
-function messageNode(item, channelId) {
+function replyForm(channelId, threadTs) {
+  const input = h("input", { class: "reply-input", type: "text", placeholder: "Reply in thread…", "aria-label": "Reply in thread" });
+  const form = h("form", { class: "reply-form" }, input, h("button", { type: "submit" }, "Reply"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    status("");
+    try {
+      await api("/api/message", { channel: channelId, text, thread_ts: threadTs });
+      input.value = "";
+    } catch (error) {
+      status(error.message);
+    }
+  });
+  return form;
+}
+
+function messageNode(item, channelId, thread = null) {
   const ephemeral = item.kind === "ephemeral";
   const author = ephemeral ? ui.state.slack.bot.name : item.author;
   const isBot = ephemeral || item.is_bot;
@@ -303,6 +343,14 @@ function messageNode(item, channelId) {
   if (item.blocks?.length) content.append(renderBlocks(item.blocks, ctx));
   else content.append(h("div", { class: "mrkdwn", html: mrkdwn(item.text || "", ctx) }));
   for (const attachment of item.attachments || []) content.append(renderAttachment(attachment, ctx));
+  for (const [url, unfurl] of Object.entries(item.unfurls || {})) {
+    content.append(h("div", { class: "unfurl", dataset: { url } }, renderBlocks(unfurl.blocks || [], blockContext({ type: "unfurl" }))));
+  }
+  // A root message shows its thread: the replies, and a box to reply (cards, or once replied to).
+  const threaded = thread !== null && !ephemeral && (thread.length || isBot);
+  const threadNode = threaded
+    ? h("div", { class: "thread", dataset: { threadTs: item.ts } }, ...thread.map((reply) => messageNode(reply, channelId)), replyForm(channelId, item.ts))
+    : null;
   const time = new Date(Number(item.ts) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   return h(
     "article",
@@ -326,6 +374,7 @@ function messageNode(item, channelId) {
       ),
       ephemeral ? h("div", { class: "ephemeral-note" }, "👁 Only visible to you") : null,
       content,
+      threadNode,
     ),
   );
 }

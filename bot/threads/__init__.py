@@ -1,0 +1,18 @@
+"""Thread ↔ comments: replies in a live card's thread become comments on its record, and comments
+written in ServiceNow come back as replies in every live card's thread (see README, "Threads")."""
+
+from __future__ import annotations
+
+from bot.services import Services
+from bot.threads import commands, listeners
+from bot.threads.relay import ThreadRelay
+from storage import Threads
+
+__all__ = ["ThreadRelay", "install"]
+
+
+def install(services: Services) -> None:
+    """The `message` listener (replies, edits, deletions) and `/incident threads on|off`."""
+    threads = Threads(services.db)
+    listeners.install(services, threads)
+    services.commands.add(commands.SUBCOMMANDS, threads)
