@@ -41,7 +41,7 @@ async def _run_threads(
     if on:
         return (
             ":thread: Threads are *on* here: replies in a card's thread become comments on its "
-            "incident, and comments written in ServiceNow appear in the thread."
+            "record, and comments written in ServiceNow appear in the thread."
         )
     return (
         ":no_entry_sign: Threads are *off* here: replies in card threads stay in Slack, and "
