@@ -242,6 +242,24 @@ class ChannelSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ThreadLink(Base):
+    """A thread a live card was posted into to keep in step with its record (an incident opened
+    from a message: its card goes in that message's thread, whose replies become its comments)."""
+
+    __tablename__ = "thread_links"
+    __table_args__ = (
+        UniqueConstraint("channel", "thread_ts", "table_name", "sys_id", name="uq_thread_links"),
+        Index("ix_thread_links_record", "table_name", "sys_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    table_name: Mapped[str] = mapped_column(String(80))
+    sys_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class JournalOrigin(Base):
     """A comment the bot wrote from Slack (the SHA-256 of its text), claimed by the journal entry
     it became (`entry_id`) when the feed first sees it: that entry is never posted back."""

@@ -8,10 +8,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, and_, delete, insert, select, update
 
 from storage.db import Database
-from storage.models import ChannelSetting, JournalOrigin, PostedMessage, Unfurl, utcnow
+from storage.models import (
+    ChannelSetting,
+    JournalOrigin,
+    PostedMessage,
+    ThreadLink,
+    Unfurl,
+    utcnow,
+)
 
 
 def text_digest(text: str) -> str:
@@ -35,42 +42,93 @@ class StoredUnfurl:
     slack_user_id: str
 
 
+def _linked() -> ColumnElement[bool]:
+    """A card in a linked thread: the record's card, posted as a reply in that thread."""
+    return and_(
+        PostedMessage.channel == ThreadLink.channel,
+        PostedMessage.thread_ts == ThreadLink.thread_ts,
+        PostedMessage.table_name == ThreadLink.table_name,
+        PostedMessage.sys_id == ThreadLink.sys_id,
+    )
+
+
 class Threads:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     # -- which record a thread is about ------------------------------------------------------------
 
-    async def record_of(self, channel: str, thread_ts: str) -> tuple[str, str] | None:
-        """The record whose live card starts this thread (a card that is itself a reply starts
-        none), or None."""
+    async def records_of(self, channel: str, thread_ts: str) -> list[tuple[str, str]]:
+        """The records (table, sys_id) this thread is about, oldest card first: the one whose
+        live card starts it, and those whose card was posted into it to sync it (`link`). A card
+        posted as a reply otherwise (a mention's answer) makes a thread about nothing."""
+        root = select(PostedMessage.id, PostedMessage.table_name, PostedMessage.sys_id).where(
+            PostedMessage.channel == channel,
+            PostedMessage.ts == thread_ts,
+            PostedMessage.thread_ts.is_(None),
+        )
+        linked = (
+            select(PostedMessage.id, PostedMessage.table_name, PostedMessage.sys_id)
+            .join(ThreadLink, _linked())
+            .where(ThreadLink.channel == channel, ThreadLink.thread_ts == thread_ts)
+        )
         async with self._db.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(PostedMessage.table_name, PostedMessage.sys_id).where(
-                        PostedMessage.channel == channel,
-                        PostedMessage.ts == thread_ts,
-                        PostedMessage.thread_ts.is_(None),
-                    )
-                )
-            ).first()
-        return (row.table_name, row.sys_id) if row else None
+            rows = (await conn.execute(root.union_all(linked))).all()
+        found: list[tuple[str, str]] = []
+        for row in sorted(rows, key=lambda r: int(r.id)):
+            if (row.table_name, row.sys_id) not in found:
+                found.append((row.table_name, row.sys_id))
+        return found
+
+    async def record_of(self, channel: str, thread_ts: str) -> tuple[str, str] | None:
+        """The one record this thread is about, or None (about none, or several)."""
+        found = await self.records_of(channel, thread_ts)
+        return found[0] if len(found) == 1 else None
+
+    async def link(self, channel: str, thread_ts: str, table: str, sys_id: str) -> None:
+        """The record's card is going into this thread to sync it: once it is there, the
+        thread's replies become the record's comments and its comments come here."""
+        statement = (
+            self._db.insert(ThreadLink)
+            .values(
+                channel=channel,
+                thread_ts=thread_ts,
+                table_name=table,
+                sys_id=sys_id,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
+        async with self._db.engine.begin() as conn:
+            await conn.execute(statement)
 
     async def roots(self, table: str, sys_id: str) -> list[ThreadRoot]:
-        """The threads of the record's live cards, in channels that keep threads on."""
-        async with self._db.engine.connect() as conn:
-            rows = await conn.execute(
-                select(PostedMessage.channel, PostedMessage.ts)
-                .outerjoin(ChannelSetting, ChannelSetting.channel == PostedMessage.channel)
-                .where(
-                    PostedMessage.table_name == table,
-                    PostedMessage.sys_id == sys_id,
-                    PostedMessage.thread_ts.is_(None),
-                    (ChannelSetting.threads.is_(None)) | (ChannelSetting.threads.is_(True)),
-                )
-                .order_by(PostedMessage.id)
+        """The threads of the record's live cards (those they start, and those they were posted
+        into to sync), in channels that keep threads on, each once."""
+        threads_on = (ChannelSetting.threads.is_(None)) | (ChannelSetting.threads.is_(True))
+        started = (
+            select(PostedMessage.id, PostedMessage.channel, PostedMessage.ts)
+            .outerjoin(ChannelSetting, ChannelSetting.channel == PostedMessage.channel)
+            .where(
+                PostedMessage.table_name == table,
+                PostedMessage.sys_id == sys_id,
+                PostedMessage.thread_ts.is_(None),
+                threads_on,
             )
-            return [ThreadRoot(row.channel, row.ts) for row in rows]
+        )
+        joined = (
+            select(PostedMessage.id, ThreadLink.channel, ThreadLink.thread_ts.label("ts"))
+            .join(ThreadLink, _linked())
+            .outerjoin(ChannelSetting, ChannelSetting.channel == ThreadLink.channel)
+            .where(ThreadLink.table_name == table, ThreadLink.sys_id == sys_id, threads_on)
+        )
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(started.union_all(joined))).all()
+        found: list[ThreadRoot] = []
+        for row in sorted(rows, key=lambda r: int(r.id)):
+            if ThreadRoot(row.channel, row.ts) not in found:
+                found.append(ThreadRoot(row.channel, row.ts))
+        return found
 
     # -- the channel's choice ----------------------------------------------------------------------
 
@@ -182,8 +240,13 @@ class Threads:
             await conn.execute(delete(Unfurl).where(Unfurl.channel == channel, Unfurl.ts == ts))
 
     async def prune(self, older_than: timedelta) -> None:
-        """Forget remembered Slack comments after `older_than` (the feed has long seen them)."""
+        """Forget remembered Slack comments after `older_than` (the feed has long seen them),
+        and links older than that to threads whose card is gone (retention forgot it, or it was
+        never delivered)."""
+        before = utcnow() - older_than
         async with self._db.engine.begin() as conn:
+            await conn.execute(delete(JournalOrigin).where(JournalOrigin.created_at < before))
+            card = select(PostedMessage.id).where(_linked())
             await conn.execute(
-                delete(JournalOrigin).where(JournalOrigin.created_at < utcnow() - older_than)
+                delete(ThreadLink).where(ThreadLink.created_at < before, ~card.exists())
             )

@@ -272,7 +272,8 @@ class Incidents:
     ) -> Created:
         """Open an incident by `person` for `caller` (themselves unless given; one Table API
         call), and post its live card in `post_to` (as `post` does; in the thread of `thread_ts`
-        when given), queued in the same transaction that records the incident's first version."""
+        when given, which it then keeps in sync: replies there become its comments), queued in
+        the same transaction that records the incident's first version."""
         if isinstance(new, str):
             short, description = split_description(new)
             new = NewIncident(short, description)
@@ -299,6 +300,9 @@ class Incidents:
             incident = incident.model_copy(update={"caller_name": caller.name})
         card = self.card(incident)
         posts = [self._card_post(post_to, incident, card, for_user, thread_ts)] if post_to else []
+        if post_to and thread_ts and self._threads is not None:
+            # Its card goes into the thread of the message it came from: that thread is about it.
+            await self._threads.link(post_to, thread_ts, TABLE, incident.sys_id)
         accepted = await self._feed.reconcile(
             TABLE, record, actor=person.sys_user_id, created=True, also=posts
         )

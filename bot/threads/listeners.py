@@ -1,17 +1,20 @@
 """Slack → ServiceNow: replies in a live card's thread become comments on its record.
 
-- A reply (also one sent to the channel too) in the thread a live card starts, in a channel that
-  keeps threads on, is written as a public comment for the person who wrote it (as them when the
+- A reply (also one sent to the channel too) in a thread about a record (the one its live card
+  starts, or one its card was posted into to sync it), in a channel that keeps threads on, is written as a public comment for the person who wrote it (as them when the
   bot acts as people; else by the integration user, signed with their name) — once, however often
   Slack delivers the event (`X-Slack-Retry-Num`): the interaction path keys it by channel and ts.
 - An edited reply adds a follow-up comment with the corrected text (the journal is append-only);
   an edit that leaves the text as it was (Slack adds a link preview) adds nothing.
 - A deleted reply stays in ServiceNow's journal, which cannot be edited: the person is told so.
+- In a thread about several records, only a reply naming exactly one of them is its comment; the
+  writer of any other hears so once per thread.
 - Messages from bots (this one included) and the channel's own messages are never comments.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
@@ -80,25 +83,26 @@ class ThreadListener:
         elif from_a_person(event):
             await self._reply(event, "message", _str(event.get("text")))
 
-    async def _record(self, channel: str, message: Mapping[str, Any]) -> tuple[str, str] | None:
-        """The record whose card starts this message's thread, if it is a reply in one and the
-        channel keeps threads on."""
+    async def _records(self, channel: str, message: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """The records this message's thread is about (bot/threads/__init__.py), if it is a
+        reply in one and the channel keeps threads on."""
         thread_ts, ts = _str(message.get("thread_ts")), _str(message.get("ts"))
         if not channel or not thread_ts or thread_ts == ts:
-            return None
-        record = await self._threads.record_of(channel, thread_ts)
-        if record is None or not await self._threads.enabled(channel):
-            return None
-        return record
+            return []
+        records = await self._threads.records_of(channel, thread_ts)
+        if not records or not await self._threads.enabled(channel):
+            return []
+        return records
 
     async def _reply(self, event: Mapping[str, Any], what: str, raw: str) -> None:
         channel = _str(event.get("channel"))
-        record = await self._record(channel, event)
-        if record is None:
-            return
-        kind = self._kinds.get(record[0])
+        records = await self._records(channel, event)
         text = plain_text(raw)
-        if kind is None or not text:
+        if not records or not text:
+            return
+        record = records[0] if len(records) == 1 else await self._addressed(event, records, text)
+        kind = self._kinds.get(record[0]) if record else None
+        if record is None or kind is None:
             return
         interaction = Interaction.of_message({**event, "channel": channel}, what, text)
 
@@ -108,6 +112,49 @@ class ThreadListener:
         await self._services.interactions.run(
             interaction, kind.by_sys_id(Action.COMMENT, record[1]), work, once=True
         )
+
+    async def _addressed(
+        self, event: Mapping[str, Any], records: list[tuple[str, str]], text: str
+    ) -> tuple[str, str] | None:
+        """In a thread about several records, the one the reply names (and no other of them);
+        else None, and the person hears once per thread how to address one."""
+        numbers = await self._numbers(records)
+        named = set(self._kinds.numbers(text))
+        chosen = [
+            record for record, number in zip(records, numbers, strict=True) if number in named
+        ]
+        if len(chosen) == 1:
+            return chosen[0]
+        channel, user = _str(event.get("channel")), _str(event.get("user"))
+        thread = _str(event.get("thread_ts"))
+        if user and await self._services.keys.claim(f"thread:several:{channel}:{thread}:{user}"):
+            listed = " and ".join(f"`{n}`" for n in numbers if n)
+            await self._services.messenger.ephemeral(
+                channel,
+                user,
+                notice(
+                    f":thread: This thread holds the cards of {listed}, so a reply becomes a "
+                    "comment only when it names one of them (say "
+                    f"`{next((n for n in numbers if n), 'INC0010001')}: …`). This one stays in "
+                    "Slack."
+                ),
+            )
+        return None
+
+    async def _numbers(self, records: list[tuple[str, str]]) -> list[str]:
+        """Each record's number (read as the integration user; "" if it can't be read)."""
+
+        async def number(table: str, sys_id: str) -> str:
+            kind = self._kinds.get(table)
+            if kind is None:
+                return ""
+            try:
+                return (await kind.get(sys_id)).get("number", "")
+            except Exception as exc:  # gone, or ServiceNow unreachable: it can't be addressed
+                log.info("no number for %s %s: %r", table, sys_id, exc)
+                return ""
+
+        return list(await asyncio.gather(*(number(t, s) for t, s in records)))
 
     async def _edited(self, event: Mapping[str, Any]) -> None:
         message = _object(event.get("message"))
@@ -126,7 +173,7 @@ class ThreadListener:
         previous = _object(event.get("previous_message"))
         deleted_ts = _str(event.get("deleted_ts")) or _str(previous.get("ts"))
         await self._threads.forget_message(channel, deleted_ts)  # its previews need no refresh
-        if not from_a_person(previous) or await self._record(channel, previous) is None:
+        if not from_a_person(previous) or not await self._records(channel, previous):
             return
         user = _str(previous.get("user"))
         if not await self._services.keys.claim(f"event:message_deleted:{channel}:{deleted_ts}"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,9 @@ from sandbox.slack import Message
 from sandbox.slack import payloads as slack_payloads
 from sandbox.slack.records import ALICE, BOB, CAROL, DAVE, GENERAL, ApiFault, View
 from sandbox.stack import Stack
-from storage import PostedMessages
+from storage import PostedMessages, Threads
+from tests.e2e.steps import told
+from tests.e2e.test_threads import feed_stack
 from tests.support import eventually
 
 SHORTCUT = "incident_from_message"
@@ -290,3 +293,129 @@ async def test_a_card_held_back_by_slack_still_goes_in_the_thread_showing_the_ne
     await stack.bot.feed.reconcile("incident", changed)
     [card] = await thread_cards(stack, message)
     assert "In Progress" in str(card.blocks) and card.edited == 0
+
+
+def journal(stack: Stack, sys_id: str, containing: str) -> list[dict[str, str]]:
+    return [e for e in stack.emulator.journal(sys_id, "comments") if containing in e["value"]]
+
+
+async def open_from(stack: Stack, message: Message, short: str) -> dict[str, str]:
+    """Bob opens an incident from `message` (Carol its caller); its row once its card is in."""
+    view = await form_for(stack, BOB, message)
+    await stack.slack.send_view_submission(
+        BOB, view.id, values(view, CAROL, short_description=short)
+    )
+    [row] = await stack.slack.wait_for(
+        lambda: stack.emulator.query("incident", f"short_description={short}")
+    )
+    await eventually(
+        lambda: PostedMessages(stack.bot.db).for_record("incident", str(row["sys_id"]))
+    )
+    return {k: str(v) for k, v in row.items()}
+
+
+async def test_the_messages_thread_syncs_with_the_incident_whose_card_went_there(
+    tmp_path: Path,
+) -> None:
+    async with feed_stack(tmp_path) as stack:
+        message = stack.slack.post_as_user(CAROL, GENERAL, TEXT)
+        row = await open_from(stack, message, "Badge readers dead at the north entrance")
+        [card] = await thread_cards(stack, message)
+        threads = Threads(stack.bot.db)
+        assert await threads.record_of(GENERAL, message.ts) == ("incident", row["sys_id"])
+
+        # Carol replies in her message's thread: one comment, however often Slack sends it.
+        said = await stack.slack.say(CAROL, GENERAL, "Still locked out", thread_ts=message.ts)
+        await stack.slack.conversation.resend(said, retry_num=1)
+        [entry] = await stack.slack.wait_for(lambda: journal(stack, row["sys_id"], "locked out"))
+        assert "Carol Diaz (via Slack)" in entry["value"]
+
+        # Bob answers in ServiceNow: his comment comes into the thread, hers never comes back.
+        stack.emulator.update(
+            "incident", row["sys_id"], {"comments": "Facilities are on it"}, as_user="bob.martin"
+        )
+        [answer] = await stack.slack.wait_for(
+            lambda: [
+                m
+                for m in stack.slack.thread(GENERAL, message.ts)
+                if m.user == stack.slack.bot.id and "Facilities are on it" in m.text
+            ],
+            timeout=10,
+        )
+        assert "bob.martin" in answer.text
+        await stack.slack.wait_for(lambda: "Facilities are on it" in str(card.blocks))
+        await eventually(lambda: _drained(stack))
+        from_bot = [m for m in stack.slack.thread(GENERAL, message.ts) if m.user != CAROL]
+        assert [m.ts for m in from_bot] == [card.ts, answer.ts]
+        assert len(journal(stack, row["sys_id"], "locked out")) == 1
+
+
+async def test_a_thread_with_the_cards_of_two_incidents_takes_only_replies_that_name_one(
+    tmp_path: Path,
+) -> None:
+    async with feed_stack(tmp_path) as stack:
+        message = stack.slack.post_as_user(CAROL, GENERAL, TEXT)
+        first = await open_from(stack, message, "Badge readers dead at the north entrance")
+        second = await open_from(stack, message, "Turnstile display blank")
+        await thread_cards(stack, message, count=2)
+        threads = Threads(stack.bot.db)
+        assert await threads.records_of(GENERAL, message.ts) == [
+            ("incident", first["sys_id"]),
+            ("incident", second["sys_id"]),
+        ]
+
+        # A reply that names neither stays in Slack; Carol hears why (once per thread).
+        await stack.slack.say(CAROL, GENERAL, "Still locked out", thread_ts=message.ts)
+        [hint] = await stack.slack.wait_for(lambda: told(stack, CAROL))
+        assert first["number"] in hint and second["number"] in hint
+        await stack.slack.say(CAROL, GENERAL, "And the side door too", thread_ts=message.ts)
+        # One naming the second incident is its comment, and only its.
+        await stack.slack.say(
+            CAROL, GENERAL, f"{second['number'].lower()}: it shows E42", thread_ts=message.ts
+        )
+        await stack.slack.wait_for(lambda: journal(stack, second["sys_id"], "shows E42"))
+        await eventually(lambda: _drained(stack))
+        assert told(stack, CAROL) == [hint]
+        for row in (first, second):
+            assert journal(stack, row["sys_id"], "locked out") == []
+            assert journal(stack, row["sys_id"], "side door") == []
+        assert journal(stack, first["sys_id"], "shows E42") == []
+
+        # ServiceNow comments on either come into the thread, once each.
+        for row, text in ((first, "Reader replaced"), (second, "Display rebooted")):
+            stack.emulator.update("incident", row["sys_id"], {"comments": text}, as_user="admin")
+        await stack.slack.wait_for(
+            lambda: all(
+                any(t in m.text for m in stack.slack.thread(GENERAL, message.ts))
+                for t in ("Reader replaced", "Display rebooted")
+            ),
+            timeout=10,
+        )
+        await eventually(lambda: _drained(stack))
+        for text in ("Reader replaced", "Display rebooted"):
+            assert len([m for m in stack.slack.thread(GENERAL, message.ts) if text in m.text]) == 1
+
+
+async def test_a_mentions_answer_in_a_thread_does_not_make_the_thread_the_records(
+    tmp_path: Path,
+) -> None:
+    async with feed_stack(tmp_path) as stack:
+        said = await stack.slack.say(ALICE, GENERAL, "@incident-bot INC0000001 news?")
+        await stack.slack.wait_for(
+            lambda: [m for m in stack.slack.messages_in(GENERAL) if m.thread_ts == said.message.ts]
+        )
+        await eventually(
+            lambda: PostedMessages(stack.bot.db).for_record("incident", _sys_id(stack))
+        )
+        await stack.slack.say(ALICE, GENERAL, "just chatting", thread_ts=said.message.ts)
+        await eventually(lambda: _drained(stack))
+        assert journal(stack, _sys_id(stack), "just chatting") == []
+        assert await Threads(stack.bot.db).records_of(GENERAL, said.message.ts) == []
+
+
+def _sys_id(stack: Stack) -> str:
+    return str(stack.emulator.query("incident", "number=INC0000001")[0]["sys_id"])
+
+
+async def _drained(stack: Stack) -> bool:
+    return await stack.bot.feed.store.pending() == 0

@@ -9,12 +9,14 @@ from storage import Database, FeedStore, SlackWrite, Threads
 from storage.models import PostedMessage
 
 
-async def post(db: Database, channel: str, ts: str, thread_ts: str | None = None) -> None:
+async def post(
+    db: Database, channel: str, ts: str, thread_ts: str | None = None, sys_id: str = "a" * 32
+) -> None:
     async with db.session() as session:
         session.add(
             PostedMessage(
                 table_name="incident",
-                sys_id="a" * 32,
+                sys_id=sys_id,
                 channel=channel,
                 ts=ts,
                 thread_ts=thread_ts,
@@ -44,6 +46,35 @@ async def test_a_thread_belongs_to_the_card_that_starts_it_where_threads_are_on(
     assert [r.channel for r in await threads.roots("incident", "a" * 32)] == ["C1"]
     await threads.set_enabled("C2", True)
     assert len(await threads.roots("incident", "a" * 32)) == 2
+
+
+async def test_a_thread_a_card_was_posted_into_to_sync_it_is_its_records(db: Database) -> None:
+    threads = Threads(db)
+    a, b = "a" * 32, "b" * 32
+    await threads.link("C1", "5.0", "incident", a)
+    await threads.link("C1", "5.0", "incident", a)  # again: one link
+    assert await threads.records_of("C1", "5.0") == []  # its card is not there yet
+    assert await threads.roots("incident", a) == []
+    await post(db, "C1", "5.1", thread_ts="5.0")
+    assert await threads.record_of("C1", "5.0") == ("incident", a)
+    assert [(r.channel, r.ts) for r in await threads.roots("incident", a)] == [("C1", "5.0")]
+    # A second record's card linked into the same thread: about both, so about no one record.
+    await threads.link("C1", "5.0", "incident", b)
+    await post(db, "C1", "5.2", thread_ts="5.0", sys_id=b)
+    assert await threads.records_of("C1", "5.0") == [("incident", a), ("incident", b)]
+    assert await threads.record_of("C1", "5.0") is None
+    # A card merely posted as a reply elsewhere (a mention's answer) links nothing.
+    await post(db, "C1", "6.1", thread_ts="6.0")
+    assert await threads.records_of("C1", "6.0") == []
+    await threads.set_enabled("C1", False)
+    assert await threads.roots("incident", b) == []
+    # Links whose card is gone are forgotten; those with a card stay.
+    await threads.link("C2", "7.0", "incident", a)
+    await threads.prune(timedelta(0))
+    await threads.set_enabled("C1", True)
+    assert [(r.channel, r.ts) for r in await threads.roots("incident", a)] == [("C1", "5.0")]
+    await post(db, "C2", "7.1", thread_ts="7.0")
+    assert [(r.channel, r.ts) for r in await threads.roots("incident", a)] == [("C1", "5.0")]
 
 
 async def test_a_comment_from_slack_is_claimed_by_the_first_entry_with_its_words(

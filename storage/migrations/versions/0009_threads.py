@@ -1,4 +1,5 @@
-"""Threads and link previews: a card's place in a thread, channels that opted out of thread sync,
+"""Threads and link previews: a card's place in a thread, threads a card was posted into to sync
+them (an incident opened from a message), channels that opted out of thread sync,
 comments that came from Slack (so they never travel back), and the link previews to refresh.
 
 Revision ID: 0009
@@ -27,6 +28,17 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
+        "thread_links",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("thread_ts", sa.String(32), nullable=False),
+        sa.Column("table_name", sa.String(80), nullable=False),
+        sa.Column("sys_id", sa.String(32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("channel", "thread_ts", "table_name", "sys_id", name="uq_thread_links"),
+    )
+    op.create_index("ix_thread_links_record", "thread_links", ["table_name", "sys_id"])
+    op.create_table(
         "journal_origins",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("table_name", sa.String(80), nullable=False),
@@ -54,6 +66,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_unfurls_record", "unfurls")
     op.drop_table("unfurls")
+    op.drop_index("ix_thread_links_record", "thread_links")
+    op.drop_table("thread_links")
     op.drop_index("ix_journal_origins_record", "journal_origins")
     op.drop_table("journal_origins")
     op.drop_table("channel_settings")
