@@ -39,6 +39,12 @@ def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _examples(kinds: Kinds) -> str:
+    """`RITM0010001`, `CHG0000001` or … : a number of each other kind, for the hint."""
+    shown = [f"`{k.kind.example}`" for k in kinds if k.kind.example and k.kind.prefix != "INC"]
+    return ", ".join(shown[:-1]) + f" or {shown[-1]}" if len(shown) > 1 else "".join(shown)
+
+
 class Previews:
     def __init__(
         self,
@@ -143,8 +149,9 @@ class Previews:
                     channel,
                     user,
                     notice(
-                        "Mention me with a record number, like `@incident-bot INC0010001`, and "
-                        "I'll answer in the thread with its live card."
+                        "Mention me with a record number, like `@incident-bot INC0010001` (or "
+                        f"{_examples(self._kinds)}), and I'll answer in the thread with its live "
+                        "card."
                     ),
                 )
             return

@@ -133,4 +133,4 @@ async def test_mentioning_the_bot_with_a_number_answers_in_the_thread_with_the_l
         # No number: a hint, to her alone.
         await stack.slack.say(BOB, GENERAL, "@incident-bot hello")
         hint = await stack.slack.wait_for(lambda: told(stack, BOB))
-        assert "INC0010001" in hint[0]
+        assert "INC0010001" in hint[0] and "RITM0010001" in hint[0] and "PRB" in hint[0]
