@@ -115,14 +115,16 @@ async def test_more_actions_opens_an_incident_from_a_message_and_its_card_lands_
     sandbox: Sandbox, page: Page
 ) -> None:
     composer = page.get_by_role("textbox", name="Message", exact=True)
+    await composer.fill("/invite @incident-bot")  # it hears the thread's replies from now on
+    await composer.press("Enter")
     await composer.fill("Badge readers dead at the north door")
     await composer.press("Enter")
     said = page.locator(
-        "#conversation article.msg[data-kind='message']", has_text="Badge readers dead"
+        "#conversation > article.msg[data-kind='message']", has_text="Badge readers dead"
     )
     await said.hover()
-    await said.get_by_role("button", name="More actions").click()
-    await said.get_by_role("menuitem", name="Open an incident").click()
+    await said.get_by_role("button", name="More actions").first.click()
+    await said.get_by_role("menuitem", name="Open an incident").first.click()
 
     modal = page.locator("#modal-root")
     short = modal.get_by_label("Short description")
@@ -131,15 +133,24 @@ async def test_more_actions_opens_an_incident_from_a_message_and_its_card_lands_
     await expect(description).to_have_value(re.compile("archives/C0GENERAL0"))
     await modal.get_by_role("button", name="Open").click()
 
-    card = page.locator(
-        "#conversation article.msg[data-kind='message']", has_text=re.compile(r"INC\d{7}")
-    )
+    # The card shows in the message's thread, which now syncs with the incident.
+    card = said.locator(".thread article.msg", has_text=re.compile(r"INC\d{7}"))
     await expect(card).to_contain_text("in thread")
     [row] = sandbox.stack.emulator.query(
         "incident", "short_description=Badge readers dead at the north door"
     )
     assert "archives/C0GENERAL0" in row["description"]
     await expect(card).to_contain_text(row["number"])
+    reply = said.get_by_role("textbox", name="Reply in thread")
+    await reply.fill("Still dead at noon")
+    await reply.press("Enter")
+    await expect(card).to_contain_text("Still dead at noon")  # the card's latest comment
+    [entry] = [
+        e
+        for e in sandbox.stack.emulator.journal(str(row["sys_id"]))
+        if "Still dead at noon" in e["value"]
+    ]
+    assert "Alice Chen (via Slack)" in entry["value"]
 
 
 async def test_a_reply_in_a_cards_thread_becomes_a_comment_and_a_servicenow_comment_comes_back(
