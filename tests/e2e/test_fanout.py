@@ -53,20 +53,29 @@ async def test_a_change_rewrites_every_card_once_and_the_cards_do_not_wait_for_e
     async with stack_with(tmp_path) as stack:
         cards = await cards_in(stack, channels=4, per_channel=3)
         since = len(stack.slack.calls)
-        # Slack answers each rewrite a full second late: one after another, the twelve answers
-        # would span eleven seconds; side by side they all come within one second.
-        stack.slack.faults.append(ApiFault("chat.update", error="", delay=1.0, times=12))
+        # Slack holds every rewrite's answer until all twelve are in flight (or 60 s have passed):
+        # rewrites sent one after another would wait the full minute each, and fail the wait
+        # below; side by side, the twelfth to arrive releases them all.
+        stack.slack.faults.append(
+            ApiFault("chat.update", error="", delay=60.0, together=len(cards), times=len(cards))
+        )
         stack.emulator.update(
             "incident", sys_id_of(stack, NUMBER), {"state": "2"}, as_user="bob.martin"
         )
         await stack.slack.wait_for(
-            lambda: all("In Progress" in str(card.blocks) for card in cards), timeout=20
+            lambda: all("In Progress" in str(card.blocks) for card in cards), timeout=30
         )
         await settled(stack)
-        per_card = updates_per_card(stack, since)
-        assert per_card == {(card.channel, card.ts): 1 for card in cards}
-        answered = [c.at for c in stack.slack.calls[since:] if c.method == "chat.update"]
-        assert max(answered) - min(answered) < 1.0
+        assert stack.slack.peak_in_flight["chat.update"] == len(cards)
+        # Each card rewritten once, and nothing else posted in those channels meanwhile.
+        assert updates_per_card(stack, since) == {(card.channel, card.ts): 1 for card in cards}
+        assert {(m.channel, m.ts) for c in channels(cards) for m in stack.slack.messages_in(c)} == {
+            (card.channel, card.ts) for card in cards
+        }
+
+
+def channels(cards: list[Message]) -> set[str]:
+    return {card.channel for card in cards}
 
 
 async def test_a_429_on_a_card_rewrite_holds_every_rewrite_for_its_retry_after(
