@@ -110,6 +110,7 @@ class Messenger:
         self._inflight: dict[str, asyncio.Task[None]] = {}  # posts and DMs: one task per target
         self._updating: dict[asyncio.Task[None], int] = {}  # card rewrites: task -> how many
         self._trouble = Throttle(log)  # the database away: one line a minute, not one a second
+        self._stopping = False  # set once `run` stops: deliveries in flight take no more work
 
     # -- straight out ------------------------------------------------------------------------------
 
@@ -222,17 +223,23 @@ class Messenger:
             heartbeat.cancel()
 
     async def _deliver_all(self, messages: list[Claimed]) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat(messages))
+        """Deliver one target's posts and DMs in order; after the last, go on with the next one
+        queued to it meanwhile, claimed in the transaction that records the delivery (the target
+        stays ours: no round through `run` and a claim of its own per message)."""
+        heartbeat = asyncio.create_task(self._heartbeat(messages))  # those still to deliver
         try:
-            for n, message in enumerate(messages):
+            while messages:
+                message, last = messages[0], len(messages) == 1
+                following = None
                 try:
-                    await self._deliver(message)
+                    following = await self._deliver(message, chain=last and not self._stopping)
                 except Exception:
                     log.exception("delivering %s to %s failed", message.kind, message.target)
                     await self._retry_or_give_up(message, "unexpected error")
-                if n + 1 < len(messages) and not await self._store.extend(
-                    messages[n + 1 :], self._lease
-                ):
+                del messages[0]
+                if following is not None:
+                    messages.append(following)  # claimed under the same token
+                elif messages and not await self._store.extend(messages, self._lease):
                     return  # the rest were taken over meanwhile (this process stalled)
         finally:
             heartbeat.cancel()
@@ -279,6 +286,7 @@ class Messenger:
                 wait = 1.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(first_of(self.wake, stop), wait)
+        self._stopping = True
         await asyncio.gather(*self._inflight.values(), *self._updating, return_exceptions=True)
 
     async def prune(self) -> None:
@@ -291,17 +299,21 @@ class Messenger:
             return 1.0  # other replicas may queue work too
         return min(1.0, max(0.02, (due - datetime.now(UTC)).total_seconds()))
 
-    async def _deliver(self, message: Claimed) -> None:
+    async def _deliver(self, message: Claimed, *, chain: bool = False) -> Claimed | None:
+        """Send a post or DM and record it; with `chain`, also claim (and return) the next one
+        to the same target, if it is due."""
         sent = await self._send(message)
-        if sent is not None:
-            channel, ts = sent
-            payload = {k: v for k, v in message.payload.items() if k != NOTICE}
-            await self._store.delivered(
-                dataclasses.replace(message, payload=payload),
-                channel=channel,
-                ts=ts,
-                digest=digest_of(payload),
-            )
+        if sent is None:
+            return None
+        channel, ts = sent
+        payload = {k: v for k, v in message.payload.items() if k != NOTICE}
+        return await self._store.delivered(
+            dataclasses.replace(message, payload=payload),
+            channel=channel,
+            ts=ts,
+            digest=digest_of(payload),
+            then_claim=self._lease if chain else None,
+        )
 
     async def _send(self, message: Claimed) -> tuple[str, str] | None:
         """One Slack call for this message: where it is now (channel, ts), or None when it
