@@ -371,6 +371,21 @@ class FeedStore:
         channel or person is still pending (in flight, or waiting to be retried). The holder
         keeps its claim alive with `extend` while it delivers.
         """
+        async with self._db.engine.begin() as conn:
+            return await self._claim(conn, limit, lease)
+
+    async def claim_or_next_due(
+        self, limit: int, lease: timedelta
+    ) -> tuple[list[Claimed], datetime | None]:
+        """`claim`; when it took fewer than `limit`, also when the next message will be due
+        (`next_due`), in the same transaction. None when the claim was full or nothing waits."""
+        async with self._db.engine.begin() as conn:
+            claimed = await self._claim(conn, limit, lease)
+            if len(claimed) >= limit:
+                return claimed, None
+            return claimed, await self._next_due(conn)
+
+    async def _claim(self, conn: AsyncConnection, limit: int, lease: timedelta) -> list[Claimed]:
         now = utcnow()
         token = uuid.uuid4().hex
         due = (
@@ -395,8 +410,7 @@ class FeedStore:
             )
             .returning(*_CLAIMED)
         )
-        async with self._db.engine.begin() as conn:
-            rows = (await conn.execute(statement)).all()
+        rows = (await conn.execute(statement)).all()
         return sorted((_claimed(row, token) for row in rows), key=lambda c: c.id)
 
     async def extend(self, messages: Sequence[Claimed], lease: timedelta) -> int:
@@ -621,16 +635,19 @@ class FeedStore:
         """When the next message can be claimed (a later one waiting behind an earlier one to
         its target counts only once that one is settled)."""
         async with self._db.engine.connect() as conn:
-            rows = await conn.execute(
-                select(OutboxMessage.available_at, OutboxMessage.claimed_until)
-                .where(_next_in_line())
-                .order_by(OutboxMessage.available_at)
-                .limit(50)
-            )
-            times = [
-                max(as_utc(available), as_utc(claimed) if claimed else as_utc(available))
-                for available, claimed in rows
-            ]
+            return await self._next_due(conn)
+
+    async def _next_due(self, conn: AsyncConnection) -> datetime | None:
+        rows = await conn.execute(
+            select(OutboxMessage.available_at, OutboxMessage.claimed_until)
+            .where(_next_in_line())
+            .order_by(OutboxMessage.available_at)
+            .limit(50)
+        )
+        times = [
+            max(as_utc(available), as_utc(claimed) if claimed else as_utc(available))
+            for available, claimed in rows
+        ]
         return min(times) if times else None
 
     async def pending(self) -> int:

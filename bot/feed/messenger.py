@@ -169,8 +169,9 @@ class Messenger:
 
     # -- through the outbox ------------------------------------------------------------------------
 
-    async def deliver_once(self) -> tuple[int, int]:
-        """Start delivering what is due; returns (taken, handed back because its target is busy).
+    async def deliver_once(self) -> tuple[int, int, datetime | None]:
+        """Start delivering what is due; returns (taken, handed back because its target is busy,
+        when the next message is due: None if the claim was full and more may be due now).
 
         Each channel or user gets one task for its posts and DMs at a time, so they keep their
         order; targets run side by side, so a DM waiting out a 429 holds up nobody else. Card
@@ -179,8 +180,8 @@ class Messenger:
         delivery to finish.
         """
         if sum(self._updating.values()) >= self._updates_in_flight:
-            return 0, 0  # a rewrite finishing wakes the loop
-        claimed = await self._store.claim(self._batch, self._lease)
+            return 0, 0, datetime.now(UTC) + timedelta(seconds=1)  # a rewrite finishing wakes us
+        claimed, due = await self._store.claim_or_next_due(self._batch, self._lease)
         updates = [message for message in claimed if message.kind == "update"]
         ordered = [message for message in claimed if message.kind != "update"]
         busy = [message for message in ordered if message.target in self._inflight]
@@ -198,7 +199,10 @@ class Messenger:
             rewrite = asyncio.create_task(self._deliver_updates(updates))
             self._updating[rewrite] = len(updates)
             rewrite.add_done_callback(self._rewritten)
-        return len(claimed) - len(busy), len(busy)
+        if len(claimed) >= self._batch:
+            return len(claimed) - len(busy), len(busy), None
+        # Nothing pending: look again within a second (other replicas may queue work too).
+        return len(claimed) - len(busy), len(busy), due or datetime.now(UTC) + timedelta(seconds=1)
 
     async def _deliver_updates(self, messages: list[Claimed]) -> None:
         """Rewrite these cards side by side (each waits its turn in the pace), then record every
@@ -270,10 +274,11 @@ class Messenger:
             # Cleared before looking, so a delivery finishing meanwhile still wakes us.
             self.wake.clear()
             try:
-                taken, busy = await self.deliver_once()
-                if taken:
-                    continue
-                wait = 1.0 if busy else await self._idle_time()
+                _, busy, due = await self.deliver_once()
+                if due is None:
+                    continue  # a full claim: look again at once
+                # Anything queued or finished meanwhile wakes the loop; else the next due time.
+                wait = 1.0 if busy else _idle_time(due)
                 self._trouble.recovered("run", "outbox delivery works again")
             except Exception as exc:
                 self._trouble.failed(
@@ -292,12 +297,6 @@ class Messenger:
     async def prune(self) -> None:
         """Forget delivered and abandoned messages after two days (kept meanwhile for diagnosis)."""
         await self._store.prune(timedelta(days=2))
-
-    async def _idle_time(self) -> float:
-        due = await self._store.next_due()
-        if due is None:
-            return 1.0  # other replicas may queue work too
-        return min(1.0, max(0.02, (due - datetime.now(UTC)).total_seconds()))
 
     async def _deliver(self, message: Claimed, *, chain: bool = False) -> Claimed | None:
         """Send a post or DM and record it; with `chain`, also claim (and return) the next one
@@ -383,6 +382,11 @@ class Messenger:
             "%s to %s failed (%s); retrying in %.1f s", message.kind, message.target, error, delay
         )
         await self._store.retry_later(message, delay, error)
+
+
+def _idle_time(due: datetime) -> float:
+    """How long to sleep until `due` (at most a second: other replicas may queue work too)."""
+    return min(1.0, max(0.02, (due - datetime.now(UTC)).total_seconds()))
 
 
 def _backoff(attempts: int, most: float) -> float:
