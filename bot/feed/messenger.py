@@ -109,6 +109,7 @@ class Messenger:
         self.wake = asyncio.Event()
         self._inflight: dict[str, asyncio.Task[None]] = {}  # posts and DMs: one task per target
         self._updating: dict[asyncio.Task[None], int] = {}  # card rewrites: task -> how many
+        self._rewriting: set[int] = set()  # outbox ids of the card rewrites in flight here
         self._trouble = Throttle(log)  # the database away: one line a minute, not one a second
         self._stopping = False  # set once `run` stops: deliveries in flight take no more work
 
@@ -182,9 +183,13 @@ class Messenger:
         if sum(self._updating.values()) >= self._updates_in_flight:
             return 0, 0, datetime.now(UTC) + timedelta(seconds=1)  # a rewrite finishing wakes us
         claimed, due = await self._store.claim_or_next_due(self._batch, self._lease)
-        updates = [message for message in claimed if message.kind == "update"]
         ordered = [message for message in claimed if message.kind != "update"]
-        busy = [message for message in ordered if message.target in self._inflight]
+        # A rewrite still in flight here whose claim lapsed (this process stalled past its lease)
+        # is ours already: handed back, never sent twice.
+        updates = [m for m in claimed if m.kind == "update" and m.id not in self._rewriting]
+        busy = [message for message in ordered if message.target in self._inflight] + [
+            m for m in claimed if m.kind == "update" and m.id in self._rewriting
+        ]
         if busy:
             await self._store.release(busy)
         by_target: dict[str, list[Claimed]] = {}
@@ -196,6 +201,7 @@ class Messenger:
             self._inflight[target] = task
             task.add_done_callback(functools.partial(self._finished, target))
         if updates:
+            self._rewriting.update(message.id for message in updates)
             rewrite = asyncio.create_task(self._deliver_updates(updates))
             self._updating[rewrite] = len(updates)
             rewrite.add_done_callback(self._rewritten)
@@ -225,6 +231,7 @@ class Messenger:
                 await self._store.delivered_updates(done)
         finally:
             heartbeat.cancel()
+            self._rewriting.difference_update(message.id for message in messages)
 
     async def _deliver_all(self, messages: list[Claimed]) -> None:
         """Deliver one target's posts and DMs in order; after the last, go on with the next one
