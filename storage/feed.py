@@ -400,9 +400,16 @@ class FeedStore:
         )
         if self._db.engine.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True, of=OutboxMessage)
+        elif (await conn.execute(due.limit(1))).first() is None:
+            # SQLite: look first (a read), and write only when something is due. An UPDATE that
+            # matches nothing still takes SQLite's one write lock, and every other writer waiting
+            # for it sleeps in SQLite's busy handler (1, 2, 5 … 100 ms); the outbox loop looks on
+            # every wake, and mostly finds nothing new.
+            return []
+        which = OutboxMessage.id.in_(due.scalar_subquery())
         statement = (
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .where(which)
             .values(
                 claimed_until=now + lease,
                 claim_token=token,
