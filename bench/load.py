@@ -193,9 +193,11 @@ async def last_message_ts(slack: str) -> str:
     return str(found[-1]["ts"]) if found else "0"
 
 
-async def wait_cards(slack: str, after: str, count: int, timeout: float = 600) -> float:
+async def wait_cards(
+    slack: str, after: str, count: int, timeout: float = 600, times: list[float] | None = None
+) -> float:
     """Wait until `count` messages were posted (anywhere) after ts `after`; the last one's time
-    (the stand-in's ts is the wall clock when it was posted)."""
+    (the stand-in's ts is the wall clock when it was posted). `times`: every one's, appended."""
     seen, last = 0, after
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=30) as http:
@@ -209,6 +211,8 @@ async def wait_cards(slack: str, after: str, count: int, timeout: float = 600) -
             if found:
                 seen += len(found)
                 last = str(found[-1]["ts"])
+                if times is not None:
+                    times.extend(float(message["ts"]) for message in found)
             else:
                 await asyncio.sleep(0.1)
     return float(last)

@@ -101,9 +101,20 @@ async def one_burst(
     cpu_before = await quiet(target.pid)
     started = time.time()
     latencies = await burst(target.url, commands, concurrency, channels=channels)
+    acked = time.time()
     # at least 10 incidents/s, or the target lost some (the peer never retries)
-    last_card = await wait_cards(slack, after, commands, timeout=60 + commands / 10)
+    times: list[float] = []
+    last_card = await wait_cards(slack, after, commands, timeout=60 + commands / 10, times=times)
     cpu_after = await quiet(target.pid)
+    times.sort()
+    print(
+        f"  {target.name}: acks done after {acked - started:.2f} s; cards at "
+        + ", ".join(
+            f"{share:.0%} {times[max(0, int(len(times) * share) - 1)] - started:.2f} s"
+            for share in (0.01, 0.2, 0.5, 0.8, 1.0)
+        ),
+        file=sys.stderr,
+    )
     return Burst(
         rate=commands / (last_card - started),
         cpu_ms=(cpu_after - cpu_before) / commands * 1000,

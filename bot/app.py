@@ -266,7 +266,11 @@ def acting(
 
 def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> Bot:
     """The composition root: the shared services, then each record kind's `install`."""
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout=settings.database_pool_timeout,
+    )
     metrics = Metrics()
     servicenow = servicenow_client(
         settings,

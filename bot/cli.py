@@ -233,7 +233,11 @@ async def _outbox(settings: Settings, retry: list[int] | None) -> int:
 
     from storage import Database, FeedStore
 
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout=settings.database_pool_timeout,
+    )
     store = FeedStore(db)
     try:
         if retry is None or retry:
@@ -273,7 +277,11 @@ def _age(seconds: float) -> str:
 async def _migrate(settings: Settings) -> int:
     from storage import Database
 
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout=settings.database_pool_timeout,
+    )
     try:
         await db.migrate()
         print(f"incident-bot: database at revision {await db.revision()}")

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     e_signature_tables: str = "change_request"
 
     database_url: str = "sqlite+aiosqlite:///./incident-bot.db"
+    # Database connections kept open (SQLite: no more are ever opened; it has one writer). Work
+    # waits in line for a free one however long it takes, and the log says so each
+    # `database_pool_timeout` seconds it waits: nothing is dropped for want of a connection.
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pool_timeout: float = Field(default=30, gt=0)
     incident_channel: str | None = None
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (the log says which)

@@ -27,11 +27,15 @@ class SqlCount:
     statements: list[str] = field(default_factory=list)
     transactions: int = 0
     worker_statements: int = 0
+    worker_transactions: int = 0
+    worker_sql: list[str] = field(default_factory=list)
 
     def clear(self) -> None:
         self.statements.clear()
         self.transactions = 0
         self.worker_statements = 0
+        self.worker_transactions = 0
+        self.worker_sql.clear()
 
     def summary(self) -> str:
         lines = [f"{len(self.statements)} statements in {self.transactions} transactions:"]
@@ -51,10 +55,13 @@ def counting(engine: AsyncEngine) -> Iterator[SqlCount]:
             count.statements.append(" ".join(sql.split()))
         else:
             count.worker_statements += 1
+            count.worker_sql.append(" ".join(sql.split()))
 
     def begin(_conn: Any) -> None:
         if CURRENT_WORKER.get() is None:
             count.transactions += 1
+        else:
+            count.worker_transactions += 1
 
     event.listen(sync_engine, "before_cursor_execute", statement)
     event.listen(sync_engine, "begin", begin)

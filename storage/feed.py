@@ -388,6 +388,21 @@ class FeedStore:
         channel or person is still pending (in flight, or waiting to be retried). The holder
         keeps its claim alive with `extend` while it delivers.
         """
+        async with self._db.engine.begin() as conn:
+            return await self._claim(conn, limit, lease)
+
+    async def claim_or_next_due(
+        self, limit: int, lease: timedelta
+    ) -> tuple[list[Claimed], datetime | None]:
+        """`claim`; when it took fewer than `limit`, also when the next message will be due
+        (`next_due`), in the same transaction. None when the claim was full or nothing waits."""
+        async with self._db.engine.begin() as conn:
+            claimed = await self._claim(conn, limit, lease)
+            if len(claimed) >= limit:
+                return claimed, None
+            return claimed, await self._next_due(conn)
+
+    async def _claim(self, conn: AsyncConnection, limit: int, lease: timedelta) -> list[Claimed]:
         now = utcnow()
         token = uuid.uuid4().hex
         due = (
@@ -402,46 +417,25 @@ class FeedStore:
         )
         if self._db.engine.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True, of=OutboxMessage)
+        elif (await conn.execute(due.limit(1))).first() is None:
+            # SQLite: look first (a read), and write only when something is due. An UPDATE that
+            # matches nothing still takes SQLite's one write lock, and every other writer waiting
+            # for it sleeps in SQLite's busy handler (1, 2, 5 … 100 ms); the outbox loop looks on
+            # every wake, and mostly finds nothing new.
+            return []
+        which = OutboxMessage.id.in_(due.scalar_subquery())
         statement = (
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .where(which)
             .values(
                 claimed_until=now + lease,
                 claim_token=token,
                 attempts=OutboxMessage.attempts + 1,
             )
-            .returning(
-                OutboxMessage.id,
-                OutboxMessage.kind,
-                OutboxMessage.target,
-                OutboxMessage.ts,
-                OutboxMessage.payload,
-                OutboxMessage.table_name,
-                OutboxMessage.sys_id,
-                OutboxMessage.version,
-                OutboxMessage.attempts,
-                OutboxMessage.created_at,
-            )
+            .returning(*_CLAIMED)
         )
-        async with self._db.engine.begin() as conn:
-            rows = (await conn.execute(statement)).all()
-        claimed = [
-            Claimed(
-                r.id,
-                r.kind,
-                r.target,
-                r.ts,
-                json.loads(r.payload),
-                r.table_name,
-                r.sys_id,
-                r.version,
-                r.attempts,
-                as_utc(r.created_at),
-                token,
-            )
-            for r in rows
-        ]
-        return sorted(claimed, key=lambda c: c.id)
+        rows = (await conn.execute(statement)).all()
+        return sorted((_claimed(row, token) for row in rows), key=lambda c: c.id)
 
     async def extend(self, messages: Sequence[Claimed], lease: timedelta) -> int:
         """Keep our claims alive for another `lease`; how many are still ours."""
@@ -459,56 +453,113 @@ class FeedStore:
             )
         return int(result.rowcount or 0)
 
-    async def delivered(self, message: Claimed, *, channel: str, ts: str, digest: str) -> None:
+    async def delivered(
+        self,
+        message: Claimed,
+        *,
+        channel: str,
+        ts: str,
+        digest: str,
+        then_claim: timedelta | None = None,
+    ) -> Claimed | None:
         """Record a delivery: a live copy is remembered (or its rendering updated), the row done.
 
         If the row was rewritten while in flight (a newer card coalesced into it), it stays
         pending and goes out again with the newer card: as a `chat.update` of what was posted.
+        `then_claim`: in the same transaction, claim the next post or DM to the same target for
+        this long (if it is next in line and due), under the same token; returns it.
         """
         now = utcnow()
         async with self._db.engine.begin() as conn:
-            done = await conn.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message.id, OutboxMessage.version == message.version)
-                .values(status="done", claimed_until=None, claim_token=None, updated_at=now)
+            await self._delivered(conn, message, channel=channel, ts=ts, digest=digest, now=now)
+            if then_claim is None:
+                return None
+            return await self._claim_next_to(conn, message.target, then_claim, message.token, now)
+
+    async def _claim_next_to(
+        self, conn: AsyncConnection, target: str, lease: timedelta, token: str, now: datetime
+    ) -> Claimed | None:
+        """Claim the oldest pending post or DM to `target`, if it is due and nobody holds it."""
+        first = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.target == target,
+                OutboxMessage.status == "pending",
+                OutboxMessage.kind.in_(("post", "dm")),
             )
-            if not done.rowcount:
-                # A post is never sent twice: what was rewritten meanwhile becomes an update
-                # of the message just posted.
-                became = (
-                    {"kind": "update", "target": channel, "ts": ts}
-                    | {"coalesce_key": f"update:{channel}:{ts}"}
-                    if message.kind in ("post", "dm")
-                    else {}
+            .order_by(OutboxMessage.id)
+            .limit(1)
+        )
+        row = (
+            await conn.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == first.scalar_subquery(),
+                    OutboxMessage.available_at <= now,
+                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
                 )
-                await conn.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == message.id)
-                    .values(claimed_until=None, claim_token=None, **became)
+                .values(
+                    claimed_until=now + lease,
+                    claim_token=token,
+                    attempts=OutboxMessage.attempts + 1,
                 )
-            rendered = json.dumps(message.payload, sort_keys=True)
-            if message.kind == "update":
-                await conn.execute(
-                    update(PostedMessage)
-                    .where(PostedMessage.channel == channel, PostedMessage.ts == ts)
-                    .values(rendered=rendered, rendered_hash=digest, updated_at=now)
+                .returning(*_CLAIMED)
+            )
+        ).first()
+        return _claimed(row, token) if row is not None else None
+
+    async def _delivered(
+        self,
+        conn: AsyncConnection,
+        message: Claimed,
+        *,
+        channel: str,
+        ts: str,
+        digest: str,
+        now: datetime,
+    ) -> None:
+        done = await conn.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message.id, OutboxMessage.version == message.version)
+            .values(status="done", claimed_until=None, claim_token=None, updated_at=now)
+        )
+        if not done.rowcount:
+            # A post is never sent twice: what was rewritten meanwhile becomes an update
+            # of the message just posted.
+            became = (
+                {"kind": "update", "target": channel, "ts": ts}
+                | {"coalesce_key": f"update:{channel}:{ts}"}
+                if message.kind in ("post", "dm")
+                else {}
+            )
+            await conn.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message.id)
+                .values(claimed_until=None, claim_token=None, **became)
+            )
+        rendered = json.dumps(message.payload, sort_keys=True)
+        if message.kind == "update":
+            await conn.execute(
+                update(PostedMessage)
+                .where(PostedMessage.channel == channel, PostedMessage.ts == ts)
+                .values(rendered=rendered, rendered_hash=digest, updated_at=now)
+            )
+        elif message.kind in ("post", "dm") and message.table_name and message.sys_id:
+            await conn.execute(
+                self._db.insert(PostedMessage)
+                .values(
+                    table_name=message.table_name,
+                    sys_id=message.sys_id,
+                    channel=channel,
+                    ts=ts,
+                    thread_ts=message.ts,  # a post's `ts` is the thread it went to
+                    rendered=rendered,
+                    rendered_hash=digest,
+                    posted_at=now,
+                    updated_at=now,
                 )
-            elif message.kind in ("post", "dm") and message.table_name and message.sys_id:
-                await conn.execute(
-                    self._db.insert(PostedMessage)
-                    .values(
-                        table_name=message.table_name,
-                        sys_id=message.sys_id,
-                        channel=channel,
-                        ts=ts,
-                        thread_ts=message.ts,  # a post's `ts` is the thread it went to
-                        rendered=rendered,
-                        rendered_hash=digest,
-                        posted_at=now,
-                        updated_at=now,
-                    )
-                    .on_conflict_do_nothing()
-                )
+                .on_conflict_do_nothing()
+            )
 
     async def delivered_updates(self, done: Sequence[tuple[Claimed, str]]) -> None:
         """Record delivered card rewrites of one claim (each with its rendering's digest), as
@@ -609,16 +660,19 @@ class FeedStore:
         """When the next message can be claimed (a later one waiting behind an earlier one to
         its target counts only once that one is settled)."""
         async with self._db.engine.connect() as conn:
-            rows = await conn.execute(
-                select(OutboxMessage.available_at, OutboxMessage.claimed_until)
-                .where(_next_in_line())
-                .order_by(OutboxMessage.available_at)
-                .limit(50)
-            )
-            times = [
-                max(as_utc(available), as_utc(claimed) if claimed else as_utc(available))
-                for available, claimed in rows
-            ]
+            return await self._next_due(conn)
+
+    async def _next_due(self, conn: AsyncConnection) -> datetime | None:
+        rows = await conn.execute(
+            select(OutboxMessage.available_at, OutboxMessage.claimed_until)
+            .where(_next_in_line())
+            .order_by(OutboxMessage.available_at)
+            .limit(50)
+        )
+        times = [
+            max(as_utc(available), as_utc(claimed) if claimed else as_utc(available))
+            for available, claimed in rows
+        ]
         return min(times) if times else None
 
     async def pending(self) -> int:
@@ -703,6 +757,36 @@ class FeedStore:
                     )
                 )
             )
+
+
+_CLAIMED = (
+    OutboxMessage.id,
+    OutboxMessage.kind,
+    OutboxMessage.target,
+    OutboxMessage.ts,
+    OutboxMessage.payload,
+    OutboxMessage.table_name,
+    OutboxMessage.sys_id,
+    OutboxMessage.version,
+    OutboxMessage.attempts,
+    OutboxMessage.created_at,
+)
+
+
+def _claimed(row: Any, token: str) -> Claimed:
+    return Claimed(
+        row.id,
+        row.kind,
+        row.target,
+        row.ts,
+        json.loads(row.payload),
+        row.table_name,
+        row.sys_id,
+        row.version,
+        row.attempts,
+        as_utc(row.created_at),
+        token,
+    )
 
 
 def _next_in_line() -> ColumnElement[bool]:

@@ -117,7 +117,9 @@ class Messenger:
         self.wake = asyncio.Event()
         self._inflight: dict[str, asyncio.Task[None]] = {}  # posts and DMs: one task per target
         self._updating: dict[asyncio.Task[None], int] = {}  # card rewrites: task -> how many
+        self._rewriting: set[int] = set()  # outbox ids of the card rewrites in flight here
         self._trouble = Throttle(log)  # the database away: one line a minute, not one a second
+        self._stopping = False  # set once `run` stops: deliveries in flight take no more work
 
     # -- straight out ------------------------------------------------------------------------------
 
@@ -176,8 +178,9 @@ class Messenger:
 
     # -- through the outbox ------------------------------------------------------------------------
 
-    async def deliver_once(self) -> tuple[int, int]:
-        """Start delivering what is due; returns (taken, handed back because its target is busy).
+    async def deliver_once(self) -> tuple[int, int, datetime | None]:
+        """Start delivering what is due; returns (taken, handed back because its target is busy,
+        when the next message is due: None if the claim was full and more may be due now).
 
         Each channel or user gets one task for its posts and DMs at a time, so they keep their
         order; targets run side by side, so a DM waiting out a 429 holds up nobody else. Card
@@ -186,11 +189,15 @@ class Messenger:
         delivery to finish.
         """
         if sum(self._updating.values()) >= self._updates_in_flight:
-            return 0, 0  # a rewrite finishing wakes the loop
-        claimed = await self._store.claim(self._batch, self._lease)
-        updates = [message for message in claimed if message.kind == "update"]
+            return 0, 0, datetime.now(UTC) + timedelta(seconds=1)  # a rewrite finishing wakes us
+        claimed, due = await self._store.claim_or_next_due(self._batch, self._lease)
         ordered = [message for message in claimed if message.kind != "update"]
-        busy = [message for message in ordered if message.target in self._inflight]
+        # A rewrite still in flight here whose claim lapsed (this process stalled past its lease)
+        # is ours already: handed back, never sent twice.
+        updates = [m for m in claimed if m.kind == "update" and m.id not in self._rewriting]
+        busy = [message for message in ordered if message.target in self._inflight] + [
+            m for m in claimed if m.kind == "update" and m.id in self._rewriting
+        ]
         if busy:
             await self._store.release(busy)
         by_target: dict[str, list[Claimed]] = {}
@@ -202,10 +209,14 @@ class Messenger:
             self._inflight[target] = task
             task.add_done_callback(functools.partial(self._finished, target))
         if updates:
+            self._rewriting.update(message.id for message in updates)
             rewrite = asyncio.create_task(self._deliver_updates(updates))
             self._updating[rewrite] = len(updates)
             rewrite.add_done_callback(self._rewritten)
-        return len(claimed) - len(busy), len(busy)
+        if len(claimed) >= self._batch:
+            return len(claimed) - len(busy), len(busy), None
+        # Nothing pending: look again within a second (other replicas may queue work too).
+        return len(claimed) - len(busy), len(busy), due or datetime.now(UTC) + timedelta(seconds=1)
 
     async def _deliver_updates(self, messages: list[Claimed]) -> None:
         """Rewrite these cards side by side (each waits its turn in the pace), then record every
@@ -228,19 +239,26 @@ class Messenger:
                 await self._store.delivered_updates(done)
         finally:
             heartbeat.cancel()
+            self._rewriting.difference_update(message.id for message in messages)
 
     async def _deliver_all(self, messages: list[Claimed]) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat(messages))
+        """Deliver one target's posts and DMs in order; after the last, go on with the next one
+        queued to it meanwhile, claimed in the transaction that records the delivery (the target
+        stays ours: no round through `run` and a claim of its own per message)."""
+        heartbeat = asyncio.create_task(self._heartbeat(messages))  # those still to deliver
         try:
-            for n, message in enumerate(messages):
+            while messages:
+                message, last = messages[0], len(messages) == 1
+                following = None
                 try:
-                    await self._deliver(message)
+                    following = await self._deliver(message, chain=last and not self._stopping)
                 except Exception:
                     log.exception("delivering %s to %s failed", message.kind, message.target)
                     await self._retry_or_give_up(message, "unexpected error")
-                if n + 1 < len(messages) and not await self._store.extend(
-                    messages[n + 1 :], self._lease
-                ):
+                del messages[0]
+                if following is not None:
+                    messages.append(following)  # claimed under the same token
+                elif messages and not await self._store.extend(messages, self._lease):
                     return  # the rest were taken over meanwhile (this process stalled)
         finally:
             heartbeat.cancel()
@@ -271,10 +289,11 @@ class Messenger:
             # Cleared before looking, so a delivery finishing meanwhile still wakes us.
             self.wake.clear()
             try:
-                taken, busy = await self.deliver_once()
-                if taken:
-                    continue
-                wait = 1.0 if busy else await self._idle_time()
+                _, busy, due = await self.deliver_once()
+                if due is None:
+                    continue  # a full claim: look again at once
+                # Anything queued or finished meanwhile wakes the loop; else the next due time.
+                wait = 1.0 if busy else _idle_time(due)
                 self._trouble.recovered("run", "outbox delivery works again")
             except Exception as exc:
                 self._trouble.failed(
@@ -287,29 +306,28 @@ class Messenger:
                 wait = 1.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(first_of(self.wake, stop), wait)
+        self._stopping = True
         await asyncio.gather(*self._inflight.values(), *self._updating, return_exceptions=True)
 
     async def prune(self) -> None:
         """Forget delivered and abandoned messages after two days (kept meanwhile for diagnosis)."""
         await self._store.prune(timedelta(days=2))
 
-    async def _idle_time(self) -> float:
-        due = await self._store.next_due()
-        if due is None:
-            return 1.0  # other replicas may queue work too
-        return min(1.0, max(0.02, (due - datetime.now(UTC)).total_seconds()))
-
-    async def _deliver(self, message: Claimed) -> None:
+    async def _deliver(self, message: Claimed, *, chain: bool = False) -> Claimed | None:
+        """Send a post or DM and record it; with `chain`, also claim (and return) the next one
+        to the same target, if it is due."""
         sent = await self._send(message)
-        if sent is not None:
-            channel, ts = sent
-            payload = {k: v for k, v in message.payload.items() if k != NOTICE}
-            await self._store.delivered(
-                dataclasses.replace(message, payload=payload),
-                channel=channel,
-                ts=ts,
-                digest=digest_of(payload),
-            )
+        if sent is None:
+            return None
+        channel, ts = sent
+        payload = {k: v for k, v in message.payload.items() if k != NOTICE}
+        return await self._store.delivered(
+            dataclasses.replace(message, payload=payload),
+            channel=channel,
+            ts=ts,
+            digest=digest_of(payload),
+            then_claim=self._lease if chain else None,
+        )
 
     async def _send(self, message: Claimed) -> tuple[str, str] | None:
         """One Slack call for this message: where it is now (channel, ts), or None when it
@@ -388,6 +406,11 @@ class Messenger:
             "%s to %s failed (%s); retrying in %.1f s", message.kind, message.target, error, delay
         )
         await self._store.retry_later(message, delay, error)
+
+
+def _idle_time(due: datetime) -> float:
+    """How long to sleep until `due` (at most a second: other replicas may queue work too)."""
+    return min(1.0, max(0.02, (due - datetime.now(UTC)).total_seconds()))
 
 
 def _backoff(attempts: int, most: float) -> float:

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -77,9 +76,10 @@ def create_app(standin: SlackStandIn) -> Starlette:
             standin.record_call(ApiCall(method, {}, None, 0.0, error.status, error.code))
             return JSONResponse(error.body(), error.status)
         fault = webapi.take_fault(standin, method)
-        if fault is not None and fault.delay > 0:
-            await asyncio.sleep(fault.delay)  # a slow Slack
-        status, body, headers = webapi.call(standin, method, args, token, fault=fault)
+        with standin.answering(method):
+            if fault is not None and fault.delay > 0:
+                await standin.hold(fault)  # a slow Slack
+            status, body, headers = webapi.call(standin, method, args, token, fault=fault)
         return JSONResponse(body, status, headers=headers)
 
     async def response_url(request: Request) -> Response:

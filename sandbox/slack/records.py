@@ -129,6 +129,10 @@ class ApiFault:
     retry_after: int = 1
     times: int = 1
     delay: float = 0.0  # answer this late (with `error=""`: late, then as usual)
+    # Hold every call this fault meets until `together` of them have arrived (a barrier; `delay`
+    # caps the wait): calls made one after another get no answer before `delay`.
+    together: int = 0
+    arrived: int = field(default=0, repr=False)
 
     @property
     def http_status(self) -> int:

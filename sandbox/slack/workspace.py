@@ -9,11 +9,13 @@ puts the two together.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import itertools
 import json
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
@@ -71,6 +73,9 @@ class Workspace:
         self.url: str = ""
         self.bot_url: str | None = None
         self.calls: list[ApiCall] = []
+        # Web API calls being answered now, and the most at once, per method.
+        self.in_flight: collections.Counter[str] = collections.Counter()
+        self.peak_in_flight: collections.Counter[str] = collections.Counter()
         self.messages: dict[str, list[Message]] = {}
         self.deleted: list[Message] = []
         self.composer_unfurls: dict[str, dict[str, Any]] = {}  # unfurl_id -> url -> unfurl
@@ -212,6 +217,26 @@ class Workspace:
                 waiter.set_result(None)
         for listener in self.listeners:
             listener()
+
+    @contextlib.contextmanager
+    def answering(self, method: str) -> Iterator[None]:
+        """Count a call to `method` in flight while it is answered."""
+        self.in_flight[method] += 1
+        self.peak_in_flight[method] = max(self.peak_in_flight[method], self.in_flight[method])
+        try:
+            yield
+        finally:
+            self.in_flight[method] -= 1
+
+    async def hold(self, fault: ApiFault) -> None:
+        """Wait out a fault's `delay`; with `together`, only until that many calls met it."""
+        if not fault.together:
+            await asyncio.sleep(fault.delay)
+            return
+        fault.arrived += 1
+        self.changed()
+        with contextlib.suppress(TimeoutError):
+            await self.wait_for(lambda: fault.arrived >= fault.together, timeout=fault.delay)
 
     def record_call(self, call: ApiCall) -> None:
         self.calls.append(call)

@@ -9,11 +9,16 @@ Retry-After, not only the one that met it.
 from __future__ import annotations
 
 import collections
+from datetime import timedelta
 from pathlib import Path
+from typing import cast
+
+from sqlalchemy import Table, update
 
 from sandbox.slack import ApiFault, Message, SlackStandIn
 from sandbox.slack.records import BOB, Channel
 from sandbox.stack import Stack
+from storage.models import OutboxMessage, utcnow
 from tests.e2e.test_outbox import settled, stack_with, sys_id_of
 
 NUMBER = "INC0000001"
@@ -53,20 +58,29 @@ async def test_a_change_rewrites_every_card_once_and_the_cards_do_not_wait_for_e
     async with stack_with(tmp_path) as stack:
         cards = await cards_in(stack, channels=4, per_channel=3)
         since = len(stack.slack.calls)
-        # Slack answers each rewrite a full second late: one after another, the twelve answers
-        # would span eleven seconds; side by side they all come within one second.
-        stack.slack.faults.append(ApiFault("chat.update", error="", delay=1.0, times=12))
+        # Slack holds every rewrite's answer until all twelve are in flight (or 60 s have passed):
+        # rewrites sent one after another would wait the full minute each, and fail the wait
+        # below; side by side, the twelfth to arrive releases them all.
+        stack.slack.faults.append(
+            ApiFault("chat.update", error="", delay=60.0, together=len(cards), times=len(cards))
+        )
         stack.emulator.update(
             "incident", sys_id_of(stack, NUMBER), {"state": "2"}, as_user="bob.martin"
         )
         await stack.slack.wait_for(
-            lambda: all("In Progress" in str(card.blocks) for card in cards), timeout=20
+            lambda: all("In Progress" in str(card.blocks) for card in cards), timeout=30
         )
         await settled(stack)
-        per_card = updates_per_card(stack, since)
-        assert per_card == {(card.channel, card.ts): 1 for card in cards}
-        answered = [c.at for c in stack.slack.calls[since:] if c.method == "chat.update"]
-        assert max(answered) - min(answered) < 1.0
+        assert stack.slack.peak_in_flight["chat.update"] == len(cards)
+        # Each card rewritten once, and nothing else posted in those channels meanwhile.
+        assert updates_per_card(stack, since) == {(card.channel, card.ts): 1 for card in cards}
+        assert {(m.channel, m.ts) for c in channels(cards) for m in stack.slack.messages_in(c)} == {
+            (card.channel, card.ts) for card in cards
+        }
+
+
+def channels(cards: list[Message]) -> set[str]:
+    return {card.channel for card in cards}
 
 
 async def test_a_429_on_a_card_rewrite_holds_every_rewrite_for_its_retry_after(
@@ -91,4 +105,35 @@ async def test_a_429_on_a_card_rewrite_holds_every_rewrite_for_its_retry_after(
         after = [c.at for c in calls if c.at > limited.at]
         assert len(after) == len(cards)  # every card, the limited one again among them
         assert min(after) >= limited.at + 2  # nobody went before the Retry-After was over
+        assert updates_per_card(stack, since) == {(card.channel, card.ts): 1 for card in cards}
+
+
+async def test_a_rewrite_whose_claim_lapsed_while_in_flight_is_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    # A stalled process (an event loop starved past its lease) finds its own rewrites still in
+    # flight with their claims lapsed: its outbox loop may claim them again, and must not send
+    # them a second time. The lapse is made directly in the database; the lease is long, so no
+    # heartbeat renews it meanwhile.
+    async with stack_with(tmp_path, outbox_lease_seconds=10) as stack:
+        cards = await cards_in(stack, channels=2, per_channel=2)
+        since = len(stack.slack.calls)
+        stack.slack.faults.append(ApiFault("chat.update", error="", delay=2.0, times=len(cards)))
+        stack.emulator.update(
+            "incident", sys_id_of(stack, NUMBER), {"state": "2"}, as_user="bob.martin"
+        )
+        await stack.slack.wait_for(lambda: stack.slack.in_flight["chat.update"] >= 1, timeout=20)
+        outbox = cast(Table, OutboxMessage.__table__)
+        async with stack.bot.db.engine.begin() as conn:
+            lapsed = await conn.execute(
+                update(outbox)
+                .where(outbox.c.kind == "update", outbox.c.claimed_until.is_not(None))
+                .values(claimed_until=utcnow() - timedelta(seconds=1))
+            )
+        assert lapsed.rowcount >= 1
+        stack.bot.services.messenger.wake.set()
+        await stack.slack.wait_for(
+            lambda: all("In Progress" in str(card.blocks) for card in cards), timeout=30
+        )
+        await settled(stack)
         assert updates_per_card(stack, since) == {(card.channel, card.ts): 1 for card in cards}

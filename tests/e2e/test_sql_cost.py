@@ -20,7 +20,7 @@ from bot import manifest
 from sandbox.slack.records import ALICE, GENERAL, INCIDENTS
 from sandbox.sqlcount import SqlCount, counting
 from sandbox.stack import Stack, run_stack
-from storage import Database, PostedMessages
+from storage import Database, PostedMessages, SlackWrite
 from tests.conftest import isolated_postgres_url
 from tests.support import eventually
 
@@ -107,3 +107,38 @@ async def test_with_an_incident_channel_both_cards_are_queued_in_the_same_statem
         assert_lean(count)
         posted = await PostedMessages(stack.bot.db).for_record("incident", sys_id)  # uncounted
         assert sorted(p.channel for p in posted) == sorted([GENERAL, INCIDENTS])
+
+
+CARDS_IN_ONE_CHANNEL = 20
+# Each delivery's record + the next claim (one transaction), and a few claims and look-ups of the
+# next due time from the outbox's loop for the whole lot. It was 4.2 (a claim, a record, an
+# empty claim and a next-due look-up per card).
+MAX_OUTBOX_STATEMENTS_PER_CARD = 2.5
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_cards_queued_to_one_channel_are_delivered_in_about_one_transaction_each(
+    database: str, tmp_path: Path
+) -> None:
+    """Posts to one channel go out one after another; each delivery is recorded in the same
+    transaction that claims the next one (no round of its own through the outbox's claim loop)."""
+    async with stack_on(database, tmp_path) as stack:
+        writes = [
+            SlackWrite("post", GENERAL, {"text": f"card {n}"}) for n in range(CARDS_IN_ONE_CHANNEL)
+        ]
+        with counting(stack.bot.db.engine) as count:
+            await stack.bot.services.messenger.queue(*writes)
+            await stack.slack.wait_for(
+                lambda: len(stack.slack.messages_in(GENERAL)) == CARDS_IN_ONE_CHANNEL, timeout=30
+            )
+            await eventually(lambda: _all_done(stack), timeout=10)
+        assert [m.text for m in stack.slack.messages_in(GENERAL)] == [
+            f"card {n}" for n in range(CARDS_IN_ONE_CHANNEL)
+        ]
+        outbox = [sql for sql in count.worker_sql if " outbox" in sql]
+        per_card = len(outbox) / CARDS_IN_ONE_CHANNEL
+        assert per_card <= MAX_OUTBOX_STATEMENTS_PER_CARD, "\n".join([str(per_card), *outbox])
+
+
+async def _all_done(stack: Stack) -> bool:
+    return await stack.bot.feed._store.pending() == 0

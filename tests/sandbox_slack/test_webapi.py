@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -312,3 +313,16 @@ async def test_reads_query_form_and_json_bodies_and_the_token_field(slack: Slack
     assert [m.blocks for m in slack.messages_in(GENERAL)] == [[SECTION], []]
     assert wrong.json() == {"ok": False, "error": "invalid_auth"}
     assert all("token" not in call.args for call in slack.calls)
+
+
+async def test_a_together_fault_answers_once_that_many_calls_are_in_flight(
+    client: AsyncWebClient, slack: SlackStandIn
+) -> None:
+    slack.faults.append(ApiFault("chat.postMessage", error="", delay=60, together=3, times=3))
+    first = asyncio.ensure_future(client.chat_postMessage(channel=GENERAL, text="one"))
+    await slack.wait_for(lambda: slack.in_flight["chat.postMessage"] == 1)
+    assert not first.done()  # held: the others have not arrived
+    others = [client.chat_postMessage(channel=GENERAL, text=t) for t in ("two", "three")]
+    await asyncio.gather(first, *others)  # the third releases all three
+    assert slack.peak_in_flight["chat.postMessage"] == 3
+    assert slack.in_flight["chat.postMessage"] == 0
