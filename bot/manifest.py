@@ -78,6 +78,8 @@ SCOPES: dict[str, str] = {
     "chat:write.public": "post cards in public channels without being invited",
     "users:read": "users.info for who typed a command or pressed a button",
     "users:read.email": "their profile e-mail, which finds their ServiceNow user (and back)",
+    "channels:read": "conversations.members: only members of a public channel may subscribe it",
+    "groups:read": "conversations.members: the same for a private channel the bot was invited to",
 }
 
 # Every Web API method the bot calls, with the scopes it relies on for it (the required ones, and
@@ -89,6 +91,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "chat.update": ("chat:write",),
     "users.info": ("users:read", "users:read.email"),
     "users.lookupByEmail": ("users:read.email",),
+    "conversations.members": ("channels:read", "groups:read"),
     "views.open": (),
     "views.update": (),
     "views.publish": (),

@@ -15,6 +15,7 @@ from bot.acting import Acting
 from bot.commands.router import Router
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
+from bot.feed.subscriptions import ChannelFeed
 from bot.identity import Identity
 from bot.settings import Settings
 from bot.slack.interactions import Interactions
@@ -37,3 +38,4 @@ class Services:
     interactions: Interactions
     commands: Router
     acting: Acting  # ServiceNow for this person (the integration user unless acting as people)
+    channels: ChannelFeed  # channel subscriptions on the feed: kinds offer themselves here

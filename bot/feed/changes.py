@@ -36,6 +36,7 @@ from servicenow.records import parse_datetime
 from servicenow.webhook import ChangeEvent
 from storage import Card as StoredCard
 from storage import Database, FeedStore, Fold, Pending, PendingEvents, SlackWrite
+from storage.subscriptions import CardNote
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,22 @@ class Tracker(Protocol):
         `actor` (a sys_user id, when known). With `baseline`, the record is only being
         remembered: no card, no effects, and no reads beyond the record itself."""
         ...
+
+
+class ChannelWrites(Protocol):
+    """What channel subscriptions make of a change (bot/subscriptions): posts, thread lines, and
+    notes on each channel's card, queued in the change's own transaction."""
+
+    async def writes(
+        self,
+        table: str,
+        record: Mapping[str, str],
+        previous: Mapping[str, str] | None,
+        snapshot: Mapping[str, str],
+        card: Card,
+        *,
+        fresh: bool = False,
+    ) -> tuple[list[SlackWrite], list[CardNote]]: ...
 
 
 @runtime_checkable
@@ -171,6 +188,7 @@ class Feed:
         self._actors: dict[tuple[str, str], tuple[float, str]] = {}
         self._fetching: set[tuple[str, str]] = set()
         self._wanted: dict[tuple[str, str], int] = {}
+        self.channels: ChannelWrites | None = None  # subscriptions (bot/subscriptions), if any
 
     @property
     def store(self) -> FeedStore:
@@ -231,15 +249,27 @@ class Feed:
                 actor,
                 baseline=previous is None and baseline,
             )
+            posts: list[SlackWrite] = []
+            notes: list[CardNote] = []
+            if self.channels is not None and seen.card is not None:
+                posts, notes = await self.channels.writes(
+                    table,
+                    record,
+                    previous.data if previous else None,
+                    seen.snapshot,
+                    seen.card,
+                    fresh=fresh,
+                )
             accepted = await self._store.accept_change(
                 table,
                 sys_id,
                 previous=previous.sys_mod_count if previous else None,
                 current=current,
                 data=seen.snapshot,
-                writes=[*await self._writes(tracker, record, seen, actor), *also],
+                writes=[*await self._writes(tracker, record, seen, actor), *posts, *also],
                 card=stored(seen.card) if seen.card is not None else None,
                 fresh=fresh,
+                notes=notes,
             )
         if accepted and self._wake is not None:
             self._wake.set()

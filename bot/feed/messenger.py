@@ -59,6 +59,7 @@ UNDELIVERABLE = GONE | {
 }
 RATE_LIMITED = {"ratelimited", "rate_limited"}
 NOTICE = "undeliverable"  # payload key: whom to tell, and what, if a post can never go out
+THREAD_OF = "thread_of"  # payload key: post in the thread of this record's card in the channel
 
 
 def card_post(
@@ -318,8 +319,13 @@ class Messenger:
                 await self.update_pace.acquire()
                 await slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
             else:
+                thread = await self._thread(message)
                 response = await slack.chat_postMessage(
-                    channel=message.target, text=text, blocks=blocks, unfurl_links=False
+                    channel=message.target,
+                    text=text,
+                    blocks=blocks,
+                    unfurl_links=False,
+                    thread_ts=thread,
                 )
                 channel, ts = str(response["channel"]), str(response["ts"])
         except SlackApiError as exc:
@@ -329,6 +335,15 @@ class Messenger:
             await self._retry_or_give_up(message, f"{type(exc).__name__}: {exc}")
             return None
         return channel, ts
+
+    async def _thread(self, message: Claimed) -> str | None:
+        """The card a threaded line belongs under (posts to one channel go out in order, so
+        the card is out before its first line); None: no card there any more, post it plain."""
+        about = message.payload.get(THREAD_OF)
+        if not isinstance(about, dict):
+            return None
+        copies = await self._posted.for_record(str(about.get("table")), str(about.get("sys_id")))
+        return next((c.ts for c in copies if c.channel == message.target), None)
 
     async def _failed(
         self, message: Claimed, exc: SlackApiError, notice: dict[str, str] | None = None

@@ -1,4 +1,4 @@
-"""The App Home tab: my pending approvals and my open incidents."""
+"""The App Home tab: my pending approvals, my open incidents, the subscriptions I made."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from bot.services import Services
 
 
 def install(services: Services, incidents: Incidents, approvals: Approvals) -> Home:
-    home = Home(services.slack, services.identity, incidents, approvals, services.acting.linking)
+    home = Home(
+        services.slack,
+        services.identity,
+        incidents,
+        approvals,
+        services.acting.linking,
+        channels=services.channels,
+    )
     listeners.install(services.interactions, home)
     if services.acting.linking is not None:
         services.commands.add(commands.SUBCOMMANDS, home)

@@ -74,6 +74,7 @@ def home_view(
     assigned_total: int | None = None,
     notice: str | None = None,
     connected_as: str | None = None,
+    subscriptions: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """The Home tab: my pending approvals, my open incidents (as caller, as assignee), buttons.
     `connected_as`: the ServiceNow account the person linked (account linking), with Disconnect."""
@@ -104,6 +105,13 @@ def home_view(
         len(assigned) if assigned_total is None else assigned_total,
         "Nothing is assigned to you.",
     )
+    if subscriptions:
+        blocks += [
+            {"type": "divider"},
+            section(f"*Subscriptions you made* ({len(subscriptions)})"),
+            *(section(f"<#{channel}>: {line}") for channel, line in subscriptions[:10]),
+            context("`/incident subscriptions` in a channel edits or deletes its subscriptions."),
+        ]
     return {"type": "home", "callback_id": HomeId.VIEW, "blocks": blocks[:VIEW_BLOCKS_MAX]}
 
 

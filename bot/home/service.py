@@ -9,12 +9,14 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals.service import Approvals
+from bot.feed.subscriptions import ChannelFeed
 from bot.home.cards import home_problem, home_view
 from bot.identity import Identity, NoServiceNowAccount
 from bot.incidents.service import Incidents
 from bot.linking import Linking, NotLinked
 from bot.slack.explain import explain
 from bot.slack.kit import escape
+from bot.subscriptions.cards import subscription_line
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,10 @@ class Home:
         incidents: Incidents,
         approvals: Approvals,
         linking: Linking | None = None,
+        *,
+        channels: ChannelFeed | None = None,
     ) -> None:
+        self._channels = channels
         self._slack = slack
         self._identity = identity
         self._incidents = incidents
@@ -48,6 +53,14 @@ class Home:
                 self._incidents.list_for(person, "assigned", 1),
                 self._approvals.pending_for(person),
             )
+            subscribed = (
+                [
+                    (rule.channel, subscription_line(rule, self._channels.kinds))
+                    for rule in await self._channels.subscriptions.by_creator(slack_user_id)
+                ]
+                if self._channels is not None
+                else []
+            )
         except NotLinked as exc:  # their grant ended since
             return home_problem(str(exc), exc.blocks)
         except Exception as exc:
@@ -60,6 +73,7 @@ class Home:
             opened_total=opened_total,
             assigned_total=assigned_total,
             notice=notice,
+            subscriptions=subscribed,
             connected_as=(person.name or person.email) if self._linking else None,
         )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.incidents import commands, listeners
 from bot.incidents.parts import Parts
 from bot.incidents.service import Incidents
-from bot.incidents.tracker import IncidentTracker
+from bot.incidents.subscribable import INCIDENTS
+from bot.incidents.tracker import IncidentTracker, describe_changes
 from bot.services import Services
 from storage import Followers, NotificationSettings
 
@@ -26,9 +27,10 @@ def install(services: Services) -> Incidents:
             services.identity,
             followers,
             notifications,
-            incident_channel=services.settings.incident_channel,
+            extra_fields=INCIDENTS.fields,
         )
     )
+    services.channels.offer(INCIDENTS, describe_changes)
     parts = Parts(
         incidents,
         services.interactions,

@@ -49,6 +49,7 @@ class Channel:
     name: str
     is_im: bool = False
     user: str | None = None  # the other member of a DM
+    is_private: bool = False  # a private channel: only its members (the bot once invited) see it
 
 
 @dataclass

@@ -90,5 +90,17 @@ async def test_a_tour_of_the_bot_uses_every_declared_method_and_scope_and_nothin
     await slack.send_event(slack.app_home_opened(ALICE))
     await slack.wait_for(lambda: slack.home_view(ALICE))
 
+    # Bob subscribes #general (public: channels:read), then a private channel he invited the
+    # bot to (groups:read): only members may.
+    slack.add_channel("C0PRIVATE0", "secret-ops", private=True, members=[BOB])
+    slack.bot_channels.add("C0PRIVATE0")
+    for channel in (GENERAL, "C0PRIVATE0"):
+        for old in slack.view_stack(BOB):
+            slack.close_view(old, clear=True)
+        await slack.send_command(BOB, "subscribe", channel_id=channel)
+        await slack.wait_for(
+            lambda: (m := slack.current_modal(BOB)) and "subscription:form" in str(m.view)
+        )
+
     assert {c.method for c in slack.calls if not c.error} == set(manifest.METHODS)
     assert slack.scopes_used == set(manifest.SCOPES)
