@@ -81,8 +81,8 @@ def subscribe_modal(
         if existing
         else "made by you; the channel is told you made it"
     )
-    verb = "Change the subscription" if existing else "Subscribe"
-    blocks: list[Block] = [section(f"{verb} of <#{channel}> ({who}).")]
+    verb = "Change the subscription of" if existing else "Subscribe"
+    blocks: list[Block] = [section(f"{verb} <#{channel}> ({who}).")]
     if len(kinds) > 1 and existing is None:
         element: Block = {
             "type": "static_select",
