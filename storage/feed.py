@@ -341,13 +341,30 @@ class FeedStore:
             )
             .values(payload=payload, version=OutboxMessage.version + 1, updated_at=now)
         )
-        for channel in extra:
-            own = payload_for(channel)
-            await conn.execute(
-                update(OutboxMessage)
-                .where(pending, OutboxMessage.target == channel, OutboxMessage.payload != own)
-                .values(payload=own, version=OutboxMessage.version + 1, updated_at=now)
+        if extra:
+            # The subscription cards still waiting to be posted: each with its own footer.
+            waiting = await conn.execute(
+                select(OutboxMessage.id, OutboxMessage.target, OutboxMessage.payload).where(
+                    pending, OutboxMessage.target.in_(list(extra))
+                )
             )
+            changed = [
+                {"b_id": row.id, "b_payload": own}
+                for row in waiting
+                if (own := payload_for(row.target)) != row.payload
+            ]
+            if changed:
+                outbox = cast(Table, OutboxMessage.__table__)
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == bindparam("b_id"))
+                    .values(
+                        payload=bindparam("b_payload"),
+                        version=outbox.c.version + 1,
+                        updated_at=now,
+                    ),
+                    changed,
+                )
         copies = select(PostedMessage.channel, PostedMessage.ts, PostedMessage.updated_at).where(
             PostedMessage.table_name == table, PostedMessage.sys_id == sys_id
         )

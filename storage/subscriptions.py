@@ -173,27 +173,30 @@ async def store_notes(
 ) -> None:
     """Record a change's decisions about channel cards, inside the change's transaction."""
     now = utcnow()
-    for note in notes:
-        statement = db.insert(ChannelCard).values(
-            channel=note.channel,
-            table_name=table,
-            sys_id=sys_id,
-            subscription_id=note.subscription_id,
-            matching=note.matching,
-            footer=json.dumps(note.footer),
-            created_at=now,
-            updated_at=now,
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[ChannelCard.channel, ChannelCard.table_name, ChannelCard.sys_id],
-            set_={
-                "subscription_id": note.subscription_id,
-                "matching": note.matching,
-                "footer": json.dumps(note.footer),
-                "updated_at": now,
-            },
-        )
-        await conn.execute(statement)
+    rows = [
+        {
+            "channel": note.channel,
+            "table_name": table,
+            "sys_id": sys_id,
+            "subscription_id": note.subscription_id,
+            "matching": note.matching,
+            "footer": json.dumps(note.footer),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for note in notes
+    ]
+    statement = db.insert(ChannelCard)
+    statement = statement.on_conflict_do_update(
+        index_elements=[ChannelCard.channel, ChannelCard.table_name, ChannelCard.sys_id],
+        set_={
+            "subscription_id": statement.excluded.subscription_id,
+            "matching": statement.excluded.matching,
+            "footer": statement.excluded.footer,
+            "updated_at": now,
+        },
+    )
+    await conn.execute(statement, rows)  # one statement (executemany) for every channel
 
 
 async def footers(conn: AsyncConnection, table: str, sys_id: str) -> dict[str, list[Any]]:

@@ -256,3 +256,24 @@ async def test_incident_channel_becomes_a_subscription_once(stack: Stack) -> Non
     await store.remove(rule.id)
     assert await stack.bot.subscriptions.from_setting(INCIDENTS) is None
     assert await store.in_channel(INCIDENTS) == []
+
+
+@pytest.mark.stack_settings(servicenow_poll_seconds=0)
+async def test_the_poller_applies_filters_without_a_servicenow_call_per_subscription(
+    stack: Stack,
+) -> None:
+    feed = stack.bot.feed
+    await feed.poll_once()  # the first poll only remembers what is there
+    first = new_incident(stack, priority="1")
+    before = len(stack.emulator.requests)
+    await feed.poll_once()
+    without = len(stack.emulator.requests) - before
+    for priorities in (("1",), ("1", "2"), ("3",)):
+        await subscribe(stack, CAROL, priority=priorities)
+    second = new_incident(stack, priority="1")
+    before = len(stack.emulator.requests)
+    await feed.poll_once()
+    assert len(stack.emulator.requests) - before == without  # the same reads as with none
+    [card] = await stack.slack.wait_for(lambda: cards(stack, GENERAL, second["number"]))
+    assert FOOTER in str(card.blocks)
+    assert cards(stack, GENERAL, first["number"]) == []  # before any subscription
