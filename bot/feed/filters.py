@@ -68,12 +68,14 @@ class FilterField:
 
 @dataclass(frozen=True)
 class Flag:
-    """A yes/no filter ("only major incidents"): the record's `field` is one of `values`."""
+    """A yes/no filter ("only major incidents"): the record's `field` is one of `values`. With
+    `present_if`, offered only where the instance has that choice list (a plugin's field)."""
 
     key: str
     label: str
     field: str
     values: tuple[str, ...]
+    present_if: Choices | None = None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.feed.filters import Choices, FilterField, Rows, Subscribable
+from bot.feed.filters import Choices, FilterField, Flag, Rows, Subscribable
 from servicenow.records import IncidentState
 
 INCIDENTS = Subscribable(
@@ -17,6 +17,16 @@ INCIDENTS = Subscribable(
         # otherwise.
         FilterField("company", "Company", Rows("core_company")),
         FilterField("location", "Location", Rows("cmn_location")),
+    ),
+    # Major Incident Management (a plugin): offered where the instance has its choice list.
+    flags=(
+        Flag(
+            "major",
+            "Only major incidents",
+            "major_incident_state",
+            ("accepted",),
+            present_if=Choices("incident", "major_incident_state"),
+        ),
     ),
     done_states=(
         str(int(IncidentState.RESOLVED)),

@@ -119,11 +119,12 @@ def subscribe_modal(
                     filters.get(field.field, []),
                 )
             )
-    if kind.flags:
-        flagged = [f.key for f in kind.flags if "yes" in filters.get(f.key, [])]
+    flags = [f for f in kind.flags if f"flag:{f.key}" in options]
+    if flags:
+        flagged = [f.key for f in flags if "yes" in filters.get(f.key, [])]
         blocks.append(
             _checkboxes(
-                FLAGS_BLOCK, "Only", [(f.key, f.label) for f in kind.flags], flagged, optional=True
+                FLAGS_BLOCK, "Only", [(f.key, f.label) for f in flags], flagged, optional=True
             )
         )
     blocks.append(

@@ -172,8 +172,15 @@ class ChannelSubscriptions:
                 log.info("no choices for %s.%s: %r", kind.table, field_name, exc)
                 return None
 
-        found = await asyncio.gather(*(one(f.field, f.source) for f in kind.filters))
-        return {name: options for name, options in (f for f in found if f) if options}
+        sources = [(f.field, f.source) for f in kind.filters]
+        # A flag whose field comes with a plugin: offered where its choice list exists.
+        sources += [(f"flag:{f.key}", f.present_if) for f in kind.flags if f.present_if]
+        found = await asyncio.gather(*(one(name, source) for name, source in sources))
+        options = {name: options for name, options in (f for f in found if f) if options}
+        for flag in kind.flags:
+            if flag.present_if is None:
+                options[f"flag:{flag.key}"] = [("yes", flag.label)]
+        return options
 
     # -- make, change, delete -------------------------------------------------------------------
 

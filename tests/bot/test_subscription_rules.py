@@ -112,3 +112,11 @@ def test_history_adds_the_events_the_subscription_chose() -> None:
         INCIDENTS, rules, snap(), snap(state="2", priority="1"), record(), {"C1": card}
     )
     assert decision.history == (Event.STATE,) and not decision.post
+
+
+def test_only_major_incidents_lets_through_accepted_major_incidents() -> None:
+    major = StoredSubscription(1, "C1", "incident", ("created",), {"major": ["yes"]}, False, "U1")
+    assert matches(INCIDENTS, major, record(major_incident_state="accepted"))
+    assert not matches(INCIDENTS, major, record(major_incident_state="proposed"))
+    assert not matches(INCIDENTS, major, record())  # an instance without the plugin: none is
+    assert "major_incident_state" in INCIDENTS.fields  # the tracker reads it

@@ -12,6 +12,7 @@ from sandbox.servicenow import seed
 from sandbox.slack import Message, View
 from sandbox.slack.records import ALICE, BOB, CAROL, GENERAL, INCIDENTS
 from sandbox.stack import WEBHOOK_SECRET, Stack
+from tests.support import eventually
 
 pytestmark = pytest.mark.stack_settings(servicenow_webhook_secret=WEBHOOK_SECRET)
 
@@ -105,6 +106,25 @@ async def test_the_form_offers_the_instances_own_choices(stack: Stack) -> None:
     assert "Network" in text and "Service Desk" in text  # sys_user_group
     assert "Hardware" in text and "Database" in text  # sys_choice incident.category
     assert "Company" not in text  # the emulator has no core_company: that filter is left out
+    assert "Only major incidents" not in text  # nor Major Incident Management's choice list
+
+
+async def test_only_major_incidents_is_offered_where_the_instance_has_the_plugin(
+    stack: Stack,
+) -> None:
+    for n, value in enumerate(("proposed", "accepted", "rejected")):
+        stack.emulator.insert(
+            "sys_choice",
+            {"name": "incident", "element": "major_incident_state", "value": value,
+             "label": value.title(), "sequence": str(n), "inactive": "false"},
+        )  # fmt: skip
+    view = await open_form(stack, BOB)
+    assert "Only major incidents" in str(view.view["blocks"])
+    await stack.slack.send_view_submission(
+        BOB, view.id, form_values() | {"flags": picked("checkboxes", option("major"))}
+    )
+    [rule] = await eventually(lambda: stack.bot.subscriptions.store.in_channel(GENERAL))
+    assert rule.filters == {"major": ["yes"]} and "Only major incidents" in rule.summary
 
 
 async def test_a_matching_incident_is_posted_once_and_rewritten_then_marked_when_it_stops_matching(
