@@ -35,7 +35,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from storage.db import Database
 from storage.models import OutboxMessage, PollCursor, PostedMessage, Snapshot, as_utc, utcnow
-from storage.subscriptions import CardNote, footers, store_notes
+from storage.subscriptions import CardNote, store_notes
+from storage.subscriptions import footers as channel_footers
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ class FeedStore:
         card: Card | None,
         fresh: bool = False,
         notes: Sequence[CardNote] = (),
+        footers: bool = True,
     ) -> bool:
         """Advance the snapshot from `previous` to `current` and queue the change's writes.
 
@@ -176,7 +178,8 @@ class FeedStore:
         can be posted or queued yet (every path that posts a record's card reconciles it first,
         and would have stored this snapshot), so there is none to rewrite and none is looked for.
         `notes`: what the change decides about channels' subscription cards of the record (stored
-        before the copies are rewritten, so each keeps its own footer).
+        before the copies are rewritten, so each keeps its own footer). `footers`: False when
+        no channel subscribes to the table (no channel card of it is looked for).
         """
         now = utcnow()
         values = {
@@ -207,7 +210,7 @@ class FeedStore:
             if notes:
                 await store_notes(self._db, conn, table, sys_id, notes)
             if card is not None and not (fresh and previous is None):
-                await self._queue_card(conn, table, sys_id, card, now)
+                await self._queue_card(conn, table, sys_id, card, now, footers=footers)
         return True
 
     # -- the outbox ------------------------------------------------------------------------------
@@ -310,11 +313,18 @@ class FeedStore:
             }
 
     async def _queue_card(
-        self, conn: AsyncConnection, table: str, sys_id: str, card: Card, now: datetime
+        self,
+        conn: AsyncConnection,
+        table: str,
+        sys_id: str,
+        card: Card,
+        now: datetime,
+        *,
+        footers: bool = True,
     ) -> None:
         # A channel's subscription card carries its own footer (who subscribed, or that the
         # record no longer matches): that copy shows the card with the footer appended.
-        extra = await footers(conn, table, sys_id)
+        extra = await channel_footers(conn, table, sys_id) if footers else {}
 
         def payload_for(channel: str) -> str:
             blocks = extra.get(channel)

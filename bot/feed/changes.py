@@ -115,7 +115,12 @@ class ChannelWrites(Protocol):
         card: Card,
         *,
         fresh: bool = False,
+        posted_to: frozenset[str] = frozenset(),
     ) -> tuple[list[SlackWrite], list[CardNote]]: ...
+
+    async def following(self, table: str) -> bool:
+        """Whether any channel subscribes to this table (else its cards carry no footers)."""
+        ...
 
 
 @runtime_checkable
@@ -251,7 +256,8 @@ class Feed:
             )
             posts: list[SlackWrite] = []
             notes: list[CardNote] = []
-            if self.channels is not None and seen.card is not None:
+            following = self.channels is not None and await self.channels.following(table)
+            if self.channels is not None and following and seen.card is not None:
                 posts, notes = await self.channels.writes(
                     table,
                     record,
@@ -259,6 +265,8 @@ class Feed:
                     seen.snapshot,
                     seen.card,
                     fresh=fresh,
+                    # A card the caller posts in a channel is that channel's card of it.
+                    posted_to=frozenset(w.target for w in also if w.kind == "post"),
                 )
             accepted = await self._store.accept_change(
                 table,
@@ -270,6 +278,7 @@ class Feed:
                 card=stored(seen.card) if seen.card is not None else None,
                 fresh=fresh,
                 notes=notes,
+                footers=following,
             )
         if accepted and self._wake is not None:
             self._wake.set()

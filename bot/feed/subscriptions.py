@@ -75,6 +75,9 @@ class ChannelFeed:
         self._rules[table] = (self._clock() + RULES_TTL, rules)
         return rules
 
+    async def following(self, table: str) -> bool:
+        return table in self.kinds and bool(await self.rules(table))
+
     async def writes(
         self,
         table: str,
@@ -84,9 +87,11 @@ class ChannelFeed:
         card: Card,
         *,
         fresh: bool = False,
+        posted_to: frozenset[str] = frozenset(),
     ) -> tuple[list[SlackWrite], list[CardNote]]:
         """`fresh`: the bot has just created the record; no channel can have a card of it yet
-        (nothing is read for them)."""
+        (nothing is read for them). `posted_to`: channels the caller posts the card in with this
+        change (a command's own card): that copy becomes the channel's card, none is added."""
         kind = self.kinds.get(table)
         if kind is None:
             return [], []
@@ -104,7 +109,7 @@ class ChannelFeed:
                 notes.append(
                     CardNote(decision.channel, decision.rule.id, decision.matching, blocks)
                 )
-            if decision.post:
+            if decision.post and decision.channel not in posted_to:
                 writes.append(self._post(decision, card, blocks, table, sys_id))
             if decision.history:
                 writes.append(self._line(decision, table, record, previous, snapshot))

@@ -297,3 +297,17 @@ async def test_the_poller_applies_filters_without_a_servicenow_call_per_subscrip
     [card] = await stack.slack.wait_for(lambda: cards(stack, GENERAL, second["number"]))
     assert FOOTER in str(card.blocks)
     assert cards(stack, GENERAL, first["number"]) == []  # before any subscription
+
+
+async def test_an_incident_opened_in_a_subscribed_channel_has_one_card_there(stack: Stack) -> None:
+    await subscribe(stack, BOB, events=("created", "state"))
+    await stack.slack.send_command(BOB, "printer on fire", channel_id=GENERAL)
+    [card] = await stack.slack.wait_for(
+        lambda: [m for m in stack.slack.messages_in(GENERAL) if "printer on fire" in m.text]
+    )
+    [row] = stack.emulator.query("incident", "short_description=printer on fire")
+    stack.emulator.update("incident", row["sys_id"], {"state": "2"}, as_user="carol.diaz")
+    # The command's card is the channel's card: rewritten, and now naming the subscription.
+    await stack.slack.wait_for(lambda: FOOTER in str(card.blocks))
+    await stack.bot.feed.drain()
+    assert len(cards(stack, GENERAL, row["number"])) == 1
