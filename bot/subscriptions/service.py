@@ -39,6 +39,7 @@ from storage.subscriptions import StoredSubscription, Subscriptions
 
 log = logging.getLogger(__name__)
 ROWS_MAX = 100  # rows offered per filter (a static select shows 100)
+READ_CHECK = 100  # rows read as the person to see whether ServiceNow hides any from them
 BOT_MENTION = "@incident-bot"
 
 
@@ -126,15 +127,35 @@ class ChannelSubscriptions:
         """Refused unless `person` may read every record the subscription would post."""
         policy = self._guard.policy_for(person)
         if not policy.enforced:
+            # ServiceNow decides, row by row: the subscription's own query as the person. Its
+            # X-Total-Count counts rows before ACLs, so fewer rows than counted means some of
+            # what it would post is hidden from them; a query business rule (ServiceNow's
+            # "incident query" for people without itil) narrows the count itself, so the
+            # integration user's count of the same query is the measure.
+            query = _query(kind, draft.filters)
             try:
-                await self._guard.client(person).list(
-                    kind.table, _query(kind, draft.filters), fields=("sys_id",), limit=1
+                page, everything = await asyncio.gather(
+                    self._guard.client(person).list(
+                        kind.table, query, fields=("sys_id",), limit=READ_CHECK
+                    ),
+                    self._servicenow.list(kind.table, query, fields=("sys_id",), limit=1),
                 )
             except ForbiddenError as exc:
                 raise NotHere(
                     f":no_entry: ServiceNow doesn't let you read {escape(kind.label.lower())}, "
                     "so you can't subscribe a channel to them."
                 ) from exc
+            seen = page.total if page.total is not None else len(page.records)
+            hidden = len(page.records) < min(seen, READ_CHECK) or (
+                everything.total is not None and seen < everything.total
+            )
+            if hidden:
+                raise NotHere(
+                    f":no_entry: You can't subscribe <#{draft.channel}> to these "
+                    f"{escape(kind.label.lower())}: ServiceNow hides some of them from you, and "
+                    "the channel would see what you can't. Narrow the filters (your groups), or "
+                    "ask your ServiceNow admin for the role."
+                )
             return
         standing = await self._guard.standing(person)
         if standing.roles & (policy.read_roles | policy.fulfiller_roles):

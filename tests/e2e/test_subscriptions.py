@@ -4,6 +4,7 @@ Edit / Delete, App Home, and INCIDENT_CHANNEL turned into a subscription once.""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from sandbox.servicenow import seed
 from sandbox.slack import Message, View
 from sandbox.slack.records import ALICE, BOB, CAROL, GENERAL, INCIDENTS
-from sandbox.stack import WEBHOOK_SECRET, Stack
+from sandbox.stack import WEBHOOK_SECRET, Stack, run_stack
+from tests.e2e.steps import jwt_settings, trust_jwt_key
 from tests.support import eventually
 
 pytestmark = pytest.mark.stack_settings(servicenow_webhook_secret=WEBHOOK_SECRET)
@@ -311,3 +313,31 @@ async def test_an_incident_opened_in_a_subscribed_channel_has_one_card_there(sta
     await stack.slack.wait_for(lambda: FOOTER in str(card.blocks))
     await stack.bot.feed.drain()
     assert len(cards(stack, GENERAL, row["number"])) == 1
+
+
+async def test_acting_as_people_servicenow_decides_what_the_creator_may_read(
+    tmp_path: Path,
+) -> None:
+    async with run_stack(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'acting.db'}",
+        servicenow_poll_seconds=0,
+        **jwt_settings(tmp_path),
+    ) as stack:
+        trust_jwt_key(stack)
+        # Alice's own token: ServiceNow shows her only her incidents (the seeded ones are), so
+        # not "every incident" once there is one of Bob's.
+        stack.emulator.insert(
+            "incident",
+            {"short_description": "Bob's own", "caller_id": seed.BOB},
+            as_user="bob.martin",
+        )
+        view = await open_form(stack, ALICE)
+        await stack.slack.send_view_submission(ALICE, view.id, form_values())
+        [refusal] = await stack.slack.wait_for(
+            lambda: [e.text for e in stack.slack.ephemerals_for(ALICE) if "hides" in e.text]
+        )
+        assert "can't subscribe" in refusal
+        # Carol (itil) reads them all: her subscription is made.
+        await subscribe(stack, CAROL, priority=("1",))
+        assert len(await stack.bot.subscriptions.store.in_channel(GENERAL)) == 1
+        assert stack.slack.problems == []
