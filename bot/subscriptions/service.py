@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ from storage import SlackWrite
 from storage.subscriptions import StoredSubscription, Subscriptions
 
 log = logging.getLogger(__name__)
+CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
 ROWS_MAX = 100  # rows offered per filter (a static select shows 100)
 READ_CHECK = 100  # rows read as the person to see whether ServiceNow hides any from them
 BOT_MENTION = "@incident-bot"
@@ -259,6 +261,12 @@ class ChannelSubscriptions:
             return None
         if not await self.store.once(f"incident_channel:{channel}"):
             return None
+        if not CHANNEL_ID.fullmatch(channel):
+            log.warning(
+                "INCIDENT_CHANNEL=%s is not a channel id (C…): cards still go there, but its "
+                "cards' footers and /incident subscriptions need the id (channel details in Slack)",
+                channel,
+            )
         rule = await self.store.add(
             channel, "incident", (Event.CREATED,), {}, history=False, creator="", summary=""
         )
