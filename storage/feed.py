@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -169,7 +169,7 @@ class FeedStore:
         card: Card | None,
         fresh: bool = False,
         notes: Sequence[CardNote] = (),
-        footers: bool = True,
+        footers: Mapping[str, list[Any]] | None = None,
     ) -> bool:
         """Advance the snapshot from `previous` to `current` and queue the change's writes.
 
@@ -178,8 +178,9 @@ class FeedStore:
         can be posted or queued yet (every path that posts a record's card reconciles it first,
         and would have stored this snapshot), so there is none to rewrite and none is looked for.
         `notes`: what the change decides about channels' subscription cards of the record (stored
-        before the copies are rewritten, so each keeps its own footer). `footers`: False when
-        no channel subscribes to the table (no channel card of it is looked for).
+        before the copies are rewritten, so each keeps its own footer). `footers`: each channel's
+        footer of the record's card, as the caller knows them with `notes` applied ({} when no
+        channel subscribes to the table); None: read them here.
         """
         now = utcnow()
         values = {
@@ -320,11 +321,15 @@ class FeedStore:
         card: Card,
         now: datetime,
         *,
-        footers: bool = True,
+        footers: Mapping[str, list[Any]] | None = None,
     ) -> None:
         # A channel's subscription card carries its own footer (who subscribed, or that the
         # record no longer matches): that copy shows the card with the footer appended.
-        extra = await channel_footers(conn, table, sys_id) if footers else {}
+        extra = (
+            await channel_footers(conn, table, sys_id)
+            if footers is None
+            else {channel: blocks for channel, blocks in footers.items() if blocks}
+        )
 
         def payload_for(channel: str) -> str:
             blocks = extra.get(channel)

@@ -102,6 +102,17 @@ class Tracker(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ChannelChange:
+    """What channel subscriptions make of one change: posts and thread lines, notes on each
+    channel's card (stored with the change), and every channel's footer once they apply
+    (None: not known, read when the copies are rewritten)."""
+
+    writes: Sequence[SlackWrite] = ()
+    notes: Sequence[CardNote] = ()
+    footers: Mapping[str, list[Any]] | None = None
+
+
 class ChannelWrites(Protocol):
     """What channel subscriptions make of a change (bot/subscriptions): posts, thread lines, and
     notes on each channel's card, queued in the change's own transaction."""
@@ -116,7 +127,7 @@ class ChannelWrites(Protocol):
         *,
         fresh: bool = False,
         posted_to: frozenset[str] = frozenset(),
-    ) -> tuple[list[SlackWrite], list[CardNote]]: ...
+    ) -> ChannelChange: ...
 
     async def following(self, table: str) -> bool:
         """Whether any channel subscribes to this table (else its cards carry no footers)."""
@@ -254,11 +265,10 @@ class Feed:
                 actor,
                 baseline=previous is None and baseline,
             )
-            posts: list[SlackWrite] = []
-            notes: list[CardNote] = []
+            change = ChannelChange()
             following = self.channels is not None and await self.channels.following(table)
             if self.channels is not None and following and seen.card is not None:
-                posts, notes = await self.channels.writes(
+                change = await self.channels.writes(
                     table,
                     record,
                     previous.data if previous else None,
@@ -274,11 +284,12 @@ class Feed:
                 previous=previous.sys_mod_count if previous else None,
                 current=current,
                 data=seen.snapshot,
-                writes=[*await self._writes(tracker, record, seen, actor), *posts, *also],
+                writes=[*await self._writes(tracker, record, seen, actor), *change.writes, *also],
                 card=stored(seen.card) if seen.card is not None else None,
                 fresh=fresh,
-                notes=notes,
-                footers=following,
+                notes=change.notes,
+                # What the channels' cards carry, known already (nothing to read again).
+                footers=change.footers if following else {},
             )
         if accepted and self._wake is not None:
             self._wake.set()

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from bot.feed.changes import ChannelChange
 from bot.feed.filters import Decision, Event, Subscribable, decide
 from bot.feed.messenger import THREAD_OF
 from bot.slack.kit import Block, Card, context, escape
@@ -88,16 +89,16 @@ class ChannelFeed:
         *,
         fresh: bool = False,
         posted_to: frozenset[str] = frozenset(),
-    ) -> tuple[list[SlackWrite], list[CardNote]]:
+    ) -> ChannelChange:
         """`fresh`: the bot has just created the record; no channel can have a card of it yet
         (nothing is read for them). `posted_to`: channels the caller posts the card in with this
         change (a command's own card): that copy becomes the channel's card, none is added."""
         kind = self.kinds.get(table)
         if kind is None:
-            return [], []
+            return ChannelChange()
         rules = await self.rules(table)
         if not rules:
-            return [], []
+            return ChannelChange()
         sys_id = record.get("sys_id", "")
         cards = {} if fresh else await self.subscriptions.cards(table, sys_id)
         decisions = decide(kind, rules, previous, snapshot, record, cards)
@@ -113,7 +114,9 @@ class ChannelFeed:
                 writes.append(self._post(decision, card, blocks, table, sys_id))
             if decision.history:
                 writes.append(self._line(decision, table, record, previous, snapshot))
-        return writes, notes
+        footers = {channel: state.footer for channel, state in cards.items()}
+        footers.update({note.channel: note.footer for note in notes})
+        return ChannelChange(writes, notes, footers)
 
     @staticmethod
     def _post(
