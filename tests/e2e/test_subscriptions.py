@@ -149,6 +149,10 @@ async def test_a_matching_incident_is_posted_once_and_rewritten_then_marked_when
     )
     await stack.slack.wait_for(lambda: NO_LONGER in str(card.blocks))
     assert f"<@{CAROL}>" in str(card.blocks)
+    # Still followed while it does not match: rewritten, and still marked.
+    stack.emulator.update("incident", record["sys_id"], {"state": "3", "hold_reason": "1"})
+    await stack.slack.wait_for(lambda: "On Hold" in str(card.blocks))
+    assert NO_LONGER in str(card.blocks)
     # Raised again: it matches again, still the one card.
     stack.emulator.update(
         "incident", record["sys_id"], {"impact": "1", "urgency": "1"}, as_user="bob.martin"
