@@ -116,9 +116,16 @@ class Subscriptions:
         return bool(done.rowcount)
 
     async def remove(self, subscription_id: int) -> bool:
+        """Delete it; the cards it posted stay, kept for no subscription (SQLite may give its id
+        to the next one: a card must not pass for that one's)."""
         async with self._db.engine.begin() as conn:
             done = await conn.execute(
                 delete(Subscription).where(Subscription.id == subscription_id)
+            )
+            await conn.execute(
+                update(ChannelCard)
+                .where(ChannelCard.subscription_id == subscription_id)
+                .values(subscription_id=0)
             )
         return bool(done.rowcount)
 

@@ -48,6 +48,7 @@ POLL_CONCURRENCY = 8
 EVENT_CONCURRENCY = 16  # stored events handled side by side
 EVENT_LEASE = timedelta(minutes=5)  # a claimed event is left to its claimer this long
 MAX_RETRY_SECONDS = 300.0
+CHANNEL_CARDS = "~channel_cards"  # snapshot key: some channel has a subscription card of it
 
 
 def retry_delay(attempts: int) -> float:
@@ -278,12 +279,17 @@ class Feed:
                     # A card the caller posts in a channel is that channel's card of it.
                     posted_to=frozenset(w.target for w in also if w.kind == "post"),
                 )
+            # A record some channel has a card of says so in its snapshot, for good: the next
+            # change looks its channel cards up only then.
+            data = seen.snapshot
+            if (previous and previous.data.get(CHANNEL_CARDS)) or change.footers:
+                data = {**seen.snapshot, CHANNEL_CARDS: "1"}
             accepted = await self._store.accept_change(
                 table,
                 sys_id,
                 previous=previous.sys_mod_count if previous else None,
                 current=current,
-                data=seen.snapshot,
+                data=data,
                 writes=[*await self._writes(tracker, record, seen, actor), *change.writes, *also],
                 card=stored(seen.card) if seen.card is not None else None,
                 fresh=fresh,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bot.feed.changes import ChannelChange
+from bot.feed.changes import CHANNEL_CARDS, ChannelChange
 from bot.feed.filters import Decision, Event, Subscribable, decide
 from bot.feed.messenger import THREAD_OF
 from bot.slack.kit import Block, Card, context, escape
@@ -91,7 +91,7 @@ class ChannelFeed:
         posted_to: frozenset[str] = frozenset(),
     ) -> ChannelChange:
         """`fresh`: the bot has just created the record; no channel can have a card of it yet
-        (nothing is read for them). `posted_to`: channels the caller posts the card in with this
+        (nothing is read for them; nor for a record whose snapshot has no CHANNEL_CARDS mark). `posted_to`: channels the caller posts the card in with this
         change (a command's own card): that copy becomes the channel's card, none is added."""
         kind = self.kinds.get(table)
         if kind is None:
@@ -100,7 +100,11 @@ class ChannelFeed:
         if not rules:
             return ChannelChange()
         sys_id = record.get("sys_id", "")
-        cards = {} if fresh else await self.subscriptions.cards(table, sys_id)
+        # Only a record whose snapshot says a channel has a card of it (or one seen for the
+        # first time) can have one: the others cost no query.
+        unknown = previous is None and not fresh
+        marked = previous is not None and bool(previous.get(CHANNEL_CARDS))
+        cards = await self.subscriptions.cards(table, sys_id) if unknown or marked else {}
         decisions = decide(kind, rules, previous, snapshot, record, cards)
         writes: list[SlackWrite] = []
         notes: list[CardNote] = []

@@ -142,7 +142,7 @@ async def test_a_matching_incident_is_posted_once_and_rewritten_then_marked_when
     assert FOOTER in str(card.blocks) and f"<@{CAROL}>" in str(card.blocks)
     # Another matching event rewrites the same card in place.
     stack.emulator.update("incident", record["sys_id"], {"state": "2"}, as_user="bob.martin")
-    await stack.slack.wait_for(lambda: "In Progress" in str(card.blocks))
+    await stack.slack.wait_for(lambda: ":large_blue_circle: In Progress" in str(card.blocks))
     # Priority lowered: it stops matching; the card says so and stays.
     stack.emulator.update(
         "incident", record["sys_id"], {"impact": "3", "urgency": "3"}, as_user="bob.martin"
@@ -151,7 +151,7 @@ async def test_a_matching_incident_is_posted_once_and_rewritten_then_marked_when
     assert f"<@{CAROL}>" in str(card.blocks)
     # Still followed while it does not match: rewritten, and still marked.
     stack.emulator.update("incident", record["sys_id"], {"state": "3", "hold_reason": "1"})
-    await stack.slack.wait_for(lambda: "On Hold" in str(card.blocks))
+    await stack.slack.wait_for(lambda: ":double_vertical_bar: On Hold" in str(card.blocks))
     assert NO_LONGER in str(card.blocks)
     # Raised again: it matches again, still the one card.
     stack.emulator.update(
@@ -345,3 +345,24 @@ async def test_acting_as_people_servicenow_decides_what_the_creator_may_read(
         await subscribe(stack, CAROL, priority=("1",))
         assert len(await stack.bot.subscriptions.store.in_channel(GENERAL)) == 1
         assert stack.slack.problems == []
+
+
+async def test_a_channel_keeps_its_one_card_across_a_subscription_deleted_and_made_again(
+    stack: Stack,
+) -> None:
+    store = stack.bot.subscriptions.store
+    await subscribe(stack, CAROL, events=("created", "state"))
+    record = new_incident(stack, priority="3")
+    [card] = await stack.slack.wait_for(lambda: cards(stack, GENERAL, record["number"]))
+    [rule] = await store.in_channel(GENERAL)
+    await stack.bot.subscriptions.delete(await stack.bot.services.identity.person(CAROL), rule)
+    stack.emulator.update("incident", record["sys_id"], {"state": "2"}, as_user="bob.martin")
+    await stack.slack.wait_for(lambda: ":large_blue_circle: In Progress" in str(card.blocks))
+    await subscribe(stack, BOB, events=("state",))  # SQLite may give it the deleted one's id
+    stack.emulator.update(
+        "incident", record["sys_id"], {"state": "3", "hold_reason": "1"}, as_user="bob.martin"
+    )
+    # Still the one card, now naming Bob's subscription.
+    await stack.slack.wait_for(lambda: f"made by <@{BOB}>" in str(card.blocks))
+    await stack.bot.feed.drain()
+    assert len(cards(stack, GENERAL, record["number"])) == 1
