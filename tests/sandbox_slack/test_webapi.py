@@ -312,3 +312,24 @@ async def test_reads_query_form_and_json_bodies_and_the_token_field(slack: Slack
     assert [m.blocks for m in slack.messages_in(GENERAL)] == [[SECTION], []]
     assert wrong.json() == {"ok": False, "error": "invalid_auth"}
     assert all("token" not in call.args for call in slack.calls)
+
+
+async def test_conversations_members_pages_public_channels_and_hides_private_ones_until_invited(
+    client: AsyncWebClient, slack: SlackStandIn
+) -> None:
+    first = await client.conversations_members(channel=GENERAL, limit=2)
+    rest = await client.conversations_members(
+        channel=GENERAL, cursor=first["response_metadata"]["next_cursor"]
+    )
+    assert ALICE in [*first["members"], *rest["members"]] and len(first["members"]) == 2
+    assert rest["response_metadata"]["next_cursor"] == ""
+    slack.add_channel("C0PRIVATE0", "secret-ops", private=True, members=[BOB])
+    # A private channel the bot is not in does not exist for it: Slack says channel_not_found.
+    error = await expect_error(client.conversations_members(channel="C0PRIVATE0"))
+    assert error.response["error"] == "channel_not_found"
+    error = await expect_error(client.chat_postMessage(channel="C0PRIVATE0", text="hi"))
+    assert error.response["error"] == "channel_not_found"
+    slack.invite_bot("C0PRIVATE0")  # /invite @bot
+    members = await client.conversations_members(channel="C0PRIVATE0")
+    assert set(members["members"]) == {BOB, BOT}
+    assert (await client.chat_postMessage(channel="C0PRIVATE0", text="hi"))["ok"]
