@@ -11,7 +11,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
-from storage.models import ChannelCard, OnceDone, Subscription, utcnow
+from storage.models import (
+    ChannelCard,
+    OnceDone,
+    OutboxMessage,
+    PostedMessage,
+    Subscription,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,29 @@ class Subscriptions:
                 )
                 for r in rows
             }
+
+    async def copies_in(self, table: str, sys_id: str, channels: Sequence[str]) -> set[str]:
+        """Which of `channels` already show a card of the record in the channel itself (not in a
+        thread): posted, or waiting in the outbox — a command's card (`show`, Post to channel)."""
+        if not channels:
+            return set()
+        async with self._db.engine.connect() as conn:
+            posted = select(PostedMessage.channel).where(
+                PostedMessage.table_name == table,
+                PostedMessage.sys_id == sys_id,
+                PostedMessage.channel.in_(list(channels)),
+                PostedMessage.thread_ts.is_(None),
+            )
+            queued = select(OutboxMessage.target).where(
+                OutboxMessage.table_name == table,
+                OutboxMessage.sys_id == sys_id,
+                OutboxMessage.kind == "post",
+                OutboxMessage.status == "pending",
+                OutboxMessage.target.in_(list(channels)),
+                OutboxMessage.ts.is_(None),
+            )
+            rows = await conn.execute(posted.union(queued))
+            return {str(row[0]) for row in rows}
 
     async def once(self, name: str) -> bool:
         """True the first time a step of this name is claimed, ever; False afterwards."""

@@ -106,6 +106,16 @@ class ChannelFeed:
         marked = previous is not None and bool(previous.get(CHANNEL_CARDS))
         cards = await self.subscriptions.cards(table, sys_id) if unknown or marked else {}
         decisions = decide(kind, rules, previous, snapshot, record, cards)
+        # A channel without a subscription card may show the record's card all the same (a
+        # command posted it there): that copy becomes its card, none is added. Read only when a
+        # card would be posted, and never for a record just created (`posted_to` has its copies).
+        wanted = [d.channel for d in decisions if d.post and d.channel not in posted_to]
+        shown = (
+            await self.subscriptions.copies_in(table, sys_id, wanted)
+            if wanted and not fresh
+            else set()
+        )
+        posted_to = posted_to | shown
         writes: list[SlackWrite] = []
         notes: list[CardNote] = []
         for decision in decisions:

@@ -7,11 +7,13 @@ from bot.records import lists as listing
 from bot.records.parts import RecordParts
 from bot.requested_items.kind import KIND
 from bot.requested_items.lists import REQUESTS
+from bot.requested_items.subscribable import REQUESTED_ITEMS
 from bot.services import Services
 
 
 def install(services: Services) -> RecordParts:
     parts = records.install_kind(services, KIND)
+    services.channels.offer(REQUESTED_ITEMS)
     services.commands.add((listing.subcommand(REQUESTS),), parts)
     listing.install(parts, REQUESTS)
     services.home_sections.append(listing.home_section(parts, REQUESTS))

@@ -366,3 +366,100 @@ async def test_a_channel_keeps_its_one_card_across_a_subscription_deleted_and_ma
     await stack.slack.wait_for(lambda: f"made by <@{BOB}>" in str(card.blocks))
     await stack.bot.feed.drain()
     assert len(cards(stack, GENERAL, record["number"])) == 1
+
+
+BOARD = "C0CHANGEB0"
+
+
+async def subscribe_board_to_changes_awaiting_approval(stack: Stack) -> None:
+    """#change-board: changes whose approval is requested, in Assess or Authorize — through
+    the form's kind menu, with the instance's own choices for the change's fields."""
+    stack.slack.add_channel(BOARD, "change-board", members=[CAROL, BOB])
+    view = await open_form(stack, CAROL, BOARD)
+    assert "Requested items" in str(view.view) and "Problems" in str(view.view)  # every kind
+    await stack.slack.send_block_action(
+        CAROL,
+        view=view,
+        block_id="kind",
+        action_id="subscription:kind",
+        value=f"change_request:{BOARD}",
+        selected_option=option(f"change_request:{BOARD}", "Changes"),
+    )
+    view = await stack.slack.wait_for(
+        lambda: (
+            (m := stack.slack.current_modal(CAROL))
+            and '"change_request"' in str(m.view.get("private_metadata"))
+            and m
+        )
+    )
+    text = str(view.view["blocks"])
+    assert "Approval" in text and "Requested" in text  # sys_choice task.approval
+    assert "Authorize" in text and "Emergency" in text  # change_request.state, .type
+    values = {
+        "events": picked("checkboxes", option("state"), option("commented")),
+        "filter:approval": picked("multi_static_select", option("requested", "Requested")),
+        "filter:state": picked(
+            "multi_static_select", option("-4", "Assess"), option("-3", "Authorize")
+        ),
+    }
+    await stack.slack.send_view_submission(CAROL, view.id, values)
+    await stack.slack.wait_for(
+        lambda: any(
+            "subscribed this channel" in m.text and f"<@{CAROL}>" in m.text
+            for m in stack.slack.messages_in(BOARD)
+        )
+    )
+    [rule] = await stack.bot.subscriptions.store.in_channel(BOARD)
+    assert rule.table == "change_request"
+    assert rule.filters == {"approval": ["requested"], "state": ["-4", "-3"]}
+
+
+async def feed_knows(stack: Stack, table: str, sys_id: str) -> None:
+    """A first change of an old record is only remembered (no event): make one, wait for it."""
+    stack.emulator.update(table, sys_id, {"work_notes": "touched"}, as_user="admin")
+    await eventually(lambda: stack.bot.feed.store.snapshot(table, sys_id))
+
+
+async def test_change_board_follows_changes_awaiting_approval_on_one_card(stack: Stack) -> None:
+    await subscribe_board_to_changes_awaiting_approval(stack)
+    await feed_knows(stack, "change_request", seed.CHANGE)
+    # Sent back to Assess, approval requested: it matches, and a state change is an event.
+    stack.emulator.update(
+        "change_request", seed.CHANGE, {"state": "-4", "approval": "requested"}, as_user="admin"
+    )
+    [card] = await stack.slack.wait_for(lambda: cards(stack, BOARD, "CHG0000001"))
+    assert FOOTER in str(card.blocks) and f"<@{CAROL}>" in str(card.blocks)
+    assert "Assess" in card.text
+    # On to Authorize: the same card, rewritten in place.
+    stack.emulator.update("change_request", seed.CHANGE, {"state": "-3"}, as_user="admin")
+    await stack.slack.wait_for(lambda: "Authorize" in card.text)
+    # Approved and scheduled: no longer awaiting approval; the card says so, and stays.
+    stack.emulator.update(
+        "change_request", seed.CHANGE, {"approval": "approved", "state": "-2"}, as_user="admin"
+    )
+    await stack.slack.wait_for(lambda: NO_LONGER in str(card.blocks) and "Scheduled" in card.text)
+    # Nothing else came to the board: not the other kinds, not a second card.
+    new_incident(stack, priority="1")
+    stack.emulator.update(
+        "sc_req_item", seed.REQUESTED_ITEM, {"stage": "fulfillment"}, as_user="bob.martin"
+    )
+    await stack.bot.feed.drain()
+    await stack.bot.services.messenger.deliver_once()
+    board = [m for m in stack.slack.messages_in(BOARD) if "subscribed this channel" not in m.text]
+    assert [m.ts for m in board] == [card.ts]
+
+
+async def test_a_card_a_command_posts_in_a_subscribed_channel_is_its_card(stack: Stack) -> None:
+    await subscribe_board_to_changes_awaiting_approval(stack)
+    await feed_knows(stack, "change_request", seed.CHANGE)
+    before = len(stack.slack.messages_in(BOARD))
+    await stack.slack.send_command(CAROL, "CHG0000001", channel_id=BOARD)  # show it there
+    [card] = await stack.slack.wait_for(lambda: stack.slack.messages_in(BOARD)[before:])
+    # A change the subscription posts on: the shown card becomes the board's card.
+    stack.emulator.update(
+        "change_request", seed.CHANGE, {"state": "-4", "approval": "requested"}, as_user="admin"
+    )
+    await stack.slack.wait_for(lambda: FOOTER in str(card.blocks) and "Assess" in card.text)
+    await stack.bot.feed.drain()
+    await stack.bot.services.messenger.deliver_once()
+    assert cards(stack, BOARD, "CHG0000001") == [card]
