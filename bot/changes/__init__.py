@@ -9,12 +9,13 @@ from bot.changes.subscribable import CHANGE_REQUESTS
 from bot.records import install as records
 from bot.records import lists as listing
 from bot.records.parts import RecordParts
+from bot.records.tracker import channel_lines
 from bot.services import Services
 
 
 def install(services: Services) -> RecordParts:
     parts = records.install_kind(services, KIND)
-    services.channels.offer(CHANGE_REQUESTS)
+    services.channels.offer(CHANGE_REQUESTS, channel_lines(parts.records))
     services.commands.add((listing.subcommand(CHANGES),), parts)
     listing.install(parts, CHANGES)
     listeners.install(parts)

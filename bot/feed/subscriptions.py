@@ -9,8 +9,9 @@ per channel whatever the number of deliveries of the change.
 
 from __future__ import annotations
 
+import inspect
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from bot.feed.changes import CHANNEL_CARDS, ChannelChange
@@ -22,7 +23,8 @@ from storage.subscriptions import CardNote, StoredSubscription, Subscriptions
 
 RULES_TTL = 5.0  # seconds a table's subscriptions are trusted (other replicas may change them)
 
-Describe = Callable[[Mapping[str, str], Mapping[str, str]], list[str]]
+# The thread's lines for one change (previous, current snapshot); may read cached choice labels.
+Describe = Callable[[Mapping[str, str], Mapping[str, str]], list[str] | Awaitable[list[str]]]
 
 
 def creator_text(rule: StoredSubscription) -> str:
@@ -127,7 +129,7 @@ class ChannelFeed:
             if decision.post and decision.channel not in posted_to:
                 writes.append(self._post(decision, card, blocks, table, sys_id))
             if decision.history:
-                writes.append(self._line(decision, table, record, previous, snapshot))
+                writes.append(await self._line(decision, table, record, previous, snapshot))
         footers = {channel: state.footer for channel, state in cards.items()}
         footers.update({note.channel: note.footer for note in notes})
         return ChannelChange(writes, notes, footers)
@@ -139,7 +141,7 @@ class ChannelFeed:
         payload: dict[str, Any] = {"text": card.text, "blocks": [*card.blocks, *blocks]}
         return SlackWrite("post", decision.channel, payload, table_name=table, sys_id=sys_id)
 
-    def _line(
+    async def _line(
         self,
         decision: Decision,
         table: str,
@@ -148,7 +150,8 @@ class ChannelFeed:
         snapshot: Mapping[str, str],
     ) -> SlackWrite:
         describe = self._describe.get(table)
-        lines = describe(previous, snapshot) if describe and previous is not None else []
+        described = describe(previous, snapshot) if describe and previous is not None else []
+        lines = await described if inspect.isawaitable(described) else described
         line = history_line(record.get("number", ""), decision.history, lines)
         payload: dict[str, Any] = {
             "text": line.text,

@@ -401,6 +401,7 @@ async def subscribe_board_to_changes_awaiting_approval(stack: Stack) -> None:
         "filter:state": picked(
             "multi_static_select", option("-4", "Assess"), option("-3", "Authorize")
         ),
+        "history": picked("checkboxes", option("thread")),
     }
     await stack.slack.send_view_submission(CAROL, view.id, values)
     await stack.slack.wait_for(
@@ -433,6 +434,9 @@ async def test_change_board_follows_changes_awaiting_approval_on_one_card(stack:
     # On to Authorize: the same card, rewritten in place.
     stack.emulator.update("change_request", seed.CHANGE, {"state": "-3"}, as_user="admin")
     await stack.slack.wait_for(lambda: "Authorize" in card.text)
+    # History: a line in the card's thread, labelled from the instance's choices.
+    [line] = await stack.slack.wait_for(lambda: stack.slack.thread(BOARD, card.ts)[1:])
+    assert "CHG0000001: State: Assess → Authorize" in line.text
     # Approved and scheduled: no longer awaiting approval; the card says so, and stays.
     stack.emulator.update(
         "change_request", seed.CHANGE, {"approval": "approved", "state": "-2"}, as_user="admin"
@@ -445,7 +449,11 @@ async def test_change_board_follows_changes_awaiting_approval_on_one_card(stack:
     )
     await stack.bot.feed.drain()
     await stack.bot.services.messenger.deliver_once()
-    board = [m for m in stack.slack.messages_in(BOARD) if "subscribed this channel" not in m.text]
+    board = [
+        m
+        for m in stack.slack.messages_in(BOARD)
+        if "subscribed this channel" not in m.text and not m.thread_ts
+    ]
     assert [m.ts for m in board] == [card.ts]
 
 
