@@ -7,11 +7,12 @@ import pytest
 
 from bot.changes.kind import KIND as CHANGE
 from bot.changes.subscribable import CHANGE_REQUESTS
+from bot.feed.changes import CHANNEL_CARDS
 from bot.feed.filters import Event, Subscribable, events, matches
 from bot.problems.kind import KIND as PROBLEM
 from bot.problems.subscribable import PROBLEMS
-from bot.records.kind import Kind
-from bot.records.tracker import snapshot
+from bot.records.kind import Kind, View
+from bot.records.tracker import describe, snapshot
 from bot.requested_items.kind import KIND as REQUESTED_ITEM
 from bot.requested_items.subscribable import REQUESTED_ITEMS
 from storage.subscriptions import StoredSubscription
@@ -53,3 +54,15 @@ def test_only_known_errors_lets_known_errors_through() -> None:
     assert not matches(PROBLEMS, rule, {"known_error": "false"})
     everything = StoredSubscription(2, "C1", "problem", ("created",), {}, False, "U1")
     assert matches(PROBLEMS, everything, {"known_error": "false"})
+
+
+@pytest.mark.parametrize("kind", [CHANGE, PROBLEM, REQUESTED_ITEM], ids=lambda k: k.table)
+def test_the_channel_cards_mark_in_a_snapshot_is_no_change_of_the_record(kind: Kind) -> None:
+    """The feed adds `~channel_cards` to a snapshot; the tracker's lines (DMs, thread history)
+    never read it, so a snapshot with and without it say the same."""
+    record = {name: f"v-{name}" for name in kind.fields}
+    before = snapshot(kind, record, None, read=True)
+    after = {**before, "state": "other"}
+    view = View(record, "")
+    marked = describe(kind, view, {**before, CHANNEL_CARDS: "1"}, after)
+    assert marked == describe(kind, view, before, after) and list(marked) == ["state"]
