@@ -33,6 +33,7 @@ from bot import (
     previews,
     problems,
     requested_items,
+    subscriptions,
     threads,
 )
 from bot.acting import Acting
@@ -42,6 +43,7 @@ from bot.commands import router as commands
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
 from bot.feed.pace import Pace
+from bot.feed.subscriptions import ChannelFeed
 from bot.health import Health, Worker, supervise
 from bot.home.service import Home
 from bot.identity import Identity
@@ -55,6 +57,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack.interactions import Interactions, handle_http
 from bot.slack.kit import notice
+from bot.subscriptions.service import ChannelSubscriptions
 from servicenow.auth import JwtSigner, auth_from_credentials
 from servicenow.client import ServiceNowClient, SlotPools, WritePolicy
 from servicenow.records import ChoiceCache
@@ -72,6 +75,7 @@ from storage import (
     Threads,
     UserLinks,
 )
+from storage.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +89,7 @@ class Bot:
     incidents: Incidents
     approvals: Approvals
     home: Home
+    subscriptions: ChannelSubscriptions
     metrics: Metrics = field(default_factory=Metrics)
 
     def __post_init__(self) -> None:
@@ -123,6 +128,9 @@ class Bot:
         services.messenger.outbox_slack.session = services.slack.session
         if services.settings.is_sqlite:
             await services.db.migrate()
+        if services.settings.incident_channel:
+            # INCIDENT_CHANNEL becomes a subscription ("every new incident"), once ever.
+            await self.subscriptions.from_setting(services.settings.incident_channel)
         self._stop.clear()
         stop = self._stop
         runs: dict[str, Callable[[], Awaitable[None]]] = {
@@ -345,7 +353,9 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         interactions=Interactions(bolt, keys, messenger, guard),
         commands=commands.Router(),
         acting=acts,
+        channels=ChannelFeed(Subscriptions(db)),
     )
+    feed.channels = services.channels
     if linking is not None:
         services.interactions.on_link(CONNECT_ACTION)
     # `/incident` first: Bolt tries listeners in the order registered and builds every listener
@@ -358,6 +368,7 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
     requested_items.install(services)
     changes.install(services)
     problems.install(services)
+    channel_subscriptions = subscriptions.install(services)  # after the kinds that offer themselves
     home_tab = home.install(services, incident_kind, approval_kind)
     # Conversations: thread replies ↔ comments, link previews, mentions (for every kind above).
     threads.install(services)
@@ -389,7 +400,9 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
             ),
         ]
     )
-    return Bot(services, bolt, incident_kind, approval_kind, home_tab, metrics)
+    return Bot(
+        services, bolt, incident_kind, approval_kind, home_tab, channel_subscriptions, metrics
+    )
 
 
 @dataclass(frozen=True)

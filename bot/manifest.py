@@ -107,6 +107,8 @@ SCOPES: dict[str, str] = {
     "links:read": "link_shared: links to ServiceNow records",
     "links:write": "chat.unfurl: previews of those links",
     "app_mentions:read": "app_mention: @incident-bot INC0010001",
+    "channels:read": "conversations.members: only members of a public channel may subscribe it",
+    "groups:read": "conversations.members: the same for a private channel the bot was invited to",
 }
 
 # Every Web API method the bot calls, with the scopes it relies on for it (the required ones, and
@@ -120,6 +122,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "chat.unfurl": ("links:write",),
     "users.info": ("users:read", "users:read.email"),
     "users.lookupByEmail": ("users:read.email",),
+    "conversations.members": ("channels:read", "groups:read"),
     "views.open": (),
     "views.update": (),
     "views.publish": (),

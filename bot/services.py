@@ -16,6 +16,7 @@ from bot.acting import Acting
 from bot.commands.router import Router
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
+from bot.feed.subscriptions import ChannelFeed
 from bot.identity import Identity, Person
 from bot.records.registry import Kinds
 from bot.settings import Settings
@@ -43,6 +44,7 @@ class Services:
     interactions: Interactions
     commands: Router
     acting: Acting  # ServiceNow for this person (the integration user unless acting as people)
+    channels: ChannelFeed  # channel subscriptions on the feed: kinds offer themselves here
     # The record kinds installed, by table and number (threads, previews, mentions use it too).
     kinds: Kinds = field(default_factory=Kinds)
     home_sections: list[HomeSection] = field(default_factory=list)  # shown after the incidents

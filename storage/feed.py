@@ -8,9 +8,10 @@ and queues; the others queue nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -34,6 +35,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from storage.db import Database
 from storage.models import OutboxMessage, PollCursor, PostedMessage, Snapshot, as_utc, utcnow
+from storage.subscriptions import CardNote, store_notes
+from storage.subscriptions import footers as channel_footers
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,8 @@ class FeedStore:
         writes: Sequence[SlackWrite],
         card: Card | None,
         fresh: bool = False,
+        notes: Sequence[CardNote] = (),
+        footers: Mapping[str, list[Any]] | None = None,
     ) -> bool:
         """Advance the snapshot from `previous` to `current` and queue the change's writes.
 
@@ -174,6 +179,10 @@ class FeedStore:
         `fresh`: the caller has just created the record (and `previous` is None): no copy of it
         can be posted or queued yet (every path that posts a record's card reconciles it first,
         and would have stored this snapshot), so there is none to rewrite and none is looked for.
+        `notes`: what the change decides about channels' subscription cards of the record (stored
+        before the copies are rewritten, so each keeps its own footer). `footers`: each channel's
+        footer of the record's card, as the caller knows them with `notes` applied ({} when no
+        channel subscribes to the table); None: read them here.
         """
         now = utcnow()
         values = {
@@ -201,8 +210,10 @@ class FeedStore:
             if not (await conn.execute(statement)).rowcount:
                 return False
             await self._queue(conn, writes, now)
+            if notes:
+                await store_notes(self._db, conn, table, sys_id, notes)
             if card is not None and not (fresh and previous is None):
-                await self._queue_card(conn, table, sys_id, card, now)
+                await self._queue_card(conn, table, sys_id, card, now, footers=footers)
         return True
 
     # -- the outbox ------------------------------------------------------------------------------
@@ -320,35 +331,91 @@ class FeedStore:
             }
 
     async def _queue_card(
-        self, conn: AsyncConnection, table: str, sys_id: str, card: Card, now: datetime
+        self,
+        conn: AsyncConnection,
+        table: str,
+        sys_id: str,
+        card: Card,
+        now: datetime,
+        *,
+        footers: Mapping[str, list[Any]] | None = None,
     ) -> None:
+        # A channel's subscription card carries its own footer (who subscribed, or that the
+        # record no longer matches): that copy shows the card with the footer appended.
+        extra = (
+            await channel_footers(conn, table, sys_id)
+            if footers is None
+            else {channel: blocks for channel, blocks in footers.items() if blocks}
+        )
+
+        def payload_for(channel: str) -> str:
+            blocks = extra.get(channel)
+            if not blocks:
+                return json.dumps(card.payload)
+            with_footer = dict(card.payload)
+            with_footer["blocks"] = [*card.payload.get("blocks", []), *blocks]
+            return json.dumps(with_footer)
+
         payload = json.dumps(card.payload)
         # Live copies still waiting to be posted go out showing the newest card.
+        pending = and_(
+            OutboxMessage.status == "pending",
+            OutboxMessage.kind.in_(("post", "dm")),
+            OutboxMessage.table_name == table,
+            OutboxMessage.sys_id == sys_id,
+        )
         await conn.execute(
             update(OutboxMessage)
             .where(
-                OutboxMessage.status == "pending",
-                OutboxMessage.kind.in_(("post", "dm")),
-                OutboxMessage.table_name == table,
-                OutboxMessage.sys_id == sys_id,
+                pending,
+                OutboxMessage.target.not_in(list(extra)),
                 OutboxMessage.payload != payload,  # the same card again changes nothing
             )
             .values(payload=payload, version=OutboxMessage.version + 1, updated_at=now)
         )
-        posted = await conn.execute(
-            select(PostedMessage.channel, PostedMessage.ts, PostedMessage.updated_at).where(
-                PostedMessage.table_name == table,
-                PostedMessage.sys_id == sys_id,
-                PostedMessage.rendered_hash != card.digest,
+        if extra:
+            # The subscription cards still waiting to be posted: each with its own footer.
+            waiting = await conn.execute(
+                select(OutboxMessage.id, OutboxMessage.target, OutboxMessage.payload).where(
+                    pending, OutboxMessage.target.in_(list(extra))
+                )
             )
+            changed = [
+                {"b_id": row.id, "b_payload": own}
+                for row in waiting
+                if (own := payload_for(row.target)) != row.payload
+            ]
+            if changed:
+                outbox = cast(Table, OutboxMessage.__table__)
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == bindparam("b_id"))
+                    .values(
+                        payload=bindparam("b_payload"),
+                        version=outbox.c.version + 1,
+                        updated_at=now,
+                    ),
+                    changed,
+                )
+        copies = select(PostedMessage.channel, PostedMessage.ts, PostedMessage.updated_at).where(
+            PostedMessage.table_name == table, PostedMessage.sys_id == sys_id
         )
+        if not extra:
+            copies = copies.where(PostedMessage.rendered_hash != card.digest)
+        else:
+            copies = copies.add_columns(PostedMessage.rendered_hash)
+        posted = [
+            (row.channel, row.ts, row.updated_at, payload_for(row.channel))
+            for row in await conn.execute(copies)
+            if not extra or row.rendered_hash != _digest(payload_for(row.channel))
+        ]
         rows = [
             {
                 "kind": "update",
                 "target": channel,
                 "ts": ts,
                 "coalesce_key": f"update:{channel}:{ts}",
-                "payload": payload,
+                "payload": own,
                 "table_name": table,
                 "sys_id": sys_id,
                 "version": 1,
@@ -359,7 +426,7 @@ class FeedStore:
                 "created_at": now,
                 "updated_at": now,
             }
-            for channel, ts, last_sent in posted
+            for channel, ts, last_sent, own in posted
         ]
         if not rows:
             return
@@ -805,3 +872,8 @@ def _next_in_line() -> ColumnElement[bool]:
             ),
         ),
     )
+
+
+def _digest(payload_json: str) -> str:
+    """A payload's digest, as the messenger records it once delivered (bot/slack/kit.digest_of)."""
+    return hashlib.sha256(json.dumps(json.loads(payload_json), sort_keys=True).encode()).hexdigest()

@@ -292,3 +292,49 @@ class Unfurl(Base):
     sys_id: Mapped[str] = mapped_column(String(32))
     slack_user_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Subscription(Base):
+    """A channel's standing order: cards of the records of one table that match its filters,
+    posted when one of its events happens (`filters`, `events`: JSON). `creator` is the Slack user
+    who made it ("" for one made from the INCIDENT_CHANNEL setting)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_table", "table_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32), index=True)
+    table_name: Mapped[str] = mapped_column(String(80))
+    events: Mapped[str] = mapped_column(Text)
+    filters: Mapped[str] = mapped_column(Text)
+    history: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary: Mapped[str] = mapped_column(Text, default="")  # its filters, as people read them
+    creator: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChannelCard(Base):
+    """The one live card a channel's subscriptions keep of a record: whether the record still
+    matches, and the blocks (JSON) appended to that copy of the card (who subscribed, or that it
+    no longer matches); every rewrite of the record's card keeps them."""
+
+    __tablename__ = "channel_cards"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    sys_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(Integer)
+    matching: Mapped[bool] = mapped_column(Boolean, default=True)
+    footer: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OnceDone(Base):
+    """A one-time step already taken (e.g. INCIDENT_CHANNEL turned into a subscription)."""
+
+    __tablename__ = "once_done"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    done_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -96,6 +96,7 @@ class Posted:
     channel: str
     ts: str
     rendered_hash: str
+    thread_ts: str | None = None  # the thread it was posted in (None: the channel itself)
 
 
 class PostedMessages:
@@ -171,7 +172,9 @@ def _linked(row: UserLink) -> LinkedUser:
 
 
 def _posted(row: PostedMessage) -> Posted:
-    return Posted(row.id, row.table_name, row.sys_id, row.channel, row.ts, row.rendered_hash)
+    return Posted(
+        row.id, row.table_name, row.sys_id, row.channel, row.ts, row.rendered_hash, row.thread_ts
+    )
 
 
 class Followers:

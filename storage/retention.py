@@ -11,7 +11,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, tuple_
 
 from storage.db import Database
-from storage.models import Follower, PostedMessage, Snapshot, Unfurl, UserLink, as_utc, utcnow
+from storage.models import (
+    ChannelCard,
+    Follower,
+    PostedMessage,
+    Snapshot,
+    Unfurl,
+    UserLink,
+    as_utc,
+    utcnow,
+)
 
 BATCH = 500
 
@@ -98,6 +107,12 @@ class Retention:
                     delete(Follower).where(tuple_(Follower.table_name, Follower.sys_id).in_(batch))
                 )
                 followers += int(done.rowcount or 0)
+                # A forgotten record's channel cards go with it (a later change is news again).
+                await conn.execute(
+                    delete(ChannelCard).where(
+                        tuple_(ChannelCard.table_name, ChannelCard.sys_id).in_(batch)
+                    )
+                )
             unseen = select(Snapshot.sys_id).where(
                 Snapshot.table_name == PostedMessage.table_name,
                 Snapshot.sys_id == PostedMessage.sys_id,

@@ -37,6 +37,7 @@ from servicenow.records import parse_datetime
 from servicenow.webhook import ChangeEvent
 from storage import Card as StoredCard
 from storage import Database, FeedStore, Fold, Pending, PendingEvents, SlackWrite
+from storage.subscriptions import CardNote
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ POLL_CONCURRENCY = 8
 EVENT_CONCURRENCY = 16  # stored events handled side by side
 EVENT_LEASE = timedelta(minutes=5)  # a claimed event is left to its claimer this long
 MAX_RETRY_SECONDS = 300.0
+CHANNEL_CARDS = "~channel_cards"  # snapshot key: some channel has a subscription card of it
 
 
 def retry_delay(attempts: int) -> float:
@@ -107,6 +109,38 @@ class Tracker(Protocol):
         """This version of the record against the last snapshot (None: first sight), changed by
         `actor` (a sys_user id, when known). With `baseline`, the record is only being
         remembered: no card, no effects, and no reads beyond the record itself."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChannelChange:
+    """What channel subscriptions make of one change: posts and thread lines, notes on each
+    channel's card (stored with the change), and every channel's footer once they apply
+    (None: not known, read when the copies are rewritten)."""
+
+    writes: Sequence[SlackWrite] = ()
+    notes: Sequence[CardNote] = ()
+    footers: Mapping[str, list[Any]] | None = None
+
+
+class ChannelWrites(Protocol):
+    """What channel subscriptions make of a change (bot/subscriptions): posts, thread lines, and
+    notes on each channel's card, queued in the change's own transaction."""
+
+    async def writes(
+        self,
+        table: str,
+        record: Mapping[str, str],
+        previous: Mapping[str, str] | None,
+        snapshot: Mapping[str, str],
+        card: Card,
+        *,
+        fresh: bool = False,
+        posted_to: frozenset[str] = frozenset(),
+    ) -> ChannelChange: ...
+
+    async def following(self, table: str) -> bool:
+        """Whether any channel subscribes to this table (else its cards carry no footers)."""
         ...
 
 
@@ -192,6 +226,7 @@ class Feed:
         self._fetching: set[tuple[str, str]] = set()
         self._wanted: dict[tuple[str, str], int] = {}
         self._extras: list[Extra] = []
+        self.channels: ChannelWrites | None = None  # subscriptions (bot/subscriptions), if any
 
     @property
     def store(self) -> FeedStore:
@@ -260,15 +295,36 @@ class Feed:
             if self._extras and not fresh and not (previous is None and baseline):
                 more = [o for extra in self._extras for o in await extra(table, record)]
                 seen = dataclasses.replace(seen, effects=(*seen.effects, *more))
+            change = ChannelChange()
+            following = self.channels is not None and await self.channels.following(table)
+            if self.channels is not None and following and seen.card is not None:
+                change = await self.channels.writes(
+                    table,
+                    record,
+                    previous.data if previous else None,
+                    seen.snapshot,
+                    seen.card,
+                    fresh=fresh,
+                    # A card the caller posts in a channel is that channel's card of it.
+                    posted_to=frozenset(w.target for w in also if w.kind == "post"),
+                )
+            # A record some channel has a card of says so in its snapshot, for good: the next
+            # change looks its channel cards up only then.
+            data = seen.snapshot
+            if (previous and previous.data.get(CHANNEL_CARDS)) or change.footers:
+                data = {**seen.snapshot, CHANNEL_CARDS: "1"}
             accepted = await self._store.accept_change(
                 table,
                 sys_id,
                 previous=previous.sys_mod_count if previous else None,
                 current=current,
-                data=seen.snapshot,
-                writes=[*await self._writes(tracker, record, seen, actor), *also],
+                data=data,
+                writes=[*await self._writes(tracker, record, seen, actor), *change.writes, *also],
                 card=stored(seen.card) if seen.card is not None else None,
                 fresh=fresh,
+                notes=change.notes,
+                # What the channels' cards carry, known already (nothing to read again).
+                footers=change.footers if following else {},
             )
         if accepted and self._wake is not None:
             self._wake.set()

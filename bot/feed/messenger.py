@@ -64,6 +64,7 @@ UNDELIVERABLE = GONE | {
 }
 RATE_LIMITED = {"ratelimited", "rate_limited"}
 NOTICE = "undeliverable"  # payload key: whom to tell, and what, if a post can never go out
+THREAD_OF = "thread_of"  # payload key: post in the thread of this record's card in the channel
 
 
 def card_post(
@@ -349,12 +350,13 @@ class Messenger:
                     channel=channel, ts=ts, unfurls=message.payload.get("unfurls") or {}
                 )
             else:
+                thread = await self._thread(message) if message.kind == "post" else None
                 response = await slack.chat_postMessage(
                     channel=message.target,
                     text=text,
                     blocks=blocks,
                     unfurl_links=False,
-                    thread_ts=message.ts if message.kind == "post" else None,
+                    thread_ts=thread,
                 )
                 channel, ts = str(response["channel"]), str(response["ts"])
         except SlackApiError as exc:
@@ -364,6 +366,22 @@ class Messenger:
             await self._retry_or_give_up(message, f"{type(exc).__name__}: {exc}")
             return None
         return channel, ts
+
+    async def _thread(self, message: Claimed) -> str | None:
+        """The thread a post goes to: its outbox row's `ts` (known when queued), or, for a line
+        about a record's card in the channel (`THREAD_OF`, queued before that card may be out),
+        the thread of that card, looked up now (posts to one channel go out in order, so the
+        card is out before its first line); None: top level (no card there any more)."""
+        if message.ts:
+            return message.ts
+        about = message.payload.get(THREAD_OF)
+        if not isinstance(about, dict):
+            return None
+        copies = await self._posted.for_record(str(about.get("table")), str(about.get("sys_id")))
+        here = sorted(
+            (c for c in copies if c.channel == message.target), key=lambda c: bool(c.thread_ts)
+        )
+        return (here[0].thread_ts or here[0].ts) if here else None
 
     async def _failed(
         self, message: Claimed, exc: SlackApiError, notice: dict[str, str] | None = None

@@ -1,4 +1,4 @@
-"""The App Home tab: my pending approvals and my open incidents."""
+"""The App Home tab: my pending approvals, my open incidents, the subscriptions I made."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def install(services: Services, incidents: Incidents, approvals: Approvals) -> H
         approvals,
         services.acting.linking,
         sections=services.home_sections,
+        channels=services.channels,
     )
     listeners.install(services.interactions, home)
     if services.acting.linking is not None:

@@ -75,6 +75,7 @@ def home_view(
     notice: str | None = None,
     connected_as: str | None = None,
     more: Sequence[Block] = (),
+    subscriptions: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """The Home tab: my pending approvals, my open incidents (as caller, as assignee), buttons.
     `connected_as`: the ServiceNow account the person linked (account linking), with Disconnect."""
@@ -106,6 +107,13 @@ def home_view(
         "Nothing is assigned to you.",
     )
     blocks += more
+    if subscriptions:
+        blocks += [
+            {"type": "divider"},
+            section(f"*Subscriptions you made* ({len(subscriptions)})"),
+            *(section(f"<#{channel}>: {line}") for channel, line in subscriptions[:10]),
+            context("`/incident subscriptions` in a channel edits or deletes its subscriptions."),
+        ]
     return {"type": "home", "callback_id": HomeId.VIEW, "blocks": blocks[:VIEW_BLOCKS_MAX]}
 
 

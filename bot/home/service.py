@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals.service import Approvals
+from bot.feed.subscriptions import ChannelFeed
 from bot.home.cards import home_problem, home_view
 from bot.identity import Identity, NoServiceNowAccount
 from bot.incidents.service import Incidents
 from bot.linking import Linking, NotLinked
 from bot.slack.explain import explain
 from bot.slack.kit import escape
+from bot.subscriptions.cards import subscription_line
 
 if TYPE_CHECKING:
     from bot.services import HomeSection
@@ -33,8 +35,10 @@ class Home:
         linking: Linking | None = None,
         *,
         sections: Sequence[HomeSection] = (),
+        channels: ChannelFeed | None = None,
     ) -> None:
         self._sections = sections  # the other kinds' sections (Your requests, Your changes…)
+        self._channels = channels
         self._slack = slack
         self._identity = identity
         self._incidents = incidents
@@ -61,6 +65,14 @@ class Home:
                 self._approvals.pending_for(person),
                 asyncio.gather(*(section(person) for section in self._sections)),
             )
+            subscribed = (
+                [
+                    (rule.channel, subscription_line(rule, self._channels.kinds))
+                    for rule in await self._channels.subscriptions.by_creator(slack_user_id)
+                ]
+                if self._channels is not None
+                else []
+            )
         except NotLinked as exc:  # their grant ended since
             return home_problem(str(exc), exc.blocks)
         except Exception as exc:
@@ -73,6 +85,7 @@ class Home:
             opened_total=opened_total,
             assigned_total=assigned_total,
             notice=notice,
+            subscriptions=subscribed,
             connected_as=(person.name or person.email) if self._linking else None,
             more=[block for blocks in more for block in blocks],
         )

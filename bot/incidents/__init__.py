@@ -7,7 +7,8 @@ from bot.incidents.duplicates import Duplicates
 from bot.incidents.kind import KIND
 from bot.incidents.parts import Parts
 from bot.incidents.service import Incidents
-from bot.incidents.tracker import IncidentTracker
+from bot.incidents.subscribable import INCIDENTS
+from bot.incidents.tracker import IncidentTracker, describe_changes
 from bot.records.service import LiveRecords
 from bot.services import Services
 from bot.threads.relay import ThreadRelay
@@ -32,10 +33,11 @@ def install(services: Services) -> Incidents:
             services.identity,
             followers,
             notifications,
-            incident_channel=services.settings.incident_channel,
+            extra_fields=INCIDENTS.fields,
             relay=ThreadRelay(threads),
         )
     )
+    services.channels.offer(INCIDENTS, describe_changes)
     opens = opening.Opening(
         incidents,
         Duplicates(incidents, services.interactions.guard),

@@ -5,7 +5,7 @@
 - everyone who pressed Follow, on any change of state, assignee, group, priority, resolution or a
   new public comment;
 - never the person who made the change, nor anyone who said `/incident notify off`;
-- with INCIDENT_CHANNEL set, every new incident is announced there as a live card.
+- channels hear through their subscriptions (bot/subscriptions; INCIDENT_CHANNEL is one).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class IncidentTracker:
         followers: Followers,
         settings: NotificationSettings,
         *,
-        incident_channel: str | None = None,
+        extra_fields: tuple[str, ...] = (),
         relay: ThreadRelay | None = None,
     ) -> None:
         self._relay = relay
@@ -101,8 +101,8 @@ class IncidentTracker:
         self._identity = identity
         self._followers = followers
         self._settings = settings
-        self._channel = incident_channel
-        self.fields = Incident.FIELDS
+        # What it reads: the incident's fields, and what channel subscriptions filter on.
+        self.fields = Incident.FIELDS + tuple(f for f in extra_fields if f not in Incident.FIELDS)
 
     async def observe(
         self,
@@ -142,9 +142,7 @@ class IncidentTracker:
         actor: str | None,
     ) -> list[Outgoing]:
         if previous is None:
-            if incident.sys_mod_count == 0 and self._channel:
-                return [Outgoing("post", self._channel, card, TABLE, incident.sys_id)]
-            return []  # first sight of an older record: the baseline for the next change
+            return []  # a new record, or first sight of an older one: the baseline
         messages = await self._messages(incident, previous, current, actor, resolved=False)
         muted = await self._settings.muted(list(messages))
         # Each DM folds with the others of its burst; the memo says where the burst started.

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from bot.feed.changes import Observation, Outgoing
@@ -45,6 +45,19 @@ def describe(
     before, after = previous.get(COMMENT, ""), current.get(COMMENT, "")
     if after and before != after and (before != UNKNOWN or _newer(view, previous)):
         lines[COMMENT] = "New comment"
+    return lines
+
+
+def channel_lines(
+    records: LiveRecords,
+) -> Callable[[Mapping[str, str], Mapping[str, str]], Awaitable[list[str]]]:
+    """The lines a channel's card thread gets for one change (subscriptions with history): the
+    same as a follower's DM, labelled from `sys_choice` (cached: the change's card read them)."""
+
+    async def lines(previous: Mapping[str, str], current: Mapping[str, str]) -> list[str]:
+        view = View(dict(current), "", await records.labels())
+        return list(describe(records.kind, view, previous, current).values())
+
     return lines
 
 

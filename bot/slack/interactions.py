@@ -111,6 +111,8 @@ class Interaction:
             trigger_id=_text(body.get("trigger_id")) or None,
             value=_text(selected.get("value")) or _text(action.get("value")),
             block_id=_text(action.get("block_id")),
+            # An action in a modal or App Home: the view it is in (views.update rewrites it).
+            view_id=_text(container.get("view_id")) if container.get("type") == "view" else "",
         )
 
     @classmethod

@@ -49,7 +49,9 @@ class Channel:
     name: str
     is_im: bool = False
     user: str | None = None  # the other member of a DM
-    is_private: bool = False  # a private channel (its messages come as message.groups)
+    # A private channel: its messages come as message.groups, and only its members (the bot
+    # once invited) see it.
+    is_private: bool = False
 
     @property
     def channel_type(self) -> str:

@@ -37,6 +37,8 @@ REQUIRED_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.delete": ("chat:write",),
     "chat.getPermalink": (),  # "No scope required"
     "conversations.open": ("im:write",),
+    # channels:read for a public channel, groups:read for a private one (checked per channel)
+    "conversations.members": (),
     "views.open": (),
     "views.push": (),
     "views.update": (),
@@ -231,8 +233,11 @@ def users_lookup_by_email(standin: SlackStandIn, args: Args) -> dict[str, Any]:
 
 def chat_post_message(standin: SlackStandIn, args: Args) -> dict[str, Any]:
     channel = post_channel(standin, text_arg(args, "channel"))
-    # A public channel the bot was not invited to takes chat:write.public.
+    # A public channel the bot was not invited to takes chat:write.public; a private one it is
+    # not in does not exist for it.
     invited = channel.is_im or channel.id in standin.bot_channels
+    if channel.is_private and not invited:
+        raise ApiError("channel_not_found")
     if not invited and not standin.use_scope("chat:write.public"):
         raise ApiError("not_in_channel")
     text = text_arg(args, "text") or ""
@@ -323,6 +328,30 @@ def chat_get_permalink(standin: SlackStandIn, args: Args) -> dict[str, Any]:
     if message is None:
         raise ApiError("message_not_found")
     return {"ok": True, "channel": channel.id, "permalink": payloads.permalink(message)}
+
+
+def conversations_members(standin: SlackStandIn, args: Args) -> dict[str, Any]:
+    """A channel's member ids, paged by `limit` and `cursor` (an offset here). A private channel
+    the bot is not in is `channel_not_found`, as Slack answers; DMs are not served."""
+    channel = exact_channel(standin, text_arg(args, "channel"))
+    if channel.is_im:
+        raise ApiError("channel_not_found")
+    if channel.is_private and channel.id not in standin.bot_channels:
+        raise ApiError("channel_not_found")
+    require_scopes(standin, ("groups:read",) if channel.is_private else ("channels:read",))
+    members = sorted(standin.members.get(channel.id, set()))
+    if channel.id in standin.bot_channels:
+        members = sorted({*members, standin.bot.id})
+    limit = int(args.get("limit") or 100)
+    cursor = text_arg(args, "cursor") or "0"
+    start = int(cursor) if cursor.isdecimal() else 0
+    page = members[start : start + max(1, min(limit, 1000))]
+    after = start + len(page)
+    return {
+        "ok": True,
+        "members": page,
+        "response_metadata": {"next_cursor": str(after) if after < len(members) else ""},
+    }
 
 
 def conversations_open(standin: SlackStandIn, args: Args) -> dict[str, Any]:
@@ -479,6 +508,7 @@ METHODS: dict[str, Handler] = {
     "chat.delete": chat_delete,
     "chat.getPermalink": chat_get_permalink,
     "conversations.open": conversations_open,
+    "conversations.members": conversations_members,
     "views.open": views_open,
     "views.push": views_push,
     "views.update": views_update,

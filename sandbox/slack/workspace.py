@@ -64,6 +64,9 @@ class Workspace:
         self.users: dict[str, SlackUser] = {u.id: u for u in [*seeded, self.bot]}
         self.channels: dict[str, Channel] = {c.id: c for c in DEFAULT_CHANNELS}
         self.bot_channels: set[str] = set()  # channels the bot was invited to (none at first)
+        # Who is in each channel (the bot: `bot_channels`); every person is in the default ones.
+        humans = {u.id for u in seeded if not u.is_bot}
+        self.members: dict[str, set[str]] = {c.id: set(humans) for c in DEFAULT_CHANNELS}
 
         # The installed app (install_app); None lets every request and Web API call through.
         self.app: InstalledApp | None = None
@@ -152,6 +155,16 @@ class Workspace:
                 if not user.is_bot and "D" + user.id[1:] == key:
                     return self.open_dm(user.id)
         raise KeyError(f"no Slack channel {ref!r}")
+
+    def add_channel(
+        self, channel_id: str, name: str, *, private: bool = False, members: Sequence[str] = ()
+    ) -> Channel:
+        """A new channel with these members (Slack user ids); the bot is invited separately."""
+        channel = Channel(channel_id, name, is_private=private)
+        self.channels[channel_id] = channel
+        self.members[channel_id] = {self.user(m).id for m in members}
+        self.changed()
+        return channel
 
     def open_dm(self, user_id: str) -> Channel:
         user = self.user(user_id)

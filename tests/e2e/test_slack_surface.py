@@ -12,7 +12,6 @@ import pytest
 from bot import manifest
 from sandbox.servicenow import seed
 from sandbox.servicenow.faults import Fault
-from sandbox.slack.records import Channel
 from sandbox.stack import Stack
 
 # The seeded change approval is decided with the buttons here: no table needs an e-signature
@@ -102,13 +101,25 @@ async def test_a_tour_of_the_bot_uses_every_declared_method_and_scope_and_nothin
     [row] = stack.emulator.query("incident", f"number={number}")
     slack.invite_bot(GENERAL)
     await slack.say(ALICE, GENERAL, "Still down", thread_ts=card.ts)
-    slack.channels["G0PRIVATE0"] = Channel("G0PRIVATE0", "private", is_private=True)
+    slack.add_channel("G0PRIVATE0", "private", private=True, members=[ALICE])
     slack.invite_bot("G0PRIVATE0")
     await slack.say(ALICE, "G0PRIVATE0", "just chatting")
     await slack.say(ALICE, GENERAL, f"@incident-bot {number}")
     link = f"{stack.settings.servicenow_instance_url}/incident.do?sys_id={row['sys_id']}"
     said = await slack.say(ALICE, GENERAL, f"see {link}")
     await slack.wait_for(lambda: said.message.unfurls)
+
+    # Bob subscribes #general (public: channels:read), then a private channel he invited the
+    # bot to (groups:read): only members may.
+    slack.add_channel("C0PRIVATE0", "secret-ops", private=True, members=[BOB])
+    slack.invite_bot("C0PRIVATE0")
+    for channel in (GENERAL, "C0PRIVATE0"):
+        for old in slack.view_stack(BOB):
+            slack.close_view(old, clear=True)
+        await slack.send_command(BOB, "subscribe", channel_id=channel)
+        await slack.wait_for(
+            lambda: (m := slack.current_modal(BOB)) and "subscription:form" in str(m.view)
+        )
 
     assert {c.method for c in slack.calls if not c.error} == set(manifest.METHODS)
     assert slack.scopes_used == set(manifest.SCOPES)

@@ -76,12 +76,12 @@ async def _at_least(found: Any, count: int) -> bool:
     return len(await found) >= count
 
 
-def assert_lean(count: SqlCount) -> None:
+def assert_lean(count: SqlCount, extra: int = 0) -> None:
     # The counter is wired: it saw the command claim its key and queue its card.
     assert any(s.startswith("INSERT INTO idempotency_keys") for s in count.statements)
     assert any(s.startswith("INSERT INTO outbox") for s in count.statements)
     assert count.worker_statements > 0  # the outbox delivered the card, counted apart
-    assert len(count.statements) <= MAX_STATEMENTS, count.summary()
+    assert len(count.statements) <= MAX_STATEMENTS + extra, count.summary()
     assert count.transactions <= MAX_TRANSACTIONS, count.summary()
 
 
@@ -104,7 +104,10 @@ async def test_with_an_incident_channel_both_cards_are_queued_in_the_same_statem
         await quick_create(stack, "first printer on fire", cards=2)
         with counting(stack.bot.db.engine) as count:
             sys_id = await quick_create(stack, "second printer on fire", cards=2)
-        assert_lean(count)
+        # INCIDENT_CHANNEL is a subscription: its card of the record is remembered (one row,
+        # the same transaction); nothing is read for a record the bot has just created.
+        assert_lean(count, extra=1)
+        assert any(s.startswith("INSERT INTO channel_cards") for s in count.statements)
         posted = await PostedMessages(stack.bot.db).for_record("incident", sys_id)  # uncounted
         assert sorted(p.channel for p in posted) == sorted([GENERAL, INCIDENTS])
 

@@ -326,3 +326,24 @@ async def test_a_together_fault_answers_once_that_many_calls_are_in_flight(
     await asyncio.gather(first, *others)  # the third releases all three
     assert slack.peak_in_flight["chat.postMessage"] == 3
     assert slack.in_flight["chat.postMessage"] == 0
+
+
+async def test_conversations_members_pages_public_channels_and_hides_private_ones_until_invited(
+    client: AsyncWebClient, slack: SlackStandIn
+) -> None:
+    first = await client.conversations_members(channel=GENERAL, limit=2)
+    rest = await client.conversations_members(
+        channel=GENERAL, cursor=first["response_metadata"]["next_cursor"]
+    )
+    assert ALICE in [*first["members"], *rest["members"]] and len(first["members"]) == 2
+    assert rest["response_metadata"]["next_cursor"] == ""
+    slack.add_channel("C0PRIVATE0", "secret-ops", private=True, members=[BOB])
+    # A private channel the bot is not in does not exist for it: Slack says channel_not_found.
+    error = await expect_error(client.conversations_members(channel="C0PRIVATE0"))
+    assert error.response["error"] == "channel_not_found"
+    error = await expect_error(client.chat_postMessage(channel="C0PRIVATE0", text="hi"))
+    assert error.response["error"] == "channel_not_found"
+    slack.invite_bot("C0PRIVATE0")  # /invite @bot
+    members = await client.conversations_members(channel="C0PRIVATE0")
+    assert set(members["members"]) == {BOB, BOT}
+    assert (await client.chat_postMessage(channel="C0PRIVATE0", text="hi"))["ok"]

@@ -9,7 +9,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from storage import Database, Retention
-from storage.models import Follower, PostedMessage, Snapshot, Unfurl, UserLink, utcnow
+from storage.models import (
+    ChannelCard,
+    Follower,
+    PostedMessage,
+    Snapshot,
+    Unfurl,
+    UserLink,
+    utcnow,
+)
 
 CLOSED = {"incident": ("7", "8"), "sysapproval_approver": ("approved", "rejected")}
 
@@ -128,3 +136,25 @@ async def test_previews_of_closed_records_and_old_previews_are_no_longer_refresh
     assert pruned.previews == 2
     async with db.session() as session:
         assert (await session.scalars(select(Unfurl.url))).all() == ["https://x/open-new/2"]
+
+
+async def test_a_forgotten_records_channel_cards_go_with_it(db: Database) -> None:
+    days = timedelta(days=1)
+    await seed(db, "incident", "canceled-40d", "8", 40 * days)
+    await seed(db, "incident", "open-old", "2", 400 * days)
+    async with db.session() as session:
+        for sys_id in ("canceled-40d", "open-old"):
+            session.add(
+                ChannelCard(
+                    channel="C0GENERAL0",
+                    table_name="incident",
+                    sys_id=sys_id,
+                    subscription_id=1,
+                    matching=True,
+                    footer="[]",
+                )
+            )
+    await Retention(db).prune(CLOSED, closed_days=7, days=30)
+    async with db.session() as session:
+        kept = set((await session.scalars(select(ChannelCard.sys_id))).all())
+    assert kept == {"open-old"}  # a change of the forgotten one later is news again
