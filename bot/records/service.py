@@ -96,6 +96,9 @@ class LiveRecords:
     def by_sys_id(self, action: Action, sys_id: str) -> Need[Record]:
         async def locate(servicenow: ServiceNowClient) -> Target[Record]:
             record = await self.get(sys_id, servicenow)
+            # What the bot shows (a preview, a button's answer), it tracks: its next change is
+            # news even if the poller's first look at the table comes only after that change.
+            await self._feed.reconcile(self.kind.table, record, baseline=True)
             return Target(record, self.kind.subject(record))
 
         return Need(action, locate)
