@@ -18,6 +18,8 @@ from tests.packaging.dockerfile import Instruction, stages
 from tests.packaging.installed import REPO
 
 SETTINGS = {
+    "DATABASE_POOL_SIZE",
+    "DATABASE_POOL_TIMEOUT",
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_APP_TOKEN",
