@@ -153,6 +153,9 @@ class IdempotencyKeys:
         self._db = db
         self._waiting: dict[str, list[asyncio.Future[bool]]] = {}
         self._writing: asyncio.Task[None] | None = None
+        self._claiming = (
+            db.insert(IdempotencyKey).on_conflict_do_nothing().returning(IdempotencyKey.key)
+        )
 
     async def claim(self, key: str) -> bool:
         claimed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -192,17 +195,13 @@ class IdempotencyKeys:
             self._waiting.clear()
 
     async def _insert(self, keys: list[str]) -> set[str]:
-        # One statement, no ORM unit of work: this runs for every command and click.
+        # One statement, no ORM unit of work: this runs for every command and click. The rows go
+        # as parameters (executemany, which SQLAlchemy sends as one INSERT … VALUES …, … RETURNING):
+        # a statement with the rows in it (`.values([...])`) is compiled anew every time.
         now = utcnow()
         rows = [{"key": key, "result": "", "created_at": now} for key in keys]
-        statement = (
-            self._db.insert(IdempotencyKey)
-            .values(rows)
-            .on_conflict_do_nothing()
-            .returning(IdempotencyKey.key)
-        )
         async with self._db.engine.begin() as conn:
-            result = await conn.execute(statement)
+            result = await conn.execute(self._claiming, rows)
             return set(result.scalars())
 
     async def release(self, key: str) -> None:
