@@ -338,8 +338,8 @@ async def main(args: argparse.Namespace) -> None:
     errors = sum(phase.errors + phase.missing for phases in results.values() for phase in phases)
     print("\nServiceNow Table API calls for one `/incident <text>`:\n")
     print("| user | calls |\n|---|---|")
-    print(f"| first-time (users.info, then sys_user by e-mail, then create) | {first} |")
-    print(f"| known (identity cached in storage) | {known} |")
+    print(f"| first-time (sys_user by e-mail, the duplicate check's read, the create) | {first} |")
+    print(f"| known (identity cached; the duplicate check's read, the create) | {known} |")
     met = all(verdicts) and worst < 3 and errors == 0
     print(
         f"\nGoal (bot p99 within 2x the floor's at every rate, median over runs; nothing above "
