@@ -119,8 +119,6 @@ class Stuck:
     last_error: str
 
 
-
-
 class FeedStore:
     def __init__(self, db: Database, *, update_interval: timedelta = timedelta(seconds=1)) -> None:
         self._db = db

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,7 +36,7 @@ def command(text: str) -> AsyncBoltRequest:
     )
     ts = str(int(time.time()))
     digest = hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    headers = {
+    headers: dict[str, str | Sequence[str]] = {
         "content-type": ["application/x-www-form-urlencoded"],
         "x-slack-request-timestamp": [ts],
         "x-slack-signature": [f"v0={digest}"],
@@ -100,7 +101,7 @@ async def test_a_listener_that_never_acks_is_answered_after_the_timeout() -> Non
     finish = asyncio.Event()
     bolt = app(finish)
     listener = bolt._async_listeners[0]
-    listener.ack_timeout = 0.05
+    listener.ack_timeout = 1  # seconds (an int in Bolt)
     answering = asyncio.ensure_future(bolt.async_dispatch(command("silent")))
     assert await race(bolt, command("quick")) is not None  # others are answered meanwhile
     answer = await asyncio.wait_for(answering, 5)

@@ -127,7 +127,6 @@ async def test_a_failed_write_fails_its_claims_and_the_next_claim_writes_again(
     import asyncio
 
     import pytest
-
     from sqlalchemy import event
 
     keys = IdempotencyKeys(db)
