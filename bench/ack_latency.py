@@ -166,7 +166,7 @@ class Bench:
             async def one(n: int, scheduled: float) -> None:
                 nonlocal errors
                 user = USERS[n % len(USERS)]
-                body, headers = signed_command(user, f"ack bench {n}", n, channel, urls[n])
+                body, headers = signed_command(user, f"Outage {n}", n, channel, urls[n])
                 try:
                     async with session.post("/slack/events", data=body, headers=headers) as got:
                         await got.read()
@@ -210,7 +210,7 @@ async def calls_per_command(bench: Bench, bot: str, servicenow: str, user: str) 
     before = await table_calls(http, servicenow)
     posted = await bench.count(GENERAL)
     [url] = await bench.response_urls(GENERAL, 1)
-    body, headers = signed_command(user, "counting calls", 10**6 + before, GENERAL, url)
+    body, headers = signed_command(user, f"counting calls{before}", 10**6 + before, GENERAL, url)
     await http.post(bot + "/slack/events", content=body, headers=headers)
     if await bench.wait_posted(GENERAL, posted + 1, timeout=30):
         raise RuntimeError("the card of a single command never came")
@@ -338,8 +338,8 @@ async def main(args: argparse.Namespace) -> None:
     errors = sum(phase.errors + phase.missing for phases in results.values() for phase in phases)
     print("\nServiceNow Table API calls for one `/incident <text>`:\n")
     print("| user | calls |\n|---|---|")
-    print(f"| first-time (users.info, then sys_user by e-mail, then create) | {first} |")
-    print(f"| known (identity cached in storage) | {known} |")
+    print(f"| first-time (sys_user by e-mail, the duplicate check's read, the create) | {first} |")
+    print(f"| known (identity cached; the duplicate check's read, the create) | {known} |")
     met = all(verdicts) and worst < 3 and errors == 0
     print(
         f"\nGoal (bot p99 within 2x the floor's at every rate, median over runs; nothing above "

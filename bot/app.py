@@ -55,6 +55,7 @@ from bot.permissions import Guard, Policy
 from bot.records import install as records
 from bot.services import Services
 from bot.settings import Settings
+from bot.slack import ack as prompt_ack
 from bot.slack.interactions import Interactions, handle_http
 from bot.slack.kit import notice
 from bot.subscriptions.service import ChannelSubscriptions
@@ -326,6 +327,7 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
         )
     finally:
         bolt_log.removeFilter(quiet)
+    prompt_ack.install(bolt)  # answer at ack(), not at Bolt's next 10 ms poll (issue #15)
     # The mode picks who reads and writes for a person, and so who decides what they may do:
     # acting as them, ServiceNow's ACLs; with the integration user, the bot's own table (`policy`).
     acts = acting(settings, servicenow, timing, db)

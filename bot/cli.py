@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any, NoReturn
@@ -167,10 +168,17 @@ def _jwt_keypair(path: str) -> int:
     return 0
 
 
+# The collector's first generation runs every 700 allocations by default: under a burst, each
+# command's SQLAlchemy statements, httpx requests and Block Kit dicts trigger it many times over,
+# and the older generations' passes walk every object the process holds (issue #15).
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
 def _serve(main: Coroutine[Any, Any, int]) -> int:
     """Run the server on uvloop where it is installed (everywhere but Windows): with httptools
     for HTTP/1.1 parsing, a fifth to a quarter less CPU per command under a burst
     (docs/benchmarks.md, "Throughput and CPU"); else on asyncio's own loop."""
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - Windows
@@ -209,6 +217,8 @@ async def _run(settings: Settings, *, socket: bool) -> int:
             log_level=settings.log_level.lower(),
         )
     )
+    gc.collect()
+    gc.freeze()  # what start-up built stays: no collection walks it again
     await server.serve()
     return 0 if server.started else 3  # 3: start-up failed (uvicorn's own code)
 

@@ -102,6 +102,47 @@ async def test_an_idempotency_key_is_claimed_once_even_concurrently(db: Database
     assert await keys.prune(timedelta(0)) == 1
 
 
+async def test_a_burst_of_claims_is_written_together_and_each_key_wins_once(db: Database) -> None:
+    """Claims made while one is being written go in the next statement (issue #15): 200 claims,
+    a third of them repeats, take a handful of transactions, and each key is won exactly once;
+    repeats of a key already stored lose too."""
+    import asyncio
+
+    from sandbox.sqlcount import counting
+
+    keys = IdempotencyKeys(db)
+    assert await keys.claim("command:old") is True
+    names = [f"command:{n % 150}" for n in range(200)] + ["command:old"]
+    with counting(db.engine) as count:
+        results = await asyncio.gather(*(keys.claim(name) for name in names))
+    won = [name for name, result in zip(names, results, strict=True) if result]
+    assert sorted(won) == sorted(f"command:{n}" for n in range(150))
+    assert count.transactions <= 3, count.summary()
+    assert len(count.statements) == count.transactions  # one INSERT each, nothing else
+
+
+async def test_a_failed_write_fails_its_claims_and_the_next_claim_writes_again(
+    db: Database,
+) -> None:
+    import asyncio
+
+    import pytest
+    from sqlalchemy import event
+
+    keys = IdempotencyKeys(db)
+
+    def broken(*_: object) -> None:
+        raise ConnectionError("database gone")
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", broken)
+    try:
+        with pytest.raises(ConnectionError):
+            await asyncio.gather(keys.claim("command:a"), keys.claim("command:b"))
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", broken)
+    assert await keys.claim("command:a") is True
+
+
 async def test_concurrent_first_saves_of_one_user_both_succeed(db: Database) -> None:
     import asyncio
 
