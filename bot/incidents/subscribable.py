@@ -13,10 +13,13 @@ INCIDENTS = Subscribable(
         FilterField("assignment_group", "Assignment group", Rows("sys_user_group")),
         FilterField("category", "Category", Choices("incident", "category")),
         FilterField("state", "State", Choices("incident", "state")),
-        # Where the instance has them (core_company / cmn_location): the form leaves them out
-        # otherwise.
-        FilterField("company", "Company", Rows("core_company")),
-        FilterField("location", "Location", Rows("cmn_location")),
+        # The caller's and the CI's company and location, where the instance has those tables
+        # (core_company / cmn_location; the form leaves them out otherwise). Dot-walked, so they
+        # come with the record the feed reads: no further call per subscription.
+        FilterField("caller_id.company", "Caller's company", Rows("core_company")),
+        FilterField("caller_id.location", "Caller's location", Rows("cmn_location")),
+        FilterField("cmdb_ci.company", "CI's company", Rows("core_company")),
+        FilterField("cmdb_ci.location", "CI's location", Rows("cmn_location")),
     ),
     # Major Incident Management (a plugin): offered where the instance has its choice list.
     flags=(

@@ -217,6 +217,7 @@ INCIDENT_ORDER = [
     "escalation",
     "comments",
     "hold_reason",
+    "major_incident_state",
 ]
 
 INCIDENT_FIELDS: dict[str, Spec] = {
@@ -238,6 +239,8 @@ INCIDENT_FIELDS: dict[str, Spec] = {
     "business_stc": Kind.STRING,
     "subcategory": Kind.CHOICE,
     "hold_reason": Kind.CHOICE,
+    # Major Incident Management (a plugin): proposed, accepted, rejected, canceled.
+    "major_incident_state": Kind.CHOICE,
 }
 
 CHANGE_FIELDS: dict[str, Spec] = {
@@ -288,6 +291,8 @@ PLAIN_TABLES: dict[str, tuple[str, str, dict[str, Spec]]] = {
             "email": Kind.STRING,
             "title": Kind.STRING,
             "department": ref("cmn_department"),
+            "company": ref("core_company"),
+            "location": ref("cmn_location"),
             "manager": ref("sys_user"),
             "phone": Kind.STRING,
             "mobile_phone": Kind.STRING,
@@ -363,7 +368,43 @@ PLAIN_TABLES: dict[str, tuple[str, str, dict[str, Spec]]] = {
     "cmdb_ci": (
         "Configuration Item",
         "name",
-        {"sys_id": Kind.STRING, "name": Kind.STRING, "sys_class_name": Kind.STRING, **_SYS},
+        {
+            "sys_id": Kind.STRING,
+            "name": Kind.STRING,
+            "sys_class_name": Kind.STRING,
+            "company": ref("core_company"),
+            "location": ref("cmn_location"),
+            **_SYS,
+        },
+    ),
+    "core_company": (
+        "Company",
+        "name",
+        {
+            "sys_id": Kind.STRING,
+            "name": Kind.STRING,
+            "stock_symbol": Kind.STRING,
+            "city": Kind.STRING,
+            "country": Kind.STRING,
+            "customer": Kind.STRING,
+            "vendor": Kind.STRING,
+            **_SYS,
+        },
+    ),
+    "cmn_location": (
+        "Location",
+        "name",
+        {
+            "sys_id": Kind.STRING,
+            "name": Kind.STRING,
+            "full_name": Kind.STRING,
+            "street": Kind.STRING,
+            "city": Kind.STRING,
+            "country": Kind.STRING,
+            "company": ref("core_company"),
+            "parent": ref("cmn_location"),
+            **_SYS,
+        },
     ),
     "sys_choice": (
         "Choice",

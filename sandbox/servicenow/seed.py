@@ -90,6 +90,10 @@ ITEM_APPROVAL = sys_id_for("sysapproval_approver", "RITM0000001:carol.diaz")
 PROBLEM = sys_id_for("problem", "PRB0000001")
 LAPTOP = sys_id_for("sc_cat_item", "Standard Laptop")
 CORE_SWITCH = sys_id_for("cmdb_ci", "core-sw-01")
+ACME = sys_id_for("core_company", "ACME North America")
+GLOBEX = sys_id_for("core_company", "Globex Corporation")
+BOSTON = sys_id_for("cmn_location", "Boston")
+LONDON = sys_id_for("cmn_location", "London")
 
 OAUTH_CLIENT_ID = "sandbox-client"
 OAUTH_CLIENT_SECRET = "sandbox-secret"
@@ -122,6 +126,24 @@ ROLES = {
     "admin": "System administrator",
 }
 DEPARTMENTS = {"IT": "IT", "Finance": "FIN"}
+# name: (stock symbol, city, country)
+COMPANIES = {
+    "ACME North America": ("ACME", "Boston", "USA"),
+    "Globex Corporation": ("GLBX", "London", "UK"),
+}
+# name: (full name, street, city, country, company)
+LOCATIONS = {
+    "Boston": ("North America/USA/MA/Boston", "1 Federal St", "Boston", "USA",
+               "ACME North America"),
+    "London": ("EMEA/UK/London", "30 St Mary Axe", "London", "UK", "Globex Corporation"),
+}  # fmt: skip
+# Where each person works (company, location); the rest work for neither.
+WORKPLACES = {
+    "alice.chen": ("Globex Corporation", "London"),
+    "bob.martin": ("ACME North America", "Boston"),
+    "carol.diaz": ("ACME North America", "Boston"),
+    "erin.park": ("Globex Corporation", "London"),
+}
 
 CLOSE_CODES = [
     "Duplicate",
@@ -164,6 +186,13 @@ CHOICES: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("database", "Database"),
     ],
     ("incident", "close_code"): [(code, code) for code in CLOSE_CODES],
+    # Major Incident Management (a plugin): a proposed major incident is accepted or rejected.
+    ("incident", "major_incident_state"): [
+        ("proposed", "Proposed"),
+        ("accepted", "Accepted"),
+        ("rejected", "Rejected"),
+        ("canceled", "Canceled"),
+    ],
     ("incident", "hold_reason"): [
         ("1", "Awaiting Caller"),
         ("3", "Awaiting Problem"),
@@ -252,6 +281,13 @@ def seed_instance(emulator: Instance) -> None:
     )
     for name, code in DEPARTMENTS.items():
         put("cmn_department", name, {"name": name, "id": code})
+    for name, (symbol, city, country) in COMPANIES.items():
+        put("core_company", name, {"name": name, "stock_symbol": symbol, "city": city,
+            "country": country, "customer": "true", "vendor": "false"})  # fmt: skip
+    for name, (full_name, street, city, country, company) in LOCATIONS.items():
+        put("cmn_location", name, {"name": name, "full_name": full_name, "street": street,
+            "city": city, "country": country,
+            "company": sys_id_for("core_company", company)})  # fmt: skip
     for name, description in ROLES.items():
         put("sys_user_role", name, {"name": name, "description": description})
     for name, description in GROUPS.items():
@@ -269,6 +305,7 @@ def seed_instance(emulator: Instance) -> None:
                 "active": "true" if active else "false",
                 "department": sys_id_for("cmn_department", dept),
                 "title": title,
+                **_workplace(user_name),
             },
         )
         emulator.passwords[user_name] = pw
@@ -299,10 +336,21 @@ def seed_instance(emulator: Instance) -> None:
             )
     put("sc_cat_item", "Standard Laptop", {"name": "Standard Laptop", "price": "1299.00",
         "short_description": "14-inch laptop for office work", "active": "true"})  # fmt: skip
-    put("cmdb_ci", "core-sw-01", {"name": "core-sw-01", "sys_class_name": "cmdb_ci_ip_switch"})
+    put("cmdb_ci", "core-sw-01", {"name": "core-sw-01", "sys_class_name": "cmdb_ci_ip_switch",
+        "company": ACME, "location": BOSTON})  # fmt: skip
     _seed_problem(put)
     _seed_incidents(emulator, put, at)
     _seed_approvals(emulator, put, at)
+
+
+def _workplace(user_name: str) -> dict[str, str]:
+    if user_name not in WORKPLACES:
+        return {}
+    company, location = WORKPLACES[user_name]
+    return {
+        "company": sys_id_for("core_company", company),
+        "location": sys_id_for("cmn_location", location),
+    }
 
 
 def _seed_problem(put: Any) -> None:

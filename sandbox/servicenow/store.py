@@ -56,7 +56,7 @@ class RecordStore:
     """Every table's rows, in memory, in insertion order."""
 
     def __init__(self, tables: dict[str, Table] = TABLES) -> None:
-        self.tables = tables
+        self.tables = dict(tables)  # its own: a test may take a table away
         self._rows: dict[str, dict[str, Record]] = {
             name: {} for name, table in tables.items() if not table.children
         }

@@ -49,9 +49,11 @@ def form_values(
     priority: tuple[str, ...] = (),
     group: tuple[str, ...] = (),
     history: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
         "events": picked("checkboxes", *(option(e) for e in events)),
+        **(extra or {}),
     }
     if priority:
         values["filter:priority"] = picked(
@@ -88,13 +90,16 @@ def cards(stack: Stack, channel: str, number: str) -> list[Message]:
     ]
 
 
-def new_incident(stack: Stack, *, priority: str, group: str = "") -> dict[str, str]:
+def new_incident(
+    stack: Stack, *, priority: str, group: str = "", caller: str = seed.ALICE, **more: str
+) -> dict[str, str]:
     impact, urgency = {"1": ("1", "1"), "2": ("1", "2"), "3": ("2", "2"), "4": ("3", "2")}[priority]
     values = {
         "short_description": f"P{priority} trouble",
-        "caller_id": seed.ALICE,
+        "caller_id": caller,
         "impact": impact,
         "urgency": urgency,
+        **more,
     }
     if group:
         values["assignment_group"] = group
@@ -107,26 +112,89 @@ async def test_the_form_offers_the_instances_own_choices(stack: Stack) -> None:
     assert "1 - Critical" in text and "5 - Planning" in text  # sys_choice incident.priority
     assert "Network" in text and "Service Desk" in text  # sys_user_group
     assert "Hardware" in text and "Database" in text  # sys_choice incident.category
-    assert "Company" not in text  # the emulator has no core_company: that filter is left out
-    assert "Only major incidents" not in text  # nor Major Incident Management's choice list
+    # core_company and cmn_location rows, for the caller's and the CI's company and location
+    for label in ("Caller's company", "Caller's location", "CI's company", "CI's location"):
+        assert label in text
+    assert "ACME North America" in text and "Globex Corporation" in text
+    assert "Boston" in text and "London" in text
+    # Major Incident Management's choice list is there: so is its flag.
+    assert "Only major incidents" in text
 
 
-async def test_only_major_incidents_is_offered_where_the_instance_has_the_plugin(
+async def test_an_instance_without_those_tables_or_the_plugin_is_not_offered_them(
     stack: Stack,
 ) -> None:
-    for n, value in enumerate(("proposed", "accepted", "rejected")):
-        stack.emulator.insert(
-            "sys_choice",
-            {"name": "incident", "element": "major_incident_state", "value": value,
-             "label": value.title(), "sequence": str(n), "inactive": "false"},
-        )  # fmt: skip
+    for table in ("core_company", "cmn_location"):
+        del stack.emulator.tables[table]  # ServiceNow answers "Invalid table"
+    for choice in stack.emulator.query("sys_choice", "element=major_incident_state"):
+        stack.emulator.delete("sys_choice", choice["sys_id"])
     view = await open_form(stack, BOB)
-    assert "Only major incidents" in str(view.view["blocks"])
+    text = str(view.view["blocks"])
+    assert "1 - Critical" in text  # the rest of the form is there
+    assert "company" not in text and "location" not in text
+    assert "Only major incidents" not in text
+
+
+async def test_only_major_incidents_posts_an_incident_once_it_is_promoted(stack: Stack) -> None:
+    view = await open_form(stack, CAROL)
     await stack.slack.send_view_submission(
-        BOB, view.id, form_values() | {"flags": picked("checkboxes", option("major"))}
+        CAROL,
+        view.id,
+        form_values(
+            ("created", "priority"), extra={"flags": picked("checkboxes", option("major"))}
+        ),
     )
     [rule] = await eventually(lambda: stack.bot.subscriptions.store.in_channel(GENERAL))
     assert rule.filters == {"major": ["yes"]} and "Only major incidents" in rule.summary
+    ordinary = new_incident(stack, priority="3")
+    candidate = new_incident(stack, priority="3", major_incident_state="proposed")
+    stored = stack.emulator.get("incident", candidate["sys_id"])  # kept, not dropped on write
+    assert stored is not None and stored["major_incident_state"] == "proposed"
+    await stack.bot.feed.drain()
+    await stack.bot.services.messenger.deliver_once()
+    assert cards(stack, GENERAL, candidate["number"]) == []  # only proposed: not yet major
+    # Both raised to P1; only the one accepted as a major incident is posted.
+    stack.emulator.update("incident", ordinary["sys_id"], {"impact": "1", "urgency": "1"})
+    stack.emulator.update(
+        "incident",
+        candidate["sys_id"],
+        {"impact": "1", "urgency": "1", "major_incident_state": "accepted"},
+    )
+    [card] = await stack.slack.wait_for(lambda: cards(stack, GENERAL, candidate["number"]))
+    assert FOOTER in str(card.blocks)
+    await stack.bot.feed.drain()
+    await stack.bot.services.messenger.deliver_once()
+    assert cards(stack, GENERAL, ordinary["number"]) == []
+
+
+async def test_a_company_filter_posts_the_incidents_of_callers_working_there(stack: Stack) -> None:
+    globex = option(seed.GLOBEX, "Globex Corporation")
+    form = {"filter:caller_id.company": picked("multi_static_select", globex)}
+    view = await open_form(stack, CAROL)
+    await stack.slack.send_view_submission(CAROL, view.id, form_values(extra=form))
+    [rule] = await eventually(lambda: stack.bot.subscriptions.store.in_channel(GENERAL))
+    assert rule.filters == {"caller_id.company": [seed.GLOBEX]}
+    assert "Globex Corporation" in rule.summary
+    acme = new_incident(stack, priority="3", caller=seed.BOB)  # Bob works for ACME
+    globex_incident = new_incident(stack, priority="3", caller=seed.ALICE)  # Alice for Globex
+    await stack.slack.wait_for(lambda: cards(stack, GENERAL, globex_incident["number"]))
+    await stack.bot.feed.drain()
+    await stack.bot.services.messenger.deliver_once()
+    assert cards(stack, GENERAL, acme["number"]) == []
+
+
+async def test_a_ci_location_filter_posts_the_incidents_on_cis_there(stack: Stack) -> None:
+    boston = option(seed.BOSTON, "Boston")
+    form = {"filter:cmdb_ci.location": picked("multi_static_select", boston)}
+    view = await open_form(stack, CAROL)
+    await stack.slack.send_view_submission(CAROL, view.id, form_values(extra=form))
+    await eventually(lambda: stack.bot.subscriptions.store.in_channel(GENERAL))
+    elsewhere = new_incident(stack, priority="3")  # no CI
+    on_switch = new_incident(stack, priority="3", cmdb_ci=seed.CORE_SWITCH)  # in Boston
+    await stack.slack.wait_for(lambda: cards(stack, GENERAL, on_switch["number"]))
+    await stack.bot.feed.drain()
+    await stack.bot.services.messenger.deliver_once()
+    assert cards(stack, GENERAL, elsewhere["number"]) == []
 
 
 async def test_a_matching_incident_is_posted_once_and_rewritten_then_marked_when_it_stops_matching(

@@ -40,8 +40,16 @@ NOT_EMULATED = {
 }
 # Fields of later releases missing from the 2015 docs samples: the incident's hold reason
 # (Helsinki+), the problem's known error, workaround, cause and fix notes (the problem form of
-# Madrid+, which the bot's problem cards read).
-EXTRA_FIELDS = {"hold_reason", "known_error", "workaround", "cause_notes", "fix_notes"}
+# Madrid+, which the bot's problem cards read), and Major Incident Management's (a plugin)
+# major_incident_state.
+EXTRA_FIELDS = {
+    "hold_reason",
+    "known_error",
+    "workaround",
+    "cause_notes",
+    "fix_notes",
+    "major_incident_state",
+}
 JSON_TYPE = "application/json;charset=UTF-8"
 INC1 = sys_id_for("incident", "INC0000001")
 INC2 = sys_id_for("incident", "INC0000002")
