@@ -454,17 +454,30 @@ class Interactions:
         @self.app.message_shortcut(callback_id)
         async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
             await ack()
-            interaction = Interaction.of_message_shortcut(body)
+            await self._open_form(
+                Interaction.of_message_shortcut(body), callback_id, title, view, need
+            )
 
-            async def checked() -> dict[str, Any]:
-                grant = await self.guard.require(interaction.user, need(interaction))
-                return await view(interaction, grant)
+    async def _open_form(
+        self,
+        interaction: Interaction,
+        name: str,
+        title: str,
+        view: Callable[[Interaction, Grant[T]], Awaitable[dict[str, Any]]],
+        need: Needs[T],
+    ) -> None:
+        """Open the modal inside the trigger's 3 s, `need` checked before `view` builds it; a
+        refusal is shown in the modal, or told to the person when no modal could open."""
 
-            try:
-                await open_modal(self.app.client, interaction.trigger_id or "", title, checked())
-            except Exception as exc:
-                log.info("%s could not open its form: %r", callback_id, exc)
-                await self.tell(interaction, explain(exc), _blocks(exc, ()))
+        async def checked() -> dict[str, Any]:
+            grant = await self.guard.require(interaction.user, need(interaction))
+            return await view(interaction, grant)
+
+        try:
+            await open_modal(self.app.client, interaction.trigger_id or "", title, checked())
+        except Exception as exc:
+            log.info("%s could not open its form: %r", name, exc)
+            await self.tell(interaction, explain(exc), _blocks(exc, ()))
 
     def on_form(
         self,
@@ -481,17 +494,7 @@ class Interactions:
         @self.app.action(action_id)
         async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
             await ack()
-            interaction = Interaction.of_action(body)
-
-            async def checked() -> dict[str, Any]:
-                grant = await self.guard.require(interaction.user, need(interaction))
-                return await view(interaction, grant)
-
-            try:
-                await open_modal(self.app.client, interaction.trigger_id or "", title, checked())
-            except Exception as exc:
-                log.info("%s could not open its form: %r", action_id, exc)
-                await self.tell(interaction, explain(exc), _blocks(exc, ()))
+            await self._open_form(Interaction.of_action(body), action_id, title, view, need)
 
     def on_link(self, action_id: str) -> None:
         """A link button: Slack opens the URL itself but still tells the app, which must ack."""
