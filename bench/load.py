@@ -7,6 +7,7 @@ path (the scripts run as `python bench/<name>.py`, which puts only `bench/` ther
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import socket
 import statistics
@@ -152,6 +153,25 @@ async def wait_healthy(url: str, path: str = "/healthz") -> None:
     raise RuntimeError(f"{url} never became healthy")
 
 
+# Two significant words, the second unique to its command: the duplicate check runs (one
+# ServiceNow read per command, as for most real texts) and finds nothing, so every command opens
+# its incident.
+CHECKED_TEXT = "Outage {word}"
+
+
+_WORDS = itertools.count()  # across bursts too: a word seen by an earlier burst is a duplicate
+
+
+def unique_word() -> str:
+    """Six letters never used before in this process (none contains another: same length)."""
+    n = next(_WORDS)
+    letters = ""
+    for _ in range(5):
+        n, digit = divmod(n, 26)
+        letters += chr(ord("a") + digit)
+    return "q" + letters
+
+
 async def burst(
     url: str,
     commands: int,
@@ -165,9 +185,10 @@ async def burst(
 
     The load comes from aiohttp: httpx's connection pool costs far more client-side time at 50
     concurrent requests than the servers being measured (seen here: a 1.3 s p99 against the floor).
-    The default text has one significant word, so the bot opens every incident at once as the peer
-    does: with two ("bench incident {n}") the duplicate check (issue #17) finds the burst's earlier
-    incidents and asks instead of opening, and no card comes.
+    The default text has one significant word, so the duplicate check (issue #17) is skipped and the
+    bot opens every incident at once as the peer does; `CHECKED_TEXT` has two, one of them unique
+    (`{word}`), so the check runs and finds nothing. (With two shared words, "bench incident {n}",
+    the check would find the burst's earlier incidents and ask instead of opening: no card.)
     """
     latencies: list[float] = []
     gate = asyncio.Semaphore(concurrency)
@@ -176,7 +197,8 @@ async def burst(
 
         async def one(n: int) -> None:
             channel = channels[n % len(channels)]
-            body, headers = signed_command(USERS[n % len(USERS)], text.format(n=n), n, channel)
+            words = text.format(n=n, word=unique_word())
+            body, headers = signed_command(USERS[n % len(USERS)], words, n, channel)
             async with gate:
                 started = time.perf_counter()
                 async with http.post(path, data=body, headers=headers) as response:

@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # run as `python bench/throughput.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load import (
+    CHECKED_TEXT,
     GENERAL,
     bench_env,
     burst,
@@ -95,12 +96,12 @@ async def quiet(pid: int, settle: float = 0.3, limit: float = 10.0) -> float:
 
 
 async def one_burst(
-    target: Target, slack: str, commands: int, concurrency: int, channels: list[str]
+    target: Target, slack: str, commands: int, concurrency: int, channels: list[str], text: str
 ) -> Burst:
     after = await last_message_ts(slack)
     cpu_before = await quiet(target.pid)
     started = time.time()
-    latencies = await burst(target.url, commands, concurrency, channels=channels)
+    latencies = await burst(target.url, commands, concurrency, text, channels=channels)
     acked = time.time()
     # at least 10 incidents/s, or the target lost some (the peer never retries)
     times: list[float] = []
@@ -207,7 +208,9 @@ async def main(args: argparse.Namespace) -> None:
                 for size in args.sizes:
                     # side by side, the order alternating from run to run
                     for target in targets if run % 2 == 0 else targets[::-1]:
-                        result = await one_burst(target, slack, size, args.concurrency, channels)
+                        result = await one_burst(
+                            target, slack, size, args.concurrency, channels, args.text
+                        )
                         results.add(target.name, size, result)
                         print(
                             f"run {run + 1}, {size} commands, {target.name}: "
@@ -222,8 +225,9 @@ def report(args: argparse.Namespace, results: Results, names: list[str]) -> None
     limit = args.in_flight / args.delay
     runs = f"{args.runs} run{'s' if args.runs > 1 else ''}"
     where = f"from {args.channels} channels in turn" if args.channels > 1 else "all in #general"
+    check = " (the bot's duplicate check runs)" if args.text == CHECKED_TEXT else ""
     print(
-        f"\nBursts of signed `/incident <text>` at {args.concurrency} concurrent ({where}), "
+        f"\nBursts of signed `/incident <text>`{check} at {args.concurrency} concurrent ({where}), "
         f"ServiceNow answering in {args.delay:g} s, {args.in_flight} requests in flight for both "
         f"(at most {limit:g} incidents/s); {runs}, each figure min / median / max.\n"
     )
@@ -280,7 +284,13 @@ if __name__ == "__main__":
         help="channels the commands come from, in turn (1: all from #general)",
     )
     parser.add_argument("--quick", action="store_true", help="100 commands, one run")
+    parser.add_argument(
+        "--duplicate-check",
+        action="store_true",
+        help="texts of two significant words, so the bot's duplicate check runs (and finds nothing)",
+    )
     parsed = parser.parse_args()
+    parsed.text = CHECKED_TEXT if parsed.duplicate_check else "Outage {n}"
     try:
         parsed.sizes = [int(size) for size in parsed.sizes.split(",")]
     except ValueError:
