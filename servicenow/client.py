@@ -121,13 +121,17 @@ DEFAULT_MAX_IN_FLIGHT = 10
 
 
 class InFlight:
-    """At most `limit` requests in flight; the rest wait here, urgent ones first, then in order.
+    """At most `limit` requests in flight; the rest wait here, urgent ones first, then writes,
+    then reads, each in order.
 
     The client's own queue, ahead of httpx: nothing waits in httpx's pools (httpcore rescans every
     queued request against every connection on each pool event, so a backlog there costs CPU per
     request that grows with the backlog). Urgent requests (the poller, change-event reconciles,
     identity and permission look-ups) go ahead of every waiting ordinary one, so a burst of
-    creates delays them by one request at most, never starves them. Each request in flight holds
+    creates delays them by one request at most, never starves them. A write goes ahead of waiting
+    reads: it usually finishes work a person is waiting on (the create after a duplicate check),
+    where a read usually starts some, so in a burst the first incidents open while later commands'
+    checks still wait, instead of every check going first. Each request in flight holds
     one of `limit` numbered slots (see SlotPools). asyncio.Semaphore has neither priorities nor
     numbers, hence this small heap of futures.
     """
@@ -150,13 +154,14 @@ class InFlight:
         return sum(1 for *_, future in self._waiters if not future.done())
 
     @asynccontextmanager
-    async def slot(self, *, urgent: bool = False) -> AsyncIterator[int]:
+    async def slot(self, *, urgent: bool = False, write: bool = False) -> AsyncIterator[int]:
         """Hold a slot while the block runs; yields its number (0 … limit - 1)."""
         if self._free and not self.waiting:
             number = self._free.pop()
         else:
             future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-            heapq.heappush(self._waiters, (0 if urgent else 1, next(self._order), future))
+            rank = 0 if urgent else 1 if write else 2
+            heapq.heappush(self._waiters, (rank, next(self._order), future))
             try:
                 number = await future  # a finished request's slot, handed over
             except asyncio.CancelledError:
@@ -352,7 +357,7 @@ class ServiceNowClient:
         try:
             # The wait for a slot is not under the timeout: a request still in our queue was not
             # sent, so it can neither time out nor be committing.
-            async with self.in_flight.slot(urgent=self._urgent) as slot:
+            async with self.in_flight.slot(urgent=self._urgent, write=method != "GET") as slot:
                 response = await self._http.request(
                     method,
                     path,

@@ -67,6 +67,35 @@ async def test_an_urgent_request_goes_ahead_of_every_waiting_ordinary_one(emu: E
     assert emu.peak_in_flight == 1
 
 
+async def test_a_write_goes_ahead_of_waiting_reads_and_behind_urgent_ones(emu: Emulator) -> None:
+    """A burst of duplicate checks (reads) does not hold back the creates (writes) that follow
+    the checks already answered: the first incidents open while later checks wait."""
+    emu.faults.add(Fault(status=0, delay=0.1, times=-1))
+    done: list[str] = []
+    async with client(emu, 1) as sn:
+
+        async def check(name: str, via: ServiceNowClient) -> None:
+            await via.list("incident", Query().eq("active", "true"), fields=["sys_id"], limit=1)
+            done.append(name)
+
+        async def create(name: str) -> None:
+            await sn.create("incident", {"short_description": name})
+            done.append(name)
+
+        checks = [asyncio.create_task(check(f"check {n}", sn)) for n in range(4)]
+
+        async def queued(count: int) -> bool:
+            return sn.in_flight.waiting == count
+
+        await eventually(lambda: queued(3))  # the first check is in flight, three wait
+        opening = asyncio.create_task(create("create"))
+        await eventually(lambda: queued(4))
+        await asyncio.gather(check("poll", sn.urgent()), opening, *checks)
+    # after the check in flight: the poll (urgent), then the create, then the waiting checks
+    assert done == ["check 0", "poll", "create", "check 1", "check 2", "check 3"]
+    assert emu.peak_in_flight == 1
+
+
 async def test_a_cancelled_waiter_gives_its_turn_away() -> None:
     gate = InFlight(1)
     release = asyncio.Event()
