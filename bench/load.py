@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,8 +24,11 @@ from urllib.parse import urlencode
 import aiohttp
 import httpx
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from sandbox.stack import SIGNING_SECRET
+from storage import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = Path(tempfile.gettempdir()) / "incident-bot-bench"
@@ -255,3 +259,32 @@ def spread(values: Sequence[float], fmt: str = "{:.0f}") -> str:
 
 def bench_env(**extra: str) -> dict[str, str]:
     return {**os.environ, **extra}
+
+
+@asynccontextmanager
+async def fresh_database(server_url: str | None, label: str) -> AsyncIterator[Database]:
+    """A migrated, empty database: a new SQLite file, or a new database on the server named
+    after `label` (dropped afterwards)."""
+    if server_url is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Database.from_url(f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}")
+            await db.migrate()
+            try:
+                yield db
+            finally:
+                await db.dispose()
+        return
+    base = make_url(server_url)
+    name = f"incident_bot_{label}_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    db = Database.from_url(base.set(database=name).render_as_string(hide_password=False))
+    try:
+        await db.migrate()
+        yield db
+    finally:
+        await db.dispose()
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()

@@ -29,20 +29,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import statistics
-import tempfile
+import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, make_url, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import delete, func, insert, select, text
 
+if __package__ in (None, ""):  # run as `python bench/<name>.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.load import fresh_database
 from bot.incidents.cards import incident_card
 from servicenow.records import Incident
 from storage import Card, Database, FeedStore, SlackWrite
@@ -73,34 +74,6 @@ def card(number: int, state: str = "2") -> Card:
     )
     built = incident_card(incident, URL + f"{number:032x}")
     return Card({"text": built.text, "blocks": list(built.blocks)}, built.digest())
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(server_url: str | None) -> AsyncIterator[Database]:
-    """A migrated, empty database: a new SQLite file, or a new database on the server."""
-    if server_url is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Database.from_url(f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}")
-            await db.migrate()
-            try:
-                yield db
-            finally:
-                await db.dispose()
-        return
-    base = make_url(server_url)
-    name = f"incident_bot_queue_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database.from_url(base.set(database=name).render_as_string(hide_password=False))
-    try:
-        await db.migrate()
-        yield db
-    finally:
-        await db.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 async def fill(db: Database, pending: int) -> None:
@@ -222,7 +195,7 @@ async def main(
     print("|---|---|---|---|---|---|")
     empty: dict[str, dict[str, float]] = {}
     for pending in sizes:
-        async with fresh_database(database_url) as db:
+        async with fresh_database(database_url, "queue") as db:
             await fill(db, pending)
             variants = [("0007", True)] + ([("without 0007's (before)", False)] if before else [])
             for label, indexed in variants:

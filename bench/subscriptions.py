@@ -23,19 +23,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import random
 import statistics
-import tempfile
+import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import func, make_url, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select
 
+if __package__ in (None, ""):  # run as `python bench/<name>.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.load import fresh_database
 from bot.feed.changes import Feed, Observation
 from bot.feed.filters import Event, decide
 from bot.feed.subscriptions import ChannelFeed
@@ -44,7 +45,7 @@ from bot.incidents.subscribable import INCIDENTS
 from bot.incidents.tracker import SNAPSHOT_FIELDS, describe_changes
 from servicenow.client import ServiceNowClient
 from servicenow.records import Incident
-from storage import Database, FeedStore
+from storage import FeedStore
 from storage.models import ChannelCard, OutboxMessage
 from storage.subscriptions import StoredSubscription, Subscriptions
 
@@ -157,38 +158,11 @@ def subscription_specs(count: int, seed: int, *, matching: bool = True) -> list[
     return specs
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(server_url: str | None) -> AsyncIterator[Database]:
-    if server_url is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Database.from_url(f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}")
-            await db.migrate()
-            try:
-                yield db
-            finally:
-                await db.dispose()
-        return
-    base = make_url(server_url)
-    name = f"incident_bot_subs_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database.from_url(base.set(database=name).render_as_string(hide_password=False))
-    try:
-        await db.migrate()
-        yield db
-    finally:
-        await db.dispose()
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
 async def one_run(
     server_url: str | None, subscriptions: int, concurrency: int, seed: int, *, matching: bool
 ) -> tuple[float, int, int]:
     """Seconds for the 1,000 changes; outbox rows queued; channel cards kept."""
-    async with fresh_database(server_url) as db:
+    async with fresh_database(server_url, "subs") as db:
         store = Subscriptions(db)
         for spec in subscription_specs(subscriptions, seed, matching=matching):
             await store.add(
