@@ -8,17 +8,12 @@ from __future__ import annotations
 from bot.changes import cards
 from bot.permissions import Subject
 from bot.records.ids import value
-from bot.records.kind import Kind, Party, Record, task_subject
+from bot.records.kind import TASK_FIELDS, Kind, Party, Record, task_subject
 
 TABLE = "change_request"
 APPROVAL_ACTION = "change_my_approval"
 FIELDS = (
-    "sys_id",
-    "number",
-    "sys_mod_count",
-    "sys_updated_on",
-    "sys_created_on",
-    "short_description",
+    *TASK_FIELDS,
     "type",
     "state",
     "risk",
@@ -49,16 +44,10 @@ def subject(record: Record) -> Subject:
 
 
 def audience(record: Record) -> tuple[Party, ...]:
-    def who(field: str, role: str) -> Party:
-        return Party(
-            record.get(field, ""),
-            record.get(f"{field}.email", ""),
-            record.get(f"{field}.name", ""),
-            HEARS,
-            role,
-        )
-
-    return (who("requested_by", "you requested"), who("assigned_to", "assigned to you"))
+    return (
+        Party.named_by(record, "requested_by", HEARS, "you requested"),
+        Party.named_by(record, "assigned_to", HEARS, "assigned to you"),
+    )
 
 
 KIND: Kind = Kind(

@@ -7,18 +7,13 @@ from __future__ import annotations
 
 from bot.permissions import Subject
 from bot.problems import cards
-from bot.records.kind import Kind, Party, Record, task_subject
+from bot.records.kind import TASK_FIELDS, Kind, Party, Record, task_subject
 from servicenow.client import ServiceNowClient
 from servicenow.query import Query, validate_sys_id
 
 TABLE = "problem"
 FIELDS = (
-    "sys_id",
-    "number",
-    "sys_mod_count",
-    "sys_updated_on",
-    "sys_created_on",
-    "short_description",
+    *TASK_FIELDS,
     "state",
     "priority",
     "known_error",
@@ -41,15 +36,7 @@ def subject(record: Record) -> Subject:
 
 
 def audience(record: Record) -> tuple[Party, ...]:
-    return (
-        Party(
-            record.get("assigned_to", ""),
-            record.get("assigned_to.email", ""),
-            record.get("assigned_to.name", ""),
-            frozenset({"state"}),
-            "assigned to you",
-        ),
-    )
+    return (Party.named_by(record, "assigned_to", frozenset({"state"}), "assigned to you"),)
 
 
 async def linked_incidents(servicenow: ServiceNowClient, record: Record) -> dict[str, str]:

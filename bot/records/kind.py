@@ -64,6 +64,18 @@ class View:
         return self.get("sys_mod_count") or "0"
 
 
+# What the shared plumbing reads of every kind (the feed, the cards' header and footer, channel
+# subscriptions' "new record" test); each kind's `fields` starts with these.
+TASK_FIELDS = (
+    "sys_id",
+    "number",
+    "sys_mod_count",
+    "sys_updated_on",
+    "sys_created_on",
+    "short_description",
+)
+
+
 def task_subject(table: str, record: Record, owner: str = "") -> Subject:
     """A task record as the permission table sees it; `owner` names the field saying whose it is
     (`requested_for`, `requested_by`: its "caller"), besides who opened it."""
@@ -91,6 +103,17 @@ class Party:
     name: str
     hears: frozenset[str]
     role: str  # "the person it is for", "its requester"… (for the DM's wording)
+
+    @classmethod
+    def named_by(cls, record: Record, field: str, hears: frozenset[str], role: str) -> Party:
+        """The user a reference `field` names, with the `.email` and `.name` read beside it."""
+        return cls(
+            record.get(field, ""),
+            record.get(f"{field}.email", ""),
+            record.get(f"{field}.name", ""),
+            hears,
+            role,
+        )
 
 
 @dataclass(frozen=True)

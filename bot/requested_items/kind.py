@@ -7,17 +7,12 @@ delivered, closed incomplete — with the closing notes); followers hear of any 
 from __future__ import annotations
 
 from bot.permissions import Subject
-from bot.records.kind import Kind, Party, Record, task_subject
+from bot.records.kind import TASK_FIELDS, Kind, Party, Record, task_subject
 from bot.requested_items import cards
 
 TABLE = "sc_req_item"
 FIELDS = (
-    "sys_id",
-    "number",
-    "sys_mod_count",
-    "sys_updated_on",
-    "sys_created_on",
-    "short_description",
+    *TASK_FIELDS,
     "state",
     "stage",
     "approval",
@@ -45,15 +40,8 @@ def subject(record: Record) -> Subject:
 
 
 def audience(record: Record) -> tuple[Party, ...]:
-    return (
-        Party(
-            record.get("requested_for", ""),
-            record.get("requested_for.email", ""),
-            record.get("requested_for.name", ""),
-            frozenset({"stage", "state", "approval"}),
-            "you asked for",
-        ),
-    )
+    hears = frozenset({"stage", "state", "approval"})
+    return (Party.named_by(record, "requested_for", hears, "you asked for"),)
 
 
 KIND: Kind = Kind(
