@@ -268,19 +268,7 @@ class FeedStore:
         if rows:
             await conn.execute(_QUEUE, rows)
         if coalesced:
-            # A pending write with the same key takes the newer payload instead.
-            statement = self._db.insert(OutboxMessage)
-            statement = statement.on_conflict_do_update(
-                index_elements=[OutboxMessage.coalesce_key],
-                index_where=text("status = 'pending'"),
-                set_={
-                    "payload": statement.excluded.payload,
-                    "version": OutboxMessage.version + 1,
-                    "updated_at": now,
-                },
-                where=OutboxMessage.payload != statement.excluded.payload,
-            )
-            await conn.execute(statement, coalesced)
+            await self._coalesce(conn, coalesced, now)
 
     async def _fold_into(
         self, conn: AsyncConnection, pending: PendingFold, write: SlackWrite, now: datetime
@@ -429,6 +417,15 @@ class FeedStore:
         ]
         if not rows:
             return
+        # One statement for every posted copy (executemany): a card on 200 channels is one
+        # round trip, not 200.
+        await self._coalesce(conn, rows, now)
+
+    async def _coalesce(
+        self, conn: AsyncConnection, rows: Sequence[dict[str, Any]], now: datetime
+    ) -> None:
+        """Queue these rows; a pending one with the same coalesce key takes the newer payload
+        instead (its version goes up, so a delivery in flight of the older one is sent again)."""
         statement = self._db.insert(OutboxMessage)
         statement = statement.on_conflict_do_update(
             index_elements=[OutboxMessage.coalesce_key],
@@ -439,13 +436,11 @@ class FeedStore:
                 "version": OutboxMessage.version + 1,
                 "updated_at": now,
             },
-            # The same card again (a second reconcile while the first rewrite is in flight)
-            # must not make the rewrite in flight go out twice.
+            # The same payload again (a second reconcile while the first rewrite is in flight)
+            # must not make the write in flight go out twice.
             where=OutboxMessage.payload != statement.excluded.payload,
         )
-        # One statement for every posted copy (executemany): a card on 200 channels is one
-        # round trip, not 200.
-        await conn.execute(statement, rows)
+        await conn.execute(statement, list(rows))
 
     async def claim(self, limit: int, lease: timedelta) -> list[Claimed]:
         """Take up to `limit` due messages for `lease` (other replicas skip them meanwhile).
