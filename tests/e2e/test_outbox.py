@@ -212,12 +212,14 @@ async def test_two_bots_never_both_send_a_dm_slack_answers_slowly(tmp_path: Path
         await database.migrate()
         await database.dispose()
         async with (
-            stack_with(tmp_path, database_url=url, outbox_lease_seconds=0.5) as first,
+            # Both bots share this test's event loop: a lease of 1 s lets a loaded machine stall
+            # it for up to 2/3 s (the holder renews every third of a lease) before a claim lapses.
+            stack_with(tmp_path, database_url=url, outbox_lease_seconds=1.0) as first,
             serve(create_app(first.settings)),
         ):
             await known(first, "INC0000001")
-            # Slack answers the DM after 2 s: four leases. Both bots look for work meanwhile.
-            first.slack.faults.append(ApiFault("chat.postMessage", error="", delay=2))
+            # Slack answers the DM after 4 s: four leases. Both bots look for work meanwhile.
+            first.slack.faults.append(ApiFault("chat.postMessage", error="", delay=4))
             started = time.time()
             first.emulator.update(
                 "incident", sys_id_of(first, "INC0000001"), {"state": "2"}, as_user="bob.martin"
@@ -226,7 +228,7 @@ async def test_two_bots_never_both_send_a_dm_slack_answers_slowly(tmp_path: Path
             await settled(first)
             # The slow answer has landed (a second delivery would have landed before it).
             await first.slack.wait_for(
-                lambda: [c for c in dm_calls(first) if c.at - started >= 2], timeout=10
+                lambda: [c for c in dm_calls(first) if c.at - started >= 4], timeout=10
             )
             assert len(dms(first)) == 1
             assert len(dm_calls(first)) == 1
