@@ -118,11 +118,12 @@ async def test_a_rewrite_whose_claim_lapsed_while_in_flight_is_not_sent_again(
     async with stack_with(tmp_path, outbox_lease_seconds=10) as stack:
         cards = await cards_in(stack, channels=2, per_channel=2)
         since = len(stack.slack.calls)
-        stack.slack.faults.append(ApiFault("chat.update", error="", delay=2.0, times=len(cards)))
+        # Held 3 s: under the heartbeat's first renewal (a third of the 10 s lease).
+        stack.slack.faults.append(ApiFault("chat.update", error="", delay=3.0, times=len(cards)))
         stack.emulator.update(
             "incident", sys_id_of(stack, NUMBER), {"state": "2"}, as_user="bob.martin"
         )
-        await stack.slack.wait_for(lambda: stack.slack.in_flight["chat.update"] >= 1, timeout=20)
+        await stack.slack.wait_for(lambda: stack.slack.in_flight["chat.update"] >= 2, timeout=20)
         outbox = cast(Table, OutboxMessage.__table__)
         async with stack.bot.db.engine.begin() as conn:
             lapsed = await conn.execute(
