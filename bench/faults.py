@@ -23,7 +23,6 @@ import socket
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,10 @@ import httpx
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+if __package__ in (None, ""):  # run as `python bench/<name>.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.load import fresh_database_url
 from sandbox.servicenow import Emulator, WebhookTarget, run_emulator
 from sandbox.servicenow.faults import Fault
 from sandbox.slack import SlackStandIn, run_slack
@@ -44,7 +47,6 @@ from sandbox.stack import (
     SIGNING_SECRET,
     WEBHOOK_SECRET,
 )
-from storage import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT = 30.0  # seconds any one expected effect may take before it counts as lost
@@ -574,7 +576,7 @@ async def run(names: list[str], database_url: str | None) -> list[Row]:
             folder = Path(tmp)
             sqlite = f"sqlite+aiosqlite:///{folder / 'bot.db'}"
             async with (
-                _fresh_database(database_url if name in NEEDS_POSTGRES else None) as url,
+                _database(database_url if name in NEEDS_POSTGRES else None) as url,
                 run_emulator(Emulator()) as emulator,
                 run_slack(
                     SlackStandIn(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN)
@@ -595,27 +597,11 @@ async def run(names: list[str], database_url: str | None) -> list[Row]:
 NEEDS_POSTGRES = {"two-replicas", "database-blip"}  # the others run on a fresh SQLite file each
 
 
-@contextlib.asynccontextmanager
-async def _fresh_database(server_url: str | None) -> AsyncIterator[str | None]:
-    """A throw-away, migrated database on the PostgreSQL server of `server_url` (None: none)."""
+def _database(server_url: str | None) -> contextlib.AbstractAsyncContextManager[str | None]:
+    """A fresh database on the PostgreSQL server of `server_url`; None: the fault's own SQLite."""
     if server_url is None:
-        yield None
-        return
-    base = make_url(server_url)
-    name = f"incident_bot_faults_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    database = Database.from_url(url)
-    await database.migrate()
-    await database.dispose()
-    try:
-        yield url
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+        return contextlib.nullcontext()
+    return fresh_database_url(server_url, "faults")
 
 
 HEADER = ("fault", "writes", "incidents", "journal", "delivered", "duplicated", "lost", "note")

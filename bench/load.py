@@ -27,8 +27,10 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.incidents.cards import incident_card
 from sandbox.stack import SIGNING_SECRET
-from storage import Database
+from servicenow.records import Incident
+from storage import Card, Database
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = Path(tempfile.gettempdir()) / "incident-bot-bench"
@@ -262,29 +264,72 @@ def bench_env(**extra: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def fresh_database(server_url: str | None, label: str) -> AsyncIterator[Database]:
-    """A migrated, empty database: a new SQLite file, or a new database on the server named
-    after `label` (dropped afterwards)."""
+async def fresh_database_url(server_url: str | None, label: str) -> AsyncIterator[str]:
+    """The URL of a migrated, empty database: a new SQLite file, or a new database on the server
+    named after `label` (dropped afterwards)."""
     if server_url is None:
         with tempfile.TemporaryDirectory() as tmp:
-            db = Database.from_url(f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}")
-            await db.migrate()
-            try:
-                yield db
-            finally:
-                await db.dispose()
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}"
+            await _migrate(url)
+            yield url
         return
     base = make_url(server_url)
     name = f"incident_bot_{label}_{uuid.uuid4().hex[:8]}"
     admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database.from_url(base.set(database=name).render_as_string(hide_password=False))
     try:
-        await db.migrate()
-        yield db
+        url = base.set(database=name).render_as_string(hide_password=False)
+        await _migrate(url)
+        yield url
     finally:
-        await db.dispose()
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
+
+
+async def _migrate(url: str) -> None:
+    db = Database.from_url(url)
+    try:
+        await db.migrate()
+    finally:
+        await db.dispose()
+
+
+@asynccontextmanager
+async def fresh_database(server_url: str | None, label: str) -> AsyncIterator[Database]:
+    """`fresh_database_url`'s database, open."""
+    async with fresh_database_url(server_url, label) as url:
+        db = Database.from_url(url)
+        try:
+            yield db
+        finally:
+            await db.dispose()
+
+
+INCIDENT_URL = "https://dev1.service-now.com/nav_to.do?uri=incident.do%3Fsys_id%3D"
+
+
+def printer_card(number: int, *, state: str = "2", mod: int = 3, sys_id: str | None = None) -> Card:
+    """A realistic incident card, as the outbox stores one: the storage benches queue these."""
+    sys_id = sys_id or f"{number:032x}"
+    incident = Incident.from_record(
+        {
+            "sys_id": sys_id,
+            "number": f"INC{number:07d}",
+            "short_description": f"Printer {number} on fire in building {number % 7}",
+            "description": "It started smoking after the last firmware update. " * 4,
+            "state": state,
+            "priority": "3",
+            "impact": "2",
+            "urgency": "2",
+            "caller_id.name": "Alice Chen",
+            "assigned_to.name": "Bob Martin",
+            "assignment_group.name": "Hardware",
+            "sys_mod_count": str(mod),
+            "sys_updated_on": "2026-11-24 09:15:00",
+            "opened_at": "2026-11-24 09:00:00",
+        }
+    )
+    built = incident_card(incident, INCIDENT_URL + sys_id)
+    return Card({"text": built.text, "blocks": list(built.blocks)}, built.digest())

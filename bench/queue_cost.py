@@ -43,42 +43,16 @@ from sqlalchemy import delete, func, insert, select, text
 if __package__ in (None, ""):  # run as `python bench/<name>.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.load import fresh_database
-from bot.incidents.cards import incident_card
-from servicenow.records import Incident
-from storage import Card, Database, FeedStore, SlackWrite
+from bench.load import fresh_database, printer_card
+from storage import Database, FeedStore, SlackWrite
 from storage.models import OutboxMessage, PostedMessage, utcnow
 
-URL = "https://dev1.service-now.com/nav_to.do?uri=incident.do%3Fsys_id%3D"
 FILL_BATCH = 2000
-
-
-def card(number: int, state: str = "2") -> Card:
-    incident = Incident.from_record(
-        {
-            "sys_id": f"{number:032x}",
-            "number": f"INC{number:07d}",
-            "short_description": f"Printer {number} on fire in building {number % 7}",
-            "description": "It started smoking after the last firmware update. " * 4,
-            "state": state,
-            "priority": "3",
-            "impact": "2",
-            "urgency": "2",
-            "caller_id.name": "Alice Chen",
-            "assigned_to.name": "Bob Martin",
-            "assignment_group.name": "Hardware",
-            "sys_mod_count": "3",
-            "sys_updated_on": "2026-11-24 09:15:00",
-            "opened_at": "2026-11-24 09:00:00",
-        }
-    )
-    built = incident_card(incident, URL + f"{number:032x}")
-    return Card({"text": built.text, "blocks": list(built.blocks)}, built.digest())
 
 
 async def fill(db: Database, pending: int) -> None:
     """`pending` undelivered messages, none due for an hour (nothing claims them meanwhile)."""
-    body = json.dumps(card(1).payload)
+    body = json.dumps(printer_card(1).payload)
     now = utcnow()
     later = now + timedelta(hours=1)
     rows: list[dict[str, Any]] = []
@@ -148,7 +122,7 @@ async def timed(samples: int, op: Callable[[int], Coroutine[Any, Any, None]]) ->
 
 async def measure(db: Database, pending: int, runs: int, samples: int) -> dict[str, list[float]]:
     store = FeedStore(db)
-    cards = [card(n) for n in range(samples)]
+    cards = [printer_card(n) for n in range(samples)]
     figures: dict[str, list[float]] = {"post": [], "card update": [], "oldest": []}
     async with db.engine.connect() as conn:
         last = int(await conn.scalar(select(func.coalesce(func.max(OutboxMessage.id), 0))) or 0)

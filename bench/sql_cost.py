@@ -18,45 +18,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import re
-import tempfile
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+if __package__ in (None, ""):  # run as `python bench/<name>.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.load import fresh_database_url
 from sandbox.slack.records import BOB, CAROL, GENERAL
 from sandbox.sqlcount import SqlCount, counting
 from sandbox.stack import Stack, run_stack
-from storage import Database
-
-
-@contextlib.asynccontextmanager
-async def database(server_url: str | None) -> AsyncIterator[str]:
-    """A SQLite file, or a fresh migrated database on the PostgreSQL server (dropped after)."""
-    if server_url is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}"
-        return
-    base = make_url(server_url)
-    name = f"incident_bot_sql_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    db = Database.from_url(url)
-    await db.migrate()
-    await db.dispose()
-    try:
-        yield url
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 def short(sql: str) -> str:
@@ -88,7 +62,7 @@ async def measure(
 
 async def main(server_url: str | None, show: bool) -> None:
     async with (
-        database(server_url) as url,
+        fresh_database_url(server_url, "sql") as url,
         run_stack(database_url=url, servicenow_poll_seconds=0) as stack,
     ):
         slack = stack.slack

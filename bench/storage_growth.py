@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -30,11 +31,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
-from bot.incidents.cards import incident_card
+if __package__ in (None, ""):  # run as `python bench/<name>.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.load import printer_card
 from bot.incidents.tracker import IncidentTracker
-from servicenow.records import Incident
 from storage import (
-    Card,
     Database,
     FeedStore,
     Followers,
@@ -53,7 +55,6 @@ from storage.models import (
     utcnow,
 )
 
-URL = "https://dev1.service-now.com/nav_to.do?uri=incident.do%3Fsys_id%3D"
 STATES = ("1", "2", "6", "7")  # New → In Progress → Resolved → Closed
 PEOPLE = 300
 RETENTION_DAYS, RETENTION_CLOSED_DAYS, LATER = 30, 7, timedelta(days=31)
@@ -68,28 +69,6 @@ class World:
     serial: int = 0
     versions: dict[str, tuple[int, int]] = field(default_factory=dict)  # sys_id -> (mod, state)
     open: list[str] = field(default_factory=list)  # oldest first
-
-    def card(self, sys_id: str, number: int, state: str, mod: int) -> Card:
-        incident = Incident.from_record(
-            {
-                "sys_id": sys_id,
-                "number": f"INC{number:07d}",
-                "short_description": f"Printer {number} on fire in building {number % 7}",
-                "description": "It started smoking after the last firmware update. " * 4,
-                "state": state,
-                "priority": "3",
-                "impact": "2",
-                "urgency": "2",
-                "caller_id.name": "Alice Chen",
-                "assigned_to.name": "Bob Martin",
-                "assignment_group.name": "Hardware",
-                "sys_mod_count": str(mod),
-                "sys_updated_on": "2026-11-24 09:15:00",
-                "opened_at": "2026-11-24 09:00:00",
-            }
-        )
-        built = incident_card(incident, URL + sys_id)
-        return Card({"text": built.text, "blocks": list(built.blocks)}, built.digest())
 
     async def deliver(self) -> None:
         """Deliver what is queued, as the messenger records a success."""
@@ -106,7 +85,7 @@ class World:
         await UserLinks(self.db).save(
             person, email=f"{person.lower()}@example.com", sys_user_id="a" * 32, display_name=person
         )
-        card = self.card(sys_id, n, "1", 0)
+        card = printer_card(n, state="1", mod=0, sys_id=sys_id)
         await self.store.accept_change(
             "incident", sys_id, previous=None, current=0, data={"state": "1"}, writes=[], card=None
         )
@@ -133,7 +112,7 @@ class World:
             return await self.command()
         mod, state = self.versions[sys_id]
         state = min(state + 1, len(STATES) - 1)
-        card = self.card(sys_id, int(sys_id, 16), STATES[state], mod + 1)
+        card = printer_card(int(sys_id, 16), state=STATES[state], mod=mod + 1, sys_id=sys_id)
         await self.store.accept_change(
             "incident",
             sys_id,
