@@ -9,7 +9,7 @@ from typing import Any
 
 from sandbox.servicenow import seed
 from sandbox.servicenow.emulator import RecordedRequest
-from sandbox.slack import Message
+from sandbox.slack import Ephemeral, Message
 from sandbox.slack.records import BOB, GENERAL
 from sandbox.stack import Stack
 from servicenow.auth import JWT_BEARER, generate_key_pair
@@ -30,8 +30,16 @@ def told(stack: Stack, user: str) -> list[str]:
 
 async def answer(stack: Stack, user: str, after: int = 0) -> str:
     """The first thing `user` is told after the `after` they had been told already."""
-    found = await stack.slack.wait_for(lambda: told(stack, user)[after:])
-    return found[0]
+    return (await reply_to(stack, user, after)).text
+
+
+async def reply_to(stack: Stack, user: str, after: int = 0) -> Ephemeral:
+    """`answer`, with its blocks: the next ephemeral (response_url or chat.postEphemeral)."""
+
+    def found() -> list[Ephemeral]:
+        return [e for e in stack.slack.ephemerals_for(user) if e.source != "ack"][after:]
+
+    return (await stack.slack.wait_for(found))[0]
 
 
 # ---- ServiceNow's records and requests ------------------------------------------------------------

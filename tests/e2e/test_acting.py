@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from sandbox.servicenow import seed
-from sandbox.slack import Ephemeral
 from sandbox.slack.records import ALICE, BOB, GENERAL
 from sandbox.stack import Stack, run_stack
 from tests.e2e.steps import PRIVATE_KEY, exchanges, jwt_settings, trust_jwt_key
+from tests.e2e.steps import reply_to as answer
 
 
 @asynccontextmanager
@@ -38,13 +38,6 @@ async def acting_stack(tmp_path: Path, **settings: Any) -> AsyncIterator[Stack]:
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     async with acting_stack(tmp_path) as running:
         yield running
-
-
-async def answer(stack: Stack, user: str, after: int = 0) -> Ephemeral:
-    def found() -> list[Ephemeral]:
-        return [e for e in stack.slack.ephemerals if e.user == user and e.source != "ack"][after:]
-
-    return (await stack.slack.wait_for(found))[0]
 
 
 def incident(stack: Stack, query: str) -> dict[str, str]:

@@ -6,9 +6,10 @@ import functools
 from typing import Any
 
 from sandbox.servicenow import Fault
-from sandbox.slack import Ephemeral, Message, SlackReply
+from sandbox.slack import Message, SlackReply
 from sandbox.slack.records import ALICE, BOB, CAROL, DAVE, GENERAL, INCIDENTS
 from sandbox.stack import Stack
+from tests.e2e.steps import reply_to as answer
 
 
 def incident(stack: Stack, number: str) -> dict[str, str]:
@@ -19,15 +20,6 @@ def incident(stack: Stack, number: str) -> dict[str, str]:
 def user_sys_id(stack: Stack, email: str) -> str:
     [row] = stack.emulator.query("sys_user", f"email={email}")
     return row["sys_id"]
-
-
-async def answer(stack: Stack, user: str, after: int = 0) -> Ephemeral:
-    """The next ephemeral answer (response_url or chat.postEphemeral) `user` gets."""
-
-    def found() -> list[Ephemeral]:
-        return [e for e in stack.slack.ephemerals if e.user == user and e.source != "ack"][after:]
-
-    return (await stack.slack.wait_for(found))[0]
 
 
 def json_of(reply: SlackReply) -> Any:

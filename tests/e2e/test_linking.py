@@ -18,10 +18,10 @@ from cryptography.fernet import Fernet
 
 from bot.linking import NotLinked
 from sandbox.servicenow import Emulator
-from sandbox.slack import Ephemeral
 from sandbox.slack.records import ALICE, BOB, CAROL, GENERAL
 from sandbox.stack import ENCRYPTION_KEY, Stack, run_stack
 from storage import Database, LinkedAccounts
+from tests.e2e.steps import reply_to as answer
 from tests.support import connect_link, consent, link
 
 pytestmark = pytest.mark.stack_settings()
@@ -40,13 +40,6 @@ async def linked_stack(tmp_path: Path, **settings: Any) -> AsyncIterator[Stack]:
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     async with linked_stack(tmp_path) as running:
         yield running
-
-
-async def answer(stack: Stack, user: str, after: int = 0) -> Ephemeral:
-    def found() -> list[Ephemeral]:
-        return [e for e in stack.slack.ephemerals if e.user == user and e.source != "ack"][after:]
-
-    return (await stack.slack.wait_for(found))[0]
 
 
 def grants(stack: Stack, grant_type: str) -> int:
