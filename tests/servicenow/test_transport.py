@@ -18,19 +18,10 @@ from sandbox.servicenow import Emulator, Fault, run_emulator
 from servicenow.client import ServiceNowClient
 from servicenow.errors import UnavailableError, WriteUncertainError
 from servicenow.retry import RetryPolicy
-from tests.support import eventually
+from tests.support import Sleeps, eventually
 
 BOT_USER, BOT_PASSWORD = "incident.bot", "incident-bot"
 AUTH = httpx.BasicAuth(BOT_USER, BOT_PASSWORD)
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-        await asyncio.sleep(0)
 
 
 @pytest.fixture
@@ -134,11 +125,10 @@ async def test_a_post_that_reached_the_server_and_got_no_answer_may_have_created
     assert sn.calls == 1
 
 
-async def test_a_refused_connection_sent_nothing_so_a_create_is_sent_again() -> None:
+async def test_a_refused_connection_sent_nothing_so_a_create_is_sent_again(sleeps: Sleeps) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    sleeps = Sleeps()
     async with ServiceNowClient(
         f"http://127.0.0.1:{port}", AUTH, retry=RetryPolicy(max_attempts=2), sleep=sleeps
     ) as sn:
