@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sandbox.relay import Relay, run_relay
 from sandbox.servicenow import Emulator, Fault, run_emulator
+from servicenow.auth import self_signed_certificate
 from servicenow.client import ServiceNowClient
 from servicenow.errors import UnavailableError, WriteUncertainError
 from servicenow.retry import RetryPolicy
@@ -72,6 +77,7 @@ async def test_a_connection_dropped_after_a_post_was_sent_is_looked_up_not_sent_
 @asynccontextmanager
 async def raw_server(
     answer: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    tls: ssl.SSLContext | None = None,
 ) -> AsyncIterator[str]:
     """A TCP server that reads one request's head and then does `answer`; yields its URL."""
 
@@ -79,9 +85,10 @@ async def raw_server(
         await reader.readuntil(b"\r\n\r\n")
         await answer(reader, writer)
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
     try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        scheme = "http" if tls is None else "https"
+        yield f"{scheme}://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     finally:
         server.close()
         await server.wait_closed()
@@ -135,6 +142,35 @@ async def test_a_refused_connection_sent_nothing_so_a_create_is_sent_again(sleep
         with pytest.raises(UnavailableError, match=r"could not talk to ServiceNow \(ConnectError"):
             await sn.create("incident", {"short_description": "x"}, correlation_id="slack:C1:1")
         assert sn.calls == 2 and len(sleeps.delays) == 1
+
+
+async def test_a_certificate_nobody_vouches_for_is_refused_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    (tmp_path / "cert.pem").write_text(self_signed_certificate(key))
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    heads: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(b"a request")
+        writer.close()
+
+    async with (
+        raw_server(record, tls) as url,
+        ServiceNowClient(url, AUTH, retry=RetryPolicy.never()) as sn,
+    ):
+        with pytest.raises(UnavailableError, match=r"could not talk to ServiceNow \(ConnectError"):
+            await sn.create("incident", {"short_description": "x"})
+    assert heads == []
 
 
 async def test_connections_are_kept_alive_and_never_more_than_the_bound(
