@@ -60,8 +60,9 @@ from bot.slack.interactions import Interactions, handle_http
 from bot.slack.kit import notice
 from bot.subscriptions.service import ChannelSubscriptions
 from servicenow.auth import JwtSigner, auth_from_credentials
-from servicenow.client import ServiceNowClient, SlotPools, WritePolicy
+from servicenow.client import ServiceNowClient, WritePolicy
 from servicenow.records import ChoiceCache
+from servicenow.transport import ServiceNowTransport
 from servicenow.webhook import InvalidEvent, InvalidSignature, verify
 from storage import (
     Database,
@@ -224,7 +225,8 @@ def servicenow_client(
     timing: ServiceNowTiming = ServiceNowTiming(),
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> ServiceNowClient:
-    """`transport`, when given, should end in `SlotPools(settings.servicenow_max_in_flight)`."""
+    """`transport`, when given, should end in
+    `ServiceNowTransport(settings.servicenow_max_in_flight)`."""
     auth = auth_from_credentials(
         settings.servicenow_instance_url,
         username=settings.servicenow_username,
@@ -284,7 +286,7 @@ def build(settings: Settings, timing: ServiceNowTiming = ServiceNowTiming()) -> 
     servicenow = servicenow_client(
         settings,
         timing,
-        metrics.servicenow_transport(SlotPools(settings.servicenow_max_in_flight)),
+        metrics.servicenow_transport(ServiceNowTransport(settings.servicenow_max_in_flight)),
     )
     # What the bot does on its own and what a person's command waits on once started (polls,
     # reconciles, identity and permission look-ups) waits ahead of new work for a slot in flight.

@@ -82,10 +82,8 @@ class Metrics:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
-    def servicenow_transport(
-        self, inner: httpx.AsyncBaseTransport | None = None
-    ) -> httpx.AsyncBaseTransport:
-        return _Measured(self.servicenow, inner or httpx.AsyncHTTPTransport())
+    def servicenow_transport(self, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        return _Measured(self.servicenow, inner)
 
     def slack_trace(self) -> aiohttp.TraceConfig:
         """Every request on the Slack session, by Web API method and HTTP status."""

@@ -31,6 +31,7 @@ class Relay:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = 0
+        self.accepted = 0  # connections clients opened, ever
         self._pairs: dict[int, _Pair] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -42,7 +43,13 @@ class Relay:
         pair.abort()
         return True
 
+    def cut_all(self) -> int:
+        """Abort every open connection; how many there were."""
+        ports = list(self._pairs)
+        return sum(self.cut(port) for port in ports)
+
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)

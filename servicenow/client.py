@@ -45,17 +45,16 @@ from servicenow.retry import (
     may_still_commit,
     was_not_processed,
 )
+from servicenow.transport import ServiceNowTransport
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
     "JOURNAL_FIELDS",
-    "SLOT",
     "InFlight",
     "Page",
     "Record",
     "RetryPolicy",
     "ServiceNowClient",
-    "SlotPools",
     "Write",
     "WritePolicy",
     "tracking_writes",
@@ -124,95 +123,59 @@ class InFlight:
     """At most `limit` requests in flight; the rest wait here, urgent ones first, then writes,
     then reads, each in order.
 
-    The client's own queue, ahead of httpx: nothing waits in httpx's pools (httpcore rescans every
-    queued request against every connection on each pool event, so a backlog there costs CPU per
-    request that grows with the backlog). Urgent requests (the poller, change-event reconciles,
+    The client's own queue, ahead of the transport: nothing waits for a connection there (the
+    transport holds `limit` connections; httpcore's pools, used before it, rescanned every queued
+    request against every connection on each pool event, so a backlog cost CPU per request that
+    grew with it). Urgent requests (the poller, change-event reconciles,
     identity and permission look-ups) go ahead of every waiting ordinary one, so a burst of
     creates delays them by one request at most, never starves them. A write goes ahead of waiting
     reads: it usually finishes work a person is waiting on (the create after a duplicate check),
     where a read usually starts some, so in a burst the first incidents open while later commands'
-    checks still wait, instead of every check going first. Each request in flight holds
-    one of `limit` numbered slots (see SlotPools). asyncio.Semaphore has neither priorities nor
-    numbers, hence this small heap of futures.
+    checks still wait, instead of every check going first. asyncio.Semaphore has no
+    priorities, hence this small heap of futures.
     """
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError("at least one request must be allowed in flight")
         self.limit = limit
+        self.active = 0
         self.peak = 0
-        self._free = list(range(limit - 1, -1, -1))  # popped from the end: slot 0 first
-        self._waiters: list[tuple[int, int, asyncio.Future[int]]] = []
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
-
-    @property
-    def active(self) -> int:
-        return self.limit - len(self._free)
 
     @property
     def waiting(self) -> int:
         return sum(1 for *_, future in self._waiters if not future.done())
 
     @asynccontextmanager
-    async def slot(self, *, urgent: bool = False, write: bool = False) -> AsyncIterator[int]:
-        """Hold a slot while the block runs; yields its number (0 … limit - 1)."""
-        if self._free and not self.waiting:
-            number = self._free.pop()
+    async def slot(self, *, urgent: bool = False, write: bool = False) -> AsyncIterator[None]:
+        """Hold one of the `limit` places in flight while the block runs."""
+        if self.active < self.limit and not self.waiting:
+            self.active += 1
         else:
-            future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             rank = 0 if urgent else 1 if write else 2
             heapq.heappush(self._waiters, (rank, next(self._order), future))
             try:
-                number = await future  # a finished request's slot, handed over
+                await future  # a finished request's place, handed over
             except asyncio.CancelledError:
                 if future.done() and not future.cancelled():
-                    self._release(future.result())  # handed a slot as it was cancelled: pass it on
+                    self._release()  # handed a place as it was cancelled: pass it on
                 raise
         self.peak = max(self.peak, self.active)
         try:
-            yield number
+            yield
         finally:
-            self._release(number)
+            self._release()
 
-    def _release(self, number: int) -> None:
+    def _release(self) -> None:
         while self._waiters:
             *_, future = heapq.heappop(self._waiters)
             if not future.done():
-                future.set_result(number)
+                future.set_result(None)
                 return
-        self._free.append(number)
-
-
-def pool_limits(connections: int) -> httpx.Limits:
-    return httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-
-
-SLOT = "incident_bot.slot"  # request extension: the InFlight slot the request holds
-POOL_SIZE = 8
-
-
-class SlotPools(httpx.AsyncBaseTransport):
-    """httpx transports of at most `POOL_SIZE` connections each, slots 0–7 on the first, 8–15
-    on the second…: a request never waits for a connection, and each pool event scans 8
-    connections, not all of them (httpcore checks every connection of a pool on every request
-    and every response; with 100 in one pool that was a third of the bot's CPU under a burst).
-    A request without a slot number goes to the first pool."""
-
-    def __init__(self, max_in_flight: int, size: int = POOL_SIZE) -> None:
-        self._size = size
-        self._pools = [
-            httpx.AsyncHTTPTransport(limits=pool_limits(min(size, max_in_flight - first)))
-            for first in range(0, max_in_flight, size)
-        ]
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        slot = request.extensions.get(SLOT, 0)
-        pool = self._pools[min(int(slot) // self._size, len(self._pools) - 1)]
-        return await pool.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
+        self.active -= 1
 
 
 _TABLE = re.compile(r"[a-z0-9_]+")
@@ -269,9 +232,8 @@ class ServiceNowClient:
         clock: Callable[[], float] = time.monotonic,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
-        """`transport`, when given, should end in `SlotPools(max_in_flight)` (or any transport
-        whose pool holds `max_in_flight` connections); each request carries its slot number in
-        the `SLOT` extension."""
+        """`transport`, when given, should end in `ServiceNowTransport(max_in_flight)` (or any
+        transport whose pool holds `max_in_flight` connections and keeps no cookies)."""
         url = instance_url.strip().rstrip("/")
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"{instance_url!r} is not an http(s) URL")
@@ -289,7 +251,7 @@ class ServiceNowClient:
             base_url=f"{url}/api/now/table/",
             auth=auth,
             timeout=timeout,
-            transport=transport or SlotPools(max_in_flight),
+            transport=transport or ServiceNowTransport(max_in_flight),
             cookies=no_cookies(),
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             event_hooks={"request": [self._count]},
@@ -357,7 +319,7 @@ class ServiceNowClient:
         try:
             # The wait for a slot is not under the timeout: a request still in our queue was not
             # sent, so it can neither time out nor be committing.
-            async with self.in_flight.slot(urgent=self._urgent, write=method != "GET") as slot:
+            async with self.in_flight.slot(urgent=self._urgent, write=method != "GET"):
                 response = await self._http.request(
                     method,
                     path,
@@ -365,7 +327,6 @@ class ServiceNowClient:
                     content=None if body is None else json.dumps(body).encode(),
                     headers=None if body is None else {"Content-Type": "application/json"},
                     auth=httpx.USE_CLIENT_DEFAULT if self._auth is None else self._auth,
-                    extensions={SLOT: slot},
                 )
         except httpx.TimeoutException as exc:
             raise UnavailableError(

@@ -22,6 +22,18 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SERVICENOW_FIXTURES = FIXTURES / "servicenow"
 SLACK_FIXTURES = FIXTURES / "slack"
 
+
+class Sleeps:
+    """A sleep that records what it was asked to wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        await asyncio.sleep(0)
+
+
 # The start of every browser test's skip reason; the end of the run repeats it in a banner.
 BROWSER_SKIPPED = "browser test skipped"
 

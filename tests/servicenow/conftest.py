@@ -7,12 +7,18 @@ from typing import Any
 
 import pytest
 
-from tests.support import SERVICENOW_FIXTURES
+from tests.support import SERVICENOW_FIXTURES, Sleeps
 
 
 def load_fixture(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((SERVICENOW_FIXTURES / name).read_text())
     return data
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    """A sleep for the client that records each wait and returns at once."""
+    return Sleeps()
 
 
 @pytest.fixture

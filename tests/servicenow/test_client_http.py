@@ -27,21 +27,11 @@ from servicenow.errors import (
 from servicenow.query import Query, UnsafeQueryValue, validate_email
 from servicenow.records import ChoiceCache, Incident, User, load_choices
 from servicenow.retry import RetryPolicy
+from tests.support import Sleeps
 
 BOT_USER, BOT_PASSWORD = "incident.bot", "incident-bot"
 CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
 TABLE_API = "/api/now/table/"
-
-
-class Sleeps:
-    """A sleep that records what it was asked to wait and returns at once."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-        await asyncio.sleep(0)
 
 
 class FakeTime:
@@ -61,11 +51,6 @@ class FakeTime:
 async def emu() -> AsyncIterator[Emulator]:
     async with run_emulator(Emulator()) as running:
         yield running
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 @pytest.fixture

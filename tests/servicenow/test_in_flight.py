@@ -28,7 +28,7 @@ def client(emu: Emulator, bound: int) -> ServiceNowClient:
     )
 
 
-@pytest.mark.parametrize("bound", [5, 20])  # 20: three connection pools (8, 8 and 4)
+@pytest.mark.parametrize("bound", [5, 20])
 async def test_a_burst_of_creates_never_has_more_than_the_bound_in_flight(
     emu: Emulator, bound: int
 ) -> None:
