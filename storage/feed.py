@@ -122,6 +122,18 @@ class Stuck:
     last_error: str
 
 
+_SNAPSHOTS = cast(Table, Snapshot.__table__)
+_SNAPSHOT = select(_SNAPSHOTS.c.sys_mod_count, _SNAPSHOTS.c.data).where(
+    _SNAPSHOTS.c.table_name == bindparam("b_table"), _SNAPSHOTS.c.sys_id == bindparam("b_sys_id")
+)
+# Compare-and-set: from the version the change was diffed against to its own.
+_ADVANCE_SNAPSHOT = update(_SNAPSHOTS).where(
+    _SNAPSHOTS.c.table_name == bindparam("b_table"),
+    _SNAPSHOTS.c.sys_id == bindparam("b_sys_id"),
+    _SNAPSHOTS.c.sys_mod_count == bindparam("b_previous"),
+)
+
+
 class FeedStore:
     def __init__(self, db: Database, *, update_interval: timedelta = timedelta(seconds=1)) -> None:
         self._db = db
@@ -132,13 +144,7 @@ class FeedStore:
 
     async def snapshot(self, table: str, sys_id: str) -> StoredSnapshot | None:
         async with self._db.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(Snapshot.sys_mod_count, Snapshot.data).where(
-                        Snapshot.table_name == table, Snapshot.sys_id == sys_id
-                    )
-                )
-            ).first()
+            row = (await conn.execute(_SNAPSHOT, {"b_table": table, "b_sys_id": sys_id})).first()
         return StoredSnapshot(row.sys_mod_count, json.loads(row.data)) if row else None
 
     async def cursor(self, table: str) -> str | None:
@@ -188,24 +194,16 @@ class FeedStore:
             "data": json.dumps(data, sort_keys=True),
             "updated_at": now,
         }
+        # Statements built once, the values as parameters: a `.values(...)` of this call's
+        # values was built, and its cache key computed, for every change (#15).
         async with self._db.engine.begin() as conn:
             if previous is None:
-                statement = (
-                    self._db.insert(Snapshot)
-                    .values(table_name=table, sys_id=sys_id, **values)
-                    .on_conflict_do_nothing()
-                )
+                statement = self._new_snapshot
+                params = {"table_name": table, "sys_id": sys_id, **values}
             else:
-                statement = (
-                    update(Snapshot)
-                    .where(
-                        Snapshot.table_name == table,
-                        Snapshot.sys_id == sys_id,
-                        Snapshot.sys_mod_count == previous,
-                    )
-                    .values(**values)
-                )
-            if not (await conn.execute(statement)).rowcount:
+                statement = _ADVANCE_SNAPSHOT
+                params = {"b_table": table, "b_sys_id": sys_id, "b_previous": previous, **values}
+            if not (await conn.execute(statement, params)).rowcount:
                 return False
             await self._queue(conn, writes, now)
             if notes:
@@ -213,6 +211,11 @@ class FeedStore:
             if card is not None and not (fresh and previous is None):
                 await self._queue_card(conn, table, sys_id, card, now, footers=footers)
         return True
+
+    @functools.cached_property
+    def _new_snapshot(self) -> Any:
+        """A record's first snapshot, unless another delivery of its change stored it first."""
+        return self._db.insert(_SNAPSHOTS).on_conflict_do_nothing()
 
     # -- the outbox ------------------------------------------------------------------------------
 
