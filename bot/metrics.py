@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from types import SimpleNamespace
-from urllib.parse import parse_qs
+from urllib.parse import unquote
 
 import aiohttp
 import httpx
@@ -127,20 +127,31 @@ def counter(name: str, documentation: str, value: float, **labels: str) -> Count
 
 
 def slack_kind(body: bytes) -> str:
-    """What a /slack/events body is: command, action, view, options or event ("other" if none)."""
+    """What a /slack/events body is: command, action, view, options or event ("other" if none).
+
+    Read as `parse_qs(…, max_num_fields=100)` reads a form (fields without a value do not count),
+    but only the field names and the one `payload` are unquoted: parse_qs unquoting every value
+    took ~60 µs of each command's ack (#15)."""
     if body.lstrip().startswith(b"{"):
         return "event"
+    text = body.decode("utf-8", "replace")
+    if text.count("&") >= 100:
+        return "other"
+    payload = "{}"
+    for field in text.split("&"):
+        name, _, value = field.partition("=")
+        if not value:
+            continue
+        name = unquote(name.replace("+", " "))
+        if name == "command":
+            return "command"
+        if name == "payload" and payload == "{}":
+            payload = unquote(value.replace("+", " "))
     try:
-        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=100)
+        form = json.loads(payload)
     except ValueError:
         return "other"
-    if "command" in form:
-        return "command"
-    try:
-        payload = json.loads(form.get("payload", ["{}"])[0])
-    except ValueError:
-        return "other"
-    kind = payload.get("type") if isinstance(payload, dict) else None
+    kind = form.get("type") if isinstance(form, dict) else None
     return KINDS.get(kind, "other") if isinstance(kind, str) else "other"
 
 

@@ -9,6 +9,8 @@ so records fetched with other parameters parse too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,11 +42,19 @@ __all__ = [
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
+_STORED_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
 def parse_datetime(text: str | None) -> datetime | None:
     """A ServiceNow stored date-time (UTC ``YYYY-MM-DD HH:MM:SS``) as an aware datetime; "" is None."""
-    if text is None or not text.strip():
+    if text is None or not (text := text.strip()):
         return None
-    return datetime.strptime(text.strip(), _DATETIME_FORMAT).replace(tzinfo=UTC)
+    if _STORED_DATETIME.fullmatch(text):
+        # What ServiceNow sends: fromisoformat reads it in a fraction of strptime's time (#15);
+        # strptime still reads the rest (single-digit fields) and says why a value is wrong.
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return datetime.strptime(text, _DATETIME_FORMAT).replace(tzinfo=UTC)
 
 
 class IncidentState(IntEnum):
@@ -215,7 +225,9 @@ class _Record(BaseModel):
             return data
         flat: dict[str, object] = {}
         for key, value in data.items():
-            if isinstance(value, Mapping):
+            # A string first: most values are, and a Mapping check (an ABC's) costs ~1 us a
+            # field, 28 a record, twice per incident created (#15).
+            if not isinstance(value, str) and isinstance(value, Mapping):
                 value = value.get("value", value.get("display_value", ""))
             flat[str(key)] = value
         return flat

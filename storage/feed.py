@@ -8,6 +8,7 @@ and queues; the others queue nothing.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import json
@@ -122,23 +123,32 @@ class Stuck:
     last_error: str
 
 
+_SNAPSHOTS = cast(Table, Snapshot.__table__)
+_SNAPSHOT = select(_SNAPSHOTS.c.sys_mod_count, _SNAPSHOTS.c.data).where(
+    _SNAPSHOTS.c.table_name == bindparam("b_table"), _SNAPSHOTS.c.sys_id == bindparam("b_sys_id")
+)
+# Compare-and-set: from the version the change was diffed against to its own.
+_ADVANCE_SNAPSHOT = update(_SNAPSHOTS).where(
+    _SNAPSHOTS.c.table_name == bindparam("b_table"),
+    _SNAPSHOTS.c.sys_id == bindparam("b_sys_id"),
+    _SNAPSHOTS.c.sys_mod_count == bindparam("b_previous"),
+)
+
+
 class FeedStore:
     def __init__(self, db: Database, *, update_interval: timedelta = timedelta(seconds=1)) -> None:
         self._db = db
         # The shortest time between two chat.update calls on one message: bursts coalesce.
         self.update_interval = update_interval
+        # First versions waiting to be stored together, and the task storing them (accept_change).
+        self._firsts: list[_First] = []
+        self._storing: asyncio.Task[None] | None = None
 
     # -- snapshots and cursors --------------------------------------------------------------------
 
     async def snapshot(self, table: str, sys_id: str) -> StoredSnapshot | None:
         async with self._db.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(Snapshot.sys_mod_count, Snapshot.data).where(
-                        Snapshot.table_name == table, Snapshot.sys_id == sys_id
-                    )
-                )
-            ).first()
+            row = (await conn.execute(_SNAPSHOT, {"b_table": table, "b_sys_id": sys_id})).first()
         return StoredSnapshot(row.sys_mod_count, json.loads(row.data)) if row else None
 
     async def cursor(self, table: str) -> str | None:
@@ -188,24 +198,22 @@ class FeedStore:
             "data": json.dumps(data, sort_keys=True),
             "updated_at": now,
         }
+        if previous is None and not notes and (card is None or fresh):
+            rows = _plain_rows(writes, now)
+            if rows is not None:  # nothing to fold, coalesce or rewrite: stored with others
+                return await self._accept_first(
+                    {"table_name": table, "sys_id": sys_id, **values}, rows
+                )
+        # Statements built once, the values as parameters: a `.values(...)` of this call's
+        # values was built, and its cache key computed, for every change (#15).
         async with self._db.engine.begin() as conn:
             if previous is None:
-                statement = (
-                    self._db.insert(Snapshot)
-                    .values(table_name=table, sys_id=sys_id, **values)
-                    .on_conflict_do_nothing()
-                )
+                params = {"table_name": table, "sys_id": sys_id, **values}
+                advanced = (await conn.execute(self._new_snapshot, params)).first() is not None
             else:
-                statement = (
-                    update(Snapshot)
-                    .where(
-                        Snapshot.table_name == table,
-                        Snapshot.sys_id == sys_id,
-                        Snapshot.sys_mod_count == previous,
-                    )
-                    .values(**values)
-                )
-            if not (await conn.execute(statement)).rowcount:
+                params = {"b_table": table, "b_sys_id": sys_id, "b_previous": previous, **values}
+                advanced = bool((await conn.execute(_ADVANCE_SNAPSHOT, params)).rowcount)
+            if not advanced:
                 return False
             await self._queue(conn, writes, now)
             if notes:
@@ -213,6 +221,70 @@ class FeedStore:
             if card is not None and not (fresh and previous is None):
                 await self._queue_card(conn, table, sys_id, card, now, footers=footers)
         return True
+
+    @functools.cached_property
+    def _new_snapshot(self) -> Any:
+        """Records' first snapshots, unless another delivery of their change stored one first;
+        returns the ones it stored."""
+        return (
+            self._db.insert(_SNAPSHOTS)
+            .on_conflict_do_nothing()
+            .returning(_SNAPSHOTS.c.table_name, _SNAPSHOTS.c.sys_id)
+        )
+
+    async def _accept_first(self, snapshot: dict[str, Any], rows: list[dict[str, Any]]) -> bool:
+        """Store a record's first snapshot and queue its change's rows, in one transaction with
+        the first versions other changes store meanwhile (a group commit): one change still
+        costs two statements in one transaction, but a burst of commands answered together a
+        transaction per batch instead of one each on SQLite's single writer (#15)."""
+        first = _First(snapshot, rows, asyncio.get_running_loop().create_future())
+        self._firsts.append(first)
+        if self._storing is None:
+            self._storing = asyncio.get_running_loop().create_task(self._store_firsts())
+        return await first.accepted
+
+    async def _store_firsts(self) -> None:
+        try:
+            while self._firsts:
+                # A change whose caller gave up before its batch began is not stored.
+                batch = [first for first in self._firsts[:_FIRSTS] if not first.accepted.done()]
+                del self._firsts[:_FIRSTS]
+                try:
+                    stored = await self._store_batch(batch)
+                except BaseException as exc:
+                    for first in batch:
+                        if not first.accepted.done():
+                            first.accepted.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for first, accepted in zip(batch, stored, strict=True):
+                    if not first.accepted.done():
+                        first.accepted.set_result(accepted)
+        finally:
+            self._storing = None
+            for first in self._firsts:  # only when cancelled: none may wait forever
+                first.accepted.cancel()
+            self._firsts.clear()
+
+    async def _store_batch(self, batch: list[_First]) -> list[bool]:
+        if not batch:
+            return []
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(self._new_snapshot, [first.snapshot for first in batch])
+            new = {(row.table_name, row.sys_id) for row in result}
+            stored: list[bool] = []
+            for first in batch:
+                # Twice in one batch (a webhook and a poll): only its first change is stored.
+                key = (first.snapshot["table_name"], first.snapshot["sys_id"])
+                stored.append(key in new)
+                new.discard(key)
+            rows = [
+                row for first, won in zip(batch, stored, strict=True) if won for row in first.rows
+            ]
+            if rows:
+                await conn.execute(_QUEUE, rows)
+        return stored
 
     # -- the outbox ------------------------------------------------------------------------------
 
@@ -240,29 +312,7 @@ class FeedStore:
                 queued = fold.fallback  # that DM left meanwhile: queue this change on its own
             if queued is None or queued.payload is None:
                 continue
-            state = queued.fold.state if queued.fold is not None else None
-            (coalesced if queued.coalesce else rows).append(
-                {
-                    "kind": queued.kind,
-                    "target": queued.target,
-                    "ts": queued.ts,
-                    "coalesce_key": queued.coalesce,
-                    "payload": json.dumps(queued.payload),
-                    "table_name": queued.table_name,
-                    "sys_id": queued.sys_id,
-                    "version": 1,
-                    "status": "pending",
-                    "attempts": 0,
-                    "available_at": now + timedelta(seconds=queued.delay),
-                    "claimed_until": None,
-                    "claim_token": None,
-                    "last_error": "",
-                    "fold_key": queued.fold.key if queued.fold is not None else None,
-                    "fold_state": json.dumps(state) if state is not None else None,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+            (coalesced if queued.coalesce else rows).append(_row(queued, now))
         # One INSERT, the rows as parameters (executemany): SQLAlchemy compiles it once, where a
         # multi-row `.values([...])` has no cache key and was compiled for every card (#15).
         if rows:
@@ -851,6 +901,52 @@ def _claimed(row: Any, token: str) -> Claimed:
 
 
 _QUEUE = insert(OutboxMessage)
+_FIRSTS = 200  # first versions stored per transaction (5 parameters each)
+
+
+@dataclass
+class _First:
+    """A record's first snapshot to store, its change's outbox rows, and whether it was stored."""
+
+    snapshot: dict[str, Any]
+    rows: list[dict[str, Any]]
+    accepted: asyncio.Future[bool]
+
+
+def _plain_rows(writes: Sequence[SlackWrite], now: datetime) -> list[dict[str, Any]] | None:
+    """The outbox rows of writes that only queue (None if one folds into or coalesces with a
+    pending one: that reads the outbox first)."""
+    rows = []
+    for write in writes:
+        if write.coalesce or (write.fold is not None and write.fold.replaces is not None):
+            return None
+        if write.payload is not None:
+            rows.append(_row(write, now))
+    return rows
+
+
+def _row(write: SlackWrite, now: datetime) -> dict[str, Any]:
+    state = write.fold.state if write.fold is not None else None
+    return {
+        "kind": write.kind,
+        "target": write.target,
+        "ts": write.ts,
+        "coalesce_key": write.coalesce,
+        "payload": json.dumps(write.payload),
+        "table_name": write.table_name,
+        "sys_id": write.sys_id,
+        "version": 1,
+        "status": "pending",
+        "attempts": 0,
+        "available_at": now + timedelta(seconds=write.delay),
+        "claimed_until": None,
+        "claim_token": None,
+        "last_error": "",
+        "fold_key": write.fold.key if write.fold is not None else None,
+        "fold_state": json.dumps(state) if state is not None else None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 @functools.cache

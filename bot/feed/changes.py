@@ -320,7 +320,9 @@ class Feed:
                 current=current,
                 data=data,
                 writes=[*await self._writes(tracker, record, seen, actor), *change.writes, *also],
-                card=stored(seen.card) if seen.card is not None else None,
+                # A record just created has no posted copy to rewrite: its card's digest is
+                # not worked out for nothing.
+                card=stored(seen.card) if seen.card is not None and not fresh else None,
                 fresh=fresh,
                 notes=change.notes,
                 # What the channels' cards carry, known already (nothing to read again).

@@ -9,6 +9,7 @@ per channel whatever the number of deliveries of the change.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -58,6 +59,9 @@ class ChannelFeed:
         self.kinds: dict[str, Subscribable] = {}
         self._describe: dict[str, Describe] = {}
         self._rules: dict[str, tuple[float, list[StoredSubscription]]] = {}
+        # A table's subscriptions being read: the changes that find them stale meanwhile wait
+        # for that read (a burst's hundred reconciles read once, not each for itself: #15).
+        self._reading: dict[str, asyncio.Task[list[StoredSubscription]]] = {}
         self._clock = clock
 
     def offer(self, kind: Subscribable, describe: Describe | None = None) -> None:
@@ -67,15 +71,31 @@ class ChannelFeed:
             self._describe[kind.table] = describe
 
     def forget(self) -> None:
-        """Subscriptions changed here: read them again on the next change."""
+        """Subscriptions changed here: read them again on the next change (a read begun before
+        is neither waited for nor remembered)."""
         self._rules.clear()
+        self._reading.clear()
 
     async def rules(self, table: str) -> list[StoredSubscription]:
         cached = self._rules.get(table)
         if cached is not None and cached[0] > self._clock():
             return cached[1]
-        rules = await self.subscriptions.of_table(table)
-        self._rules[table] = (self._clock() + RULES_TTL, rules)
+        reading = self._reading.get(table)
+        if reading is None:
+            reading = self._reading[table] = asyncio.create_task(self._read(table))
+        # Shielded: one waiter cancelled does not cancel the read the others wait for.
+        return await asyncio.shield(reading)
+
+    async def _read(self, table: str) -> list[StoredSubscription]:
+        read = asyncio.current_task()
+        try:
+            rules = await self.subscriptions.of_table(table)
+        finally:
+            current = self._reading.get(table) is read
+            if current:
+                del self._reading[table]
+        if current:
+            self._rules[table] = (self._clock() + RULES_TTL, rules)
         return rules
 
     async def following(self, table: str) -> bool:
