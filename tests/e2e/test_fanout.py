@@ -13,13 +13,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, func, select, update
 
 from sandbox.slack import ApiFault, Message, SlackStandIn
 from sandbox.slack.records import BOB, Channel
 from sandbox.stack import Stack
 from storage.models import OutboxMessage, utcnow
 from tests.e2e.test_outbox import settled, stack_with, sys_id_of
+from tests.support import eventually
 
 NUMBER = "INC0000001"
 
@@ -118,21 +119,31 @@ async def test_a_rewrite_whose_claim_lapsed_while_in_flight_is_not_sent_again(
     async with stack_with(tmp_path, outbox_lease_seconds=10) as stack:
         cards = await cards_in(stack, channels=2, per_channel=2)
         since = len(stack.slack.calls)
-        # Held 3 s: under the heartbeat's first renewal (a third of the 10 s lease).
-        stack.slack.faults.append(ApiFault("chat.update", error="", delay=3.0, times=len(cards)))
+        # Slack holds every rewrite until the test lets go (a barrier nobody reaches; 60 s cap).
+        gate = ApiFault("chat.update", error="", delay=60.0, together=1000, times=len(cards))
+        stack.slack.faults.append(gate)
         stack.emulator.update(
             "incident", sys_id_of(stack, NUMBER), {"state": "2"}, as_user="bob.martin"
         )
         await stack.slack.wait_for(lambda: stack.slack.in_flight["chat.update"] >= 2, timeout=20)
         outbox = cast(Table, OutboxMessage.__table__)
+        ours = (outbox.c.kind == "update", outbox.c.claimed_until.is_not(None))
+        lapse = utcnow() - timedelta(seconds=1)
         async with stack.bot.db.engine.begin() as conn:
-            lapsed = await conn.execute(
-                update(outbox)
-                .where(outbox.c.kind == "update", outbox.c.claimed_until.is_not(None))
-                .values(claimed_until=utcnow() - timedelta(seconds=1))
-            )
+            lapsed = await conn.execute(update(outbox).where(*ours).values(claimed_until=lapse))
         assert lapsed.rowcount >= 1
         stack.bot.services.messenger.wake.set()
+
+        async def looked_again() -> bool:  # the outbox loop claimed the lapsed rewrites again
+            async with stack.bot.db.engine.connect() as conn:
+                still = await conn.execute(
+                    select(func.count()).where(*ours, outbox.c.claimed_until == lapse)
+                )
+                return still.scalar_one() == 0
+
+        await eventually(looked_again, timeout=20)
+        gate.together = 1  # let go of the rewrites in flight
+        stack.slack.changed()
         await stack.slack.wait_for(
             lambda: all("In Progress" in str(card.blocks) for card in cards), timeout=30
         )
