@@ -285,7 +285,7 @@ async def _front(settings: Settings) -> int:
                     await worker.stop()
 
         try:
-            async with front.worker_client(worker.socket_path) as client:
+            async with front.worker_session(worker.socket_path) as client:
                 handoff = front.Handoff(client, secret)
                 app = front.create_front(settings, client, handoff, lifespan=lifespan)
                 server = _server(app, settings)

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from bot import manifest
-from bot.front import ACK_SECONDS, HANDOFF, Handoff, create_front, grammar
+from bot.front import ACK_SECONDS, HANDOFF, Handoff, create_front, grammar, worker_session
 from sandbox.server import serve
 from sandbox.slack.records import ALICE, BOB, GENERAL
 from sandbox.stack import Stack, run_stack
@@ -53,7 +53,7 @@ class Fronted:
 
 @asynccontextmanager
 async def front_for(stack: Stack, worker_url: str) -> AsyncIterator[str]:
-    async with httpx.AsyncClient(base_url=worker_url, timeout=30) as client:
+    async with worker_session(url=worker_url) as client:
         handoff = Handoff(client, SECRET, max_backoff=0.05)
         async with (
             handoff.running(),
