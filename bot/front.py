@@ -293,12 +293,13 @@ class WorkerProcess:
         self._secret = secret
         self._start_timeout = start_timeout
         self.process: asyncio.subprocess.Process | None = None
-        self.restarts = 0
 
     async def start(self) -> int | None:
         """Start it and wait until it serves; None once it does, else its exit code."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)  # a crashed worker's socket
+        if self.process is not None and self.process.stdin is not None:
+            self.process.stdin.close()  # a crashed worker's pipe
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -341,7 +342,6 @@ class WorkerProcess:
                 return 0
             log.error("the worker exited (%s); starting it again", process.returncode)
             for attempt in range(tries):
-                self.restarts += 1
                 code = await self.start()
                 if code is None:
                     break
