@@ -11,6 +11,7 @@ load generator excluded), and the ack p99. Three runs; every figure min / median
     .venv/bin/python bench/throughput.py                      # 500 commands, 3 runs
     .venv/bin/python bench/throughput.py --sizes 100,500,2000 # the flatness table
     .venv/bin/python bench/throughput.py --quick              # 100 commands, 1 run: a smoke test
+    .venv/bin/python bench/throughput.py --serve-workers 1    # the bot as a front and a worker
 """
 
 from __future__ import annotations
@@ -125,9 +126,10 @@ async def one_burst(
 
 @asynccontextmanager
 async def servers(
-    in_flight: int, channels: int, tmp: str
+    in_flight: int, channels: int, tmp: str, serve_workers: int = 0
 ) -> AsyncIterator[tuple[str, str, list[Target]]]:
-    """The stand-ins, the bot and the peer, all on loopback; (servicenow, slack, targets)."""
+    """The stand-ins, the bot and the peer, all on loopback; (servicenow, slack, targets).
+    `serve_workers`: the bot's SERVE_WORKERS (1: a front and a worker, whose CPU counts too)."""
     python = sys.executable
     sn_port, slack_port, bot_port, peer_port = (free_port() for _ in range(4))
     async with AsyncExitStack() as stack:
@@ -160,6 +162,7 @@ async def servers(
             DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/bench.db",
             HOST="127.0.0.1",
             PORT=str(bot_port),
+            SERVE_WORKERS=str(serve_workers),
         )
         bot = await stack.enter_async_context(
             process([python, "-m", "bot", "serve"], env=env, log_name="throughput-bot")
@@ -196,7 +199,11 @@ async def main(args: argparse.Namespace) -> None:
     results = Results()
     with tempfile.TemporaryDirectory() as tmp:
         channels = bench_channels(args.channels) if args.channels > 1 else [GENERAL]
-        async with servers(args.in_flight, args.channels, tmp) as (servicenow, slack, targets):
+        async with servers(args.in_flight, args.channels, tmp, args.serve_workers) as (
+            servicenow,
+            slack,
+            targets,
+        ):
             for target in targets:  # connections, identities, caches: warm before measuring
                 after = await last_message_ts(slack)
                 await burst(target.url, 30, 10, "warm-up {n}", channels)
@@ -284,6 +291,13 @@ if __name__ == "__main__":
         help="channels the commands come from, in turn (1: all from #general)",
     )
     parser.add_argument("--quick", action="store_true", help="100 commands, one run")
+    parser.add_argument(
+        "--serve-workers",
+        type=int,
+        choices=[0, 1],
+        default=0,
+        help="the bot's SERVE_WORKERS (1: a front process and a worker; CPU counts both)",
+    )
     parser.add_argument(
         "--duplicate-check",
         action="store_true",

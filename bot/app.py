@@ -44,6 +44,7 @@ from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
 from bot.feed.pace import Pace
 from bot.feed.subscriptions import ChannelFeed
+from bot.front import handed_over
 from bot.health import Health, Worker, supervise
 from bot.home.service import Home
 from bot.identity import Identity
@@ -444,11 +445,14 @@ def create_app(
     *,
     socket_mode: SocketMode | None = None,
     timing: ServiceNowTiming = ServiceNowTiming(),
+    handoff_secret: str | None = None,
 ) -> Starlette:
     """The HTTP app: `POST /slack/events`, `POST /servicenow/events` and `GET /healthz`.
 
     With `socket_mode`, Slack's requests come over Socket Mode instead (connected once the
     services have started, closed before they stop) and there is no `/slack/events`.
+    With `handoff_secret`, it is `serve`'s worker (bot/front.py): a command the front already
+    acked carries the secret, and its ack time is the front's (the worker's ack goes nowhere).
     """
     bot = build(settings, timing)
     handler = AsyncSlackRequestHandler(bot.bolt)
@@ -475,7 +479,9 @@ def create_app(
             return too_large()
         response = await handle_http(handler.handle, replay(request, body))
         if response.status_code == 200:
-            metrics.acks.labels(slack_kind(body)).observe(time.perf_counter() - started)
+            acked_in = handed_over(request, handoff_secret)
+            elapsed = time.perf_counter() - started if acked_in is None else acked_in
+            metrics.acks.labels(slack_kind(body)).observe(elapsed)
         return response
 
     async def servicenow_events(request: Request) -> Response:

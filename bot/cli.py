@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import logging
 import sys
-from collections.abc import Coroutine, Sequence
-from typing import Any, NoReturn
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from bot import logs
 from bot.settings import Mode, Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    import uvicorn
+
+log = logging.getLogger(__name__)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub.add_parser("serve", help="serve Slack requests over HTTP (POST /slack/events)")
     sub.add_parser("socket", help="connect to Slack in Socket Mode (and serve /healthz)")
+    worker = sub.add_parser("worker")  # `serve`'s worker (SERVE_WORKERS=1), started by `serve`
+    worker.add_argument("socket_path")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("check", help="verify Slack auth, ServiceNow auth and the database")
     sub.add_parser("business-rule", help="print the ServiceNow Business Rule and how to install it")
@@ -80,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"incident-bot: {asked}", file=sys.stderr)
             return 2
         retry = asked
-    mode: Mode = "migrate" if args.command == "outbox" else args.command
+    mode: Mode = {"outbox": "migrate", "worker": "serve"}.get(args.command, args.command)
     try:
         settings = load_settings(mode)
     except SettingsError as exc:
@@ -90,6 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure("WARNING", settings.log_format)
     if mode in ("serve", "socket"):
         try:
+            if args.command == "worker":
+                from bot.front import watch_parent
+
+                return _serve(
+                    _run(settings, socket=False, worker=(args.socket_path, watch_parent()))
+                )
+            if mode == "serve" and settings.serve_workers:
+                return _serve(_front(settings))
             return _serve(_run(settings, socket=mode == "socket"))
         except KeyboardInterrupt:  # uvicorn stops on Ctrl-C, then re-raises it (as uvicorn.run)
             return 0
@@ -186,11 +203,10 @@ def _serve(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
-async def _run(settings: Settings, *, socket: bool) -> int:
+async def _run(settings: Settings, *, socket: bool, worker: tuple[str, str] | None = None) -> int:
     """`serve` and `socket`: check everything the bot needs first (one line per problem), then
-    serve HTTP (`/healthz`, `/servicenow/events`, and `/slack/events` unless in Socket Mode)."""
-    import uvicorn
-
+    serve HTTP (`/healthz`, `/servicenow/events`, and `/slack/events` unless in Socket Mode).
+    `worker`: as `serve`'s worker (bot/front.py), on this unix socket, with this handoff secret."""
     from bot.app import SocketMode, build, create_app
     from bot.preflight import run_checks
 
@@ -206,21 +222,77 @@ async def _run(settings: Settings, *, socket: bool) -> int:
             print(f"incident-bot: {problem}", file=sys.stderr)
         return 1
     logs.configure(settings.log_level, settings.log_format)
-    app = create_app(settings, socket_mode=SocketMode(app_token) if app_token else None)
-    # log_config=None: uvicorn's loggers go through the bot's one handler (one line, JSON too).
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            log_level=settings.log_level.lower(),
-        )
+    app = create_app(
+        settings,
+        socket_mode=SocketMode(app_token) if app_token else None,
+        handoff_secret=worker[1] if worker else None,
     )
+    server = _server(app, settings, uds=worker[0] if worker else None)
     gc.collect()
     gc.freeze()  # what start-up built stays: no collection walks it again
     await server.serve()
     return 0 if server.started else 3  # 3: start-up failed (uvicorn's own code)
+
+
+def _server(app: Any, settings: Settings, uds: str | None = None) -> uvicorn.Server:
+    import uvicorn
+
+    # log_config=None: uvicorn's loggers go through the bot's one handler (one line, JSON too).
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            uds=uds,
+            log_config=None,
+            log_level=settings.log_level.lower(),
+        )
+    )
+
+
+async def _front(settings: Settings) -> int:
+    """`serve` with SERVE_WORKERS=1 (bot/front.py): start the worker (which checks everything
+    first, as `serve` does, and says what is wrong), then serve the front until stopped, or until
+    the worker can no longer be started (1). On the way out (the app's lifespan, so before
+    uvicorn re-raises a signal) the commands acked meanwhile are handed over, then the worker
+    is stopped."""
+    import tempfile
+
+    from bot import front
+
+    with tempfile.TemporaryDirectory(prefix="incident-bot-") as folder:  # 0700: ours alone
+        secret = front.new_secret()
+        worker = front.WorkerProcess(f"{folder}/worker.sock", secret)
+        code = await worker.start()
+        if code is not None:
+            return code  # it said why (the checks' lines)
+        logs.configure(settings.log_level, settings.log_format)
+        stop, gave_up = asyncio.Event(), False
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: object) -> AsyncIterator[None]:
+            nonlocal gave_up
+            async with handoff.running():
+                supervising = asyncio.create_task(worker.supervise(stop))
+                supervising.add_done_callback(lambda _: setattr(server, "should_exit", True))
+                try:
+                    yield
+                finally:
+                    if not await handoff.drain(timeout=30):
+                        log.error("stopping with commands not handed over to the worker")
+                    stop.set()
+                    gave_up = await supervising != 0
+                    await worker.stop()
+
+        try:
+            async with front.worker_session(worker.socket_path) as client:
+                handoff = front.Handoff(client, secret)
+                app = front.create_front(settings, client, handoff, lifespan=lifespan)
+                server = _server(app, settings)
+                await server.serve()
+        finally:
+            await worker.stop()
+        return 1 if gave_up or not server.started else 0
 
 
 def _retry_ids(action: str, id: str | None, all_dead: bool) -> list[int] | str | None:

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_pool_timeout: float = Field(default=30, gt=0)
     incident_channel: str | None = None
+    # `serve` with 1: a lean front answers slash commands and hands the work to a worker process
+    # (bot/front.py); 0: one process, as ever.
+    serve_workers: int = Field(default=0, ge=0, le=1)
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535)  # 0: any free port (the log says which)
 

@@ -55,6 +55,7 @@ async def run_stack(
     ping_interval: float = 10.0,
     timing: ServiceNowTiming | None = None,
     linked: bool = False,
+    handoff_secret: str | None = None,
     **settings: Any,
 ) -> AsyncIterator[Stack]:
     """Start the stand-ins, then the bot configured against them; stop all three on exit.
@@ -66,6 +67,7 @@ async def run_stack(
     `linked`: account linking (SERVICENOW_LINKING) with the emulator's OAuth client, the sandbox's
     encryption key (unless `token_encryption_keys` is given) and the bot's own address as
     PUBLIC_URL: people connect their ServiceNow accounts (`tests/support.py: link`).
+    `handoff_secret`: the bot is `serve`'s worker behind a front (bot/front.py) knowing it.
     """
     # DMs of a burst fold within half a second here (3 s by default): quick to watch and test.
     settings.setdefault("dm_fold_seconds", 0.5)
@@ -108,7 +110,12 @@ async def run_stack(
         )
         link = SocketMode(APP_TOKEN, ping_interval=ping_interval) if socket_mode else None
         try:
-            app = create_app(config, socket_mode=link, timing=timing or ServiceNowTiming())
+            app = create_app(
+                config,
+                socket_mode=link,
+                timing=timing or ServiceNowTiming(),
+                handoff_secret=handoff_secret,
+            )
         except BaseException:
             sock.close()
             raise

@@ -106,6 +106,11 @@ class Router:
             router._entries += [(subcommand, None) for subcommand in group]
         return router
 
+    @property
+    def subcommands(self) -> list[Subcommand[Any, Any]]:
+        """Every subcommand, in the order registered (the order `parse` tries them)."""
+        return [subcommand for subcommand, _ in self._entries]
+
     def parse(self, text: str) -> Parsed | Help:
         words = Words.of(text)
         if words.keyword in HELP_WORDS:
@@ -153,20 +158,28 @@ class Router:
         return Card(text=lead + body, blocks=(section(lead + body),))
 
 
+async def acknowledge(ack: AsyncAck, router: Router, parsed: Parsed | Help) -> None:
+    """What `/incident` answers at once: usage for `Help`, else the subcommand's ack text (or an
+    empty 200). Pure: the `serve` front (bot/front.py) answers with it too, without the app."""
+    if isinstance(parsed, Help):
+        card = router.usage(parsed.problem)
+        await ack(text=card.text, blocks=list(card.blocks), response_type="ephemeral")
+        return
+    text = parsed.ack_text
+    if text:
+        await ack(text=text, response_type="ephemeral")
+    else:
+        await ack()
+
+
 def install(interactions: Interactions, router: Router) -> None:
     @interactions.app.command(COMMAND)
     async def incident(ack: AsyncAck, command: dict[str, Any]) -> None:
         interaction = Interaction.of_command(command)
         parsed = router.parse(interaction.value)
-        if isinstance(parsed, Help):  # usage at once, and nothing else to do
-            card = router.usage(parsed.problem)
-            await ack(text=card.text, blocks=list(card.blocks), response_type="ephemeral")
+        await acknowledge(ack, router, parsed)
+        if isinstance(parsed, Help):  # usage was the answer, and nothing else to do
             return
-        text = parsed.ack_text
-        if text:
-            await ack(text=text, response_type="ephemeral")
-        else:
-            await ack()
         # A Slack retry of the same command carries the same trigger_id: it acts once.
         await interactions.run(
             interaction, parsed.need, lambda grant: parsed.run(interaction, grant), once=True

@@ -54,6 +54,7 @@ SETTINGS = {
     "TOKEN_ENCRYPTION_KEYS",
     "PUBLIC_URL",
     "SERVICENOW_MAX_IN_FLIGHT",
+    "SERVE_WORKERS",
 }  # the design's configuration table and the settings issues #12, #13, #14 and #15 added
 pytestmark = pytest.mark.packaging
 
