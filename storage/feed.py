@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    Integer,
+    Select,
     Table,
     and_,
     bindparam,
@@ -34,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.db import Database
@@ -488,36 +491,15 @@ class FeedStore:
     async def _claim(self, conn: AsyncConnection, limit: int, lease: timedelta) -> list[Claimed]:
         now = utcnow()
         token = uuid.uuid4().hex
-        due = (
-            select(OutboxMessage.id)
-            .where(
-                _next_in_line(),
-                OutboxMessage.available_at <= now,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-        if self._db.engine.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True, of=OutboxMessage)
-        elif (await conn.execute(due.limit(1))).first() is None:
+        params = {"now": now, "limit": limit, "until": now + lease, "token": token}
+        locking = self._db.engine.dialect.name == "postgresql"
+        if not locking and (await conn.execute(_due(1), params)).first() is None:
             # SQLite: look first (a read), and write only when something is due. An UPDATE that
             # matches nothing still takes SQLite's one write lock, and every other writer waiting
             # for it sleeps in SQLite's busy handler (1, 2, 5 … 100 ms); the outbox loop looks on
             # every wake, and mostly finds nothing new.
             return []
-        which = OutboxMessage.id.in_(due.scalar_subquery())
-        statement = (
-            update(OutboxMessage)
-            .where(which)
-            .values(
-                claimed_until=now + lease,
-                claim_token=token,
-                attempts=OutboxMessage.attempts + 1,
-            )
-            .returning(*_CLAIMED)
-        )
-        rows = (await conn.execute(statement)).all()
+        rows = (await conn.execute(_claiming(locking), params)).all()
         return sorted((_claimed(row, token) for row in rows), key=lambda c: c.id)
 
     async def extend(self, messages: Sequence[Claimed], lease: timedelta) -> int:
@@ -660,12 +642,7 @@ class FeedStore:
             return await self._next_due(conn)
 
     async def _next_due(self, conn: AsyncConnection) -> datetime | None:
-        rows = await conn.execute(
-            select(OutboxMessage.available_at, OutboxMessage.claimed_until)
-            .where(_next_in_line())
-            .order_by(OutboxMessage.available_at)
-            .limit(50)
-        )
+        rows = await conn.execute(_next_times())
         times = [
             max(as_utc(available), as_utc(claimed) if claimed else as_utc(available))
             for available, claimed in rows
@@ -879,6 +856,54 @@ def _next_in_line() -> ColumnElement[bool]:
                 earlier.id < OutboxMessage.id,
             ),
         ),
+    )
+
+
+@functools.cache
+def _due(limit: int | None = None) -> Select[int]:
+    """The ids of messages that can be claimed now (`now`), oldest first: `limit` of them, or
+    the `limit` parameter's number. Built once, as every statement the outbox loop runs."""
+    return (
+        select(OutboxMessage.id)
+        .where(
+            _next_in_line(),
+            OutboxMessage.available_at <= bindparam("now"),
+            or_(
+                OutboxMessage.claimed_until.is_(None),
+                OutboxMessage.claimed_until < bindparam("now"),
+            ),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(bindparam("limit", type_=Integer) if limit is None else limit)
+    )
+
+
+@functools.cache
+def _claiming(locking: bool) -> ReturningUpdate[Any]:
+    """Claim `limit` due messages until `until` under `token`; `locking` (PostgreSQL): skip
+    the rows another replica's claim holds locked meanwhile."""
+    due = _due()
+    if locking:
+        due = due.with_for_update(skip_locked=True, of=OutboxMessage)
+    return (
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id.in_(due.scalar_subquery()))
+        .values(
+            claimed_until=bindparam("until"),
+            claim_token=bindparam("token"),
+            attempts=_OUTBOX.c.attempts + 1,
+        )
+        .returning(*(_OUTBOX.c[column.key] for column in _CLAIMED))
+    )
+
+
+@functools.cache
+def _next_times() -> Select[datetime, datetime | None]:
+    return (
+        select(OutboxMessage.available_at, OutboxMessage.claimed_until)
+        .where(_next_in_line())
+        .order_by(OutboxMessage.available_at)
+        .limit(50)
     )
 
 
