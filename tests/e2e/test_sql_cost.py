@@ -130,12 +130,7 @@ async def test_cards_queued_to_one_channel_are_delivered_in_about_one_transactio
         writes = [
             SlackWrite("post", GENERAL, {"text": f"card {n}"}) for n in range(CARDS_IN_ONE_CHANNEL)
         ]
-        with counting(stack.bot.db.engine) as count:
-            await stack.bot.services.messenger.queue(*writes)
-            await stack.slack.wait_for(
-                lambda: len(stack.slack.messages_in(GENERAL)) == CARDS_IN_ONE_CHANNEL, timeout=30
-            )
-            await eventually(lambda: _all_done(stack), timeout=10)
+        count = await delivered_counting(stack, writes)
         assert [m.text for m in stack.slack.messages_in(GENERAL)] == [
             f"card {n}" for n in range(CARDS_IN_ONE_CHANNEL)
         ]
@@ -175,9 +170,7 @@ async def test_cards_delivered_together_to_many_channels_are_recorded_together(
             SlackWrite("post", channel, {"text": f"card {n}"}, "incident", f"{n:032x}")
             for n, channel in enumerate(channels)
         ]
-        with counting(stack.bot.db.engine) as count:
-            await stack.bot.services.messenger.queue(*writes)
-            await eventually(lambda: _all_done(stack), timeout=30)
+        count = await delivered_counting(stack, writes)
         assert stack.slack.peak_in_flight["chat.postMessage"] == CARDS_TOGETHER
         done = [sql for sql in count.worker_sql if sql.startswith("UPDATE outbox SET status")]
         remembered = [sql for sql in count.worker_sql if sql.startswith("INSERT INTO posted_")]
@@ -187,6 +180,14 @@ async def test_cards_delivered_together_to_many_channels_are_recorded_together(
         for n, channel in enumerate(channels):
             [copy] = await posted.for_record("incident", f"{n:032x}")
             assert copy.channel == channel
+
+
+async def delivered_counting(stack: Stack, writes: list[SlackWrite]) -> SqlCount:
+    """Queue `writes` and count the SQL until the outbox has delivered every one."""
+    with counting(stack.bot.db.engine) as count:
+        await stack.bot.services.messenger.queue(*writes)
+        await eventually(lambda: _all_done(stack), timeout=30)
+    return count
 
 
 async def _all_done(stack: Stack) -> bool:
