@@ -809,18 +809,23 @@ _NEXT = (
 
 async def _rewritten_in_flight(conn: AsyncConnection, delivery: Delivery) -> None:
     """A row rewritten while it was being delivered stays pending, for the newer version. A post
-    is never sent twice: it becomes an update of the message just posted."""
+    is never sent twice: it becomes an update of the message just posted. Anything else is
+    handed back, if the claim is still ours."""
     message = delivery.message
-    became = (
-        {"kind": "update", "target": delivery.channel, "ts": delivery.ts}
-        | {"coalesce_key": f"update:{delivery.channel}:{delivery.ts}"}
-        if message.kind in ("post", "dm")
-        else {}
-    )
+    if message.kind in ("post", "dm"):
+        which = _OUTBOX.c.id == message.id
+        became = {"kind": "update", "target": delivery.channel, "ts": delivery.ts} | {
+            "coalesce_key": f"update:{delivery.channel}:{delivery.ts}"
+        }
+    else:
+        which = and_(
+            _OUTBOX.c.id == message.id,
+            _OUTBOX.c.status == "pending",
+            _OUTBOX.c.claim_token == message.token,
+        )
+        became = {}
     await conn.execute(
-        update(_OUTBOX)
-        .where(_OUTBOX.c.id == message.id)
-        .values(claimed_until=None, claim_token=None, **became)
+        update(_OUTBOX).where(which).values(claimed_until=None, claim_token=None, **became)
     )
 
 
