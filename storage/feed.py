@@ -8,7 +8,7 @@ and queues; the others queue nothing.
 
 from __future__ import annotations
 
-import asyncio
+import contextvars
 import functools
 import hashlib
 import json
@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    Integer,
+    Select,
     Table,
     and_,
     bindparam,
@@ -29,13 +31,16 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.db import Database
+from storage.group import GroupCommit
 from storage.models import OutboxMessage, PollCursor, PostedMessage, Snapshot, as_utc, utcnow
 from storage.subscriptions import CardNote, store_notes
 from storage.subscriptions import footers as channel_footers
@@ -104,6 +109,18 @@ class Claimed:
     token: str
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A message Slack accepted: where it is (`channel`, `ts`), what it shows (`digest`), and
+    whether to claim the next post or DM to its target for that long (`then_claim`)."""
+
+    message: Claimed
+    channel: str
+    ts: str
+    digest: str
+    then_claim: timedelta | None = None
+
+
 @dataclass
 class StoredSnapshot:
     sys_mod_count: int
@@ -136,13 +153,21 @@ _ADVANCE_SNAPSHOT = update(_SNAPSHOTS).where(
 
 
 class FeedStore:
+    RECORD_BATCH = 200  # deliveries per recording transaction (2 parameters each in its IN)
+
     def __init__(self, db: Database, *, update_interval: timedelta = timedelta(seconds=1)) -> None:
         self._db = db
+        # The outbox worker's tasks record deliveries: its context runs the writes.
+        self._deliveries: GroupCommit[Delivery, Claimed | None] = GroupCommit(
+            self._record, batch=self.RECORD_BATCH, context=contextvars.copy_context
+        )
+        self._remember = db.insert(_POSTED).on_conflict_do_nothing()
         # The shortest time between two chat.update calls on one message: bursts coalesce.
         self.update_interval = update_interval
-        # First versions waiting to be stored together, and the task storing them (accept_change).
-        self._firsts: list[_First] = []
-        self._storing: asyncio.Task[None] | None = None
+        # Records' first versions, stored together (accept_change): in the first caller's context.
+        self._firsts: GroupCommit[_First, bool] = GroupCommit(
+            self._store_firsts, batch=_FIRSTS, context=contextvars.copy_context
+        )
 
     # -- snapshots and cursors --------------------------------------------------------------------
 
@@ -237,39 +262,9 @@ class FeedStore:
         the first versions other changes store meanwhile (a group commit): one change still
         costs two statements in one transaction, but a burst of commands answered together a
         transaction per batch instead of one each on SQLite's single writer (#15)."""
-        first = _First(snapshot, rows, asyncio.get_running_loop().create_future())
-        self._firsts.append(first)
-        if self._storing is None:
-            self._storing = asyncio.get_running_loop().create_task(self._store_firsts())
-        return await first.accepted
+        return await self._firsts(_First(snapshot, rows))
 
-    async def _store_firsts(self) -> None:
-        try:
-            while self._firsts:
-                # A change whose caller gave up before its batch began is not stored.
-                batch = [first for first in self._firsts[:_FIRSTS] if not first.accepted.done()]
-                del self._firsts[:_FIRSTS]
-                try:
-                    stored = await self._store_batch(batch)
-                except BaseException as exc:
-                    for first in batch:
-                        if not first.accepted.done():
-                            first.accepted.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
-                    continue
-                for first, accepted in zip(batch, stored, strict=True):
-                    if not first.accepted.done():
-                        first.accepted.set_result(accepted)
-        finally:
-            self._storing = None
-            for first in self._firsts:  # only when cancelled: none may wait forever
-                first.accepted.cancel()
-            self._firsts.clear()
-
-    async def _store_batch(self, batch: list[_First]) -> list[bool]:
-        if not batch:
-            return []
+    async def _store_firsts(self, batch: list[_First]) -> list[bool]:
         async with self._db.engine.begin() as conn:
             result = await conn.execute(self._new_snapshot, [first.snapshot for first in batch])
             new = {(row.table_name, row.sys_id) for row in result}
@@ -516,36 +511,15 @@ class FeedStore:
     async def _claim(self, conn: AsyncConnection, limit: int, lease: timedelta) -> list[Claimed]:
         now = utcnow()
         token = uuid.uuid4().hex
-        due = (
-            select(OutboxMessage.id)
-            .where(
-                _next_in_line(),
-                OutboxMessage.available_at <= now,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-        if self._db.engine.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True, of=OutboxMessage)
-        elif (await conn.execute(due.limit(1))).first() is None:
+        params = {"now": now, "limit": limit, "until": now + lease, "token": token}
+        locking = self._db.engine.dialect.name == "postgresql"
+        if not locking and (await conn.execute(_due(1), params)).first() is None:
             # SQLite: look first (a read), and write only when something is due. An UPDATE that
             # matches nothing still takes SQLite's one write lock, and every other writer waiting
             # for it sleeps in SQLite's busy handler (1, 2, 5 … 100 ms); the outbox loop looks on
             # every wake, and mostly finds nothing new.
             return []
-        which = OutboxMessage.id.in_(due.scalar_subquery())
-        statement = (
-            update(OutboxMessage)
-            .where(which)
-            .values(
-                claimed_until=now + lease,
-                claim_token=token,
-                attempts=OutboxMessage.attempts + 1,
-            )
-            .returning(*_CLAIMED)
-        )
-        rows = (await conn.execute(statement)).all()
+        rows = (await conn.execute(_claiming(locking), params)).all()
         return sorted((_claimed(row, token) for row in rows), key=lambda c: c.id)
 
     async def extend(self, messages: Sequence[Claimed], lease: timedelta) -> int:
@@ -578,143 +552,57 @@ class FeedStore:
         If the row was rewritten while in flight (a newer card coalesced into it), it stays
         pending and goes out again with the newer card: as a `chat.update` of what was posted.
         `then_claim`: in the same transaction, claim the next post or DM to the same target for
-        this long (if it is next in line and due), under the same token; returns it.
+        this long (if it is next in line and due); returns it.
+
+        Deliveries recorded while others are being written go together in the next transaction
+        (a group commit, `storage/group.py`), a few statements whatever their number (#15).
         """
+        return await self._deliveries(Delivery(message, channel, ts, digest, then_claim))
+
+    async def _record(self, deliveries: list[Delivery]) -> list[Claimed | None]:
         now = utcnow()
         async with self._db.engine.begin() as conn:
-            await self._delivered(conn, message, channel=channel, ts=ts, digest=digest, now=now)
-            if then_claim is None:
-                return None
-            return await self._claim_next_to(conn, message.target, then_claim, message.token, now)
+            sent = [(d.message.id, d.message.version) for d in deliveries]
+            done = set((await conn.execute(_DONE, {"sent": sent, "now": now})).scalars())
+            for delivery in deliveries:
+                if delivery.message.id not in done:
+                    await _rewritten_in_flight(conn, delivery)
+            remember = [
+                _posted_row(d, now)
+                for d in deliveries
+                if d.message.kind in ("post", "dm") and d.message.table_name and d.message.sys_id
+            ]
+            if remember:
+                await conn.execute(self._remember, remember)
+            shown = [
+                {
+                    "b_channel": d.channel,
+                    "b_ts": d.ts,
+                    "b_rendered": json.dumps(d.message.payload, sort_keys=True),
+                    "b_hash": d.digest,
+                    "b_now": now,
+                }
+                for d in deliveries
+                if d.message.kind == "update"
+            ]
+            if shown:
+                await conn.execute(_SHOWN, shown)
+            following: dict[str, Claimed] = {}
+            for lease in {d.then_claim for d in deliveries if d.then_claim is not None}:
+                targets = [d.message.target for d in deliveries if d.then_claim == lease]
+                following |= await self._claim_next_to(conn, targets, lease, now)
+        return [following.get(d.message.target) if d.then_claim else None for d in deliveries]
 
     async def _claim_next_to(
-        self, conn: AsyncConnection, target: str, lease: timedelta, token: str, now: datetime
-    ) -> Claimed | None:
-        """Claim the oldest pending post or DM to `target`, if it is due and nobody holds it."""
-        first = (
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.target == target,
-                OutboxMessage.status == "pending",
-                OutboxMessage.kind.in_(("post", "dm")),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(1)
+        self, conn: AsyncConnection, targets: list[str], lease: timedelta, now: datetime
+    ) -> dict[str, Claimed]:
+        """Claim the oldest pending post or DM to each of `targets`, if it is due and nobody
+        holds it (in one statement, under one token); by target."""
+        token = uuid.uuid4().hex
+        rows = await conn.execute(
+            _NEXT, {"targets": targets, "now": now, "until": now + lease, "token": token}
         )
-        row = (
-            await conn.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == first.scalar_subquery(),
-                    OutboxMessage.available_at <= now,
-                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-                )
-                .values(
-                    claimed_until=now + lease,
-                    claim_token=token,
-                    attempts=OutboxMessage.attempts + 1,
-                )
-                .returning(*_CLAIMED)
-            )
-        ).first()
-        return _claimed(row, token) if row is not None else None
-
-    async def _delivered(
-        self,
-        conn: AsyncConnection,
-        message: Claimed,
-        *,
-        channel: str,
-        ts: str,
-        digest: str,
-        now: datetime,
-    ) -> None:
-        done = await conn.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message.id, OutboxMessage.version == message.version)
-            .values(status="done", claimed_until=None, claim_token=None, updated_at=now)
-        )
-        if not done.rowcount:
-            # A post is never sent twice: what was rewritten meanwhile becomes an update
-            # of the message just posted.
-            became = (
-                {"kind": "update", "target": channel, "ts": ts}
-                | {"coalesce_key": f"update:{channel}:{ts}"}
-                if message.kind in ("post", "dm")
-                else {}
-            )
-            await conn.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message.id)
-                .values(claimed_until=None, claim_token=None, **became)
-            )
-        rendered = json.dumps(message.payload, sort_keys=True)
-        if message.kind == "update":
-            await conn.execute(
-                update(PostedMessage)
-                .where(PostedMessage.channel == channel, PostedMessage.ts == ts)
-                .values(rendered=rendered, rendered_hash=digest, updated_at=now)
-            )
-        elif message.kind in ("post", "dm") and message.table_name and message.sys_id:
-            await conn.execute(
-                self._db.insert(PostedMessage)
-                .values(
-                    table_name=message.table_name,
-                    sys_id=message.sys_id,
-                    channel=channel,
-                    ts=ts,
-                    thread_ts=message.ts,  # a post's `ts` is the thread it went to
-                    rendered=rendered,
-                    rendered_hash=digest,
-                    posted_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing()
-            )
-
-    async def delivered_updates(self, done: Sequence[tuple[Claimed, str]]) -> None:
-        """Record delivered card rewrites of one claim (each with its rendering's digest), as
-        `delivered` records one, in three statements whatever their number."""
-        if not done:
-            return
-        now = utcnow()
-        outbox = cast(Table, OutboxMessage.__table__)  # core: executemany, not ORM bulk by pk
-        posted = cast(Table, PostedMessage.__table__)
-        async with self._db.engine.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == bindparam("b_id"), outbox.c.version == bindparam("b_version"))
-                .values(status="done", claimed_until=None, claim_token=None, updated_at=now),
-                [{"b_id": message.id, "b_version": message.version} for message, _ in done],
-            )
-            # Rewritten while in flight (a newer card): still pending, it goes out again.
-            await conn.execute(
-                update(outbox)
-                .where(
-                    outbox.c.id.in_([message.id for message, _ in done]),
-                    outbox.c.status == "pending",
-                    outbox.c.claim_token == done[0][0].token,
-                )
-                .values(claimed_until=None, claim_token=None)
-            )
-            await conn.execute(
-                update(posted)
-                .where(posted.c.channel == bindparam("b_channel"), posted.c.ts == bindparam("b_ts"))
-                .values(
-                    rendered=bindparam("b_rendered"),
-                    rendered_hash=bindparam("b_hash"),
-                    updated_at=now,
-                ),
-                [
-                    {
-                        "b_channel": message.target,
-                        "b_ts": message.ts,
-                        "b_rendered": json.dumps(message.payload, sort_keys=True),
-                        "b_hash": digest,
-                    }
-                    for message, digest in done
-                ],
-            )
+        return {row.target: _claimed(row, token) for row in rows}
 
     async def release(self, messages: Sequence[Claimed]) -> None:
         """Hand back messages claimed but not started (their target was busy)."""
@@ -774,12 +662,7 @@ class FeedStore:
             return await self._next_due(conn)
 
     async def _next_due(self, conn: AsyncConnection) -> datetime | None:
-        rows = await conn.execute(
-            select(OutboxMessage.available_at, OutboxMessage.claimed_until)
-            .where(_next_in_line())
-            .order_by(OutboxMessage.available_at)
-            .limit(50)
-        )
+        rows = await conn.execute(_next_times())
         times = [
             max(as_utc(available), as_utc(claimed) if claimed else as_utc(available))
             for available, claimed in rows
@@ -906,11 +789,10 @@ _FIRSTS = 200  # first versions stored per transaction (5 parameters each)
 
 @dataclass
 class _First:
-    """A record's first snapshot to store, its change's outbox rows, and whether it was stored."""
+    """A record's first snapshot to store and its change's outbox rows."""
 
     snapshot: dict[str, Any]
     rows: list[dict[str, Any]]
-    accepted: asyncio.Future[bool]
 
 
 def _plain_rows(writes: Sequence[SlackWrite], now: datetime) -> list[dict[str, Any]] | None:
@@ -949,6 +831,85 @@ def _row(write: SlackWrite, now: datetime) -> dict[str, Any]:
     }
 
 
+# The statements that record deliveries, built once (Core, not ORM: no per-call ORM plumbing).
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_POSTED = cast(Table, PostedMessage.__table__)
+_DONE = (
+    update(_OUTBOX)
+    .where(tuple_(_OUTBOX.c.id, _OUTBOX.c.version).in_(bindparam("sent", expanding=True)))
+    .values(status="done", claimed_until=None, claim_token=None, updated_at=bindparam("now"))
+    .returning(_OUTBOX.c.id)
+)
+_SHOWN = (
+    update(_POSTED)
+    .where(_POSTED.c.channel == bindparam("b_channel"), _POSTED.c.ts == bindparam("b_ts"))
+    .values(
+        rendered=bindparam("b_rendered"),
+        rendered_hash=bindparam("b_hash"),
+        updated_at=bindparam("b_now"),
+    )
+)
+_NEXT = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id.in_(
+            select(func.min(_OUTBOX.c.id))
+            .where(
+                _OUTBOX.c.target.in_(bindparam("targets", expanding=True)),
+                _OUTBOX.c.status == "pending",
+                _OUTBOX.c.kind.in_(("post", "dm")),
+            )
+            .group_by(_OUTBOX.c.target)
+        ),
+        _OUTBOX.c.available_at <= bindparam("now"),
+        or_(_OUTBOX.c.claimed_until.is_(None), _OUTBOX.c.claimed_until < bindparam("now")),
+    )
+    .values(
+        claimed_until=bindparam("until"),
+        claim_token=bindparam("token"),
+        attempts=_OUTBOX.c.attempts + 1,
+    )
+    .returning(*(_OUTBOX.c[column.key] for column in _CLAIMED))
+)
+
+
+async def _rewritten_in_flight(conn: AsyncConnection, delivery: Delivery) -> None:
+    """A row rewritten while it was being delivered stays pending, for the newer version. A post
+    is never sent twice: it becomes an update of the message just posted. Anything else is
+    handed back, if the claim is still ours."""
+    message = delivery.message
+    if message.kind in ("post", "dm"):
+        which = _OUTBOX.c.id == message.id
+        became = {"kind": "update", "target": delivery.channel, "ts": delivery.ts} | {
+            "coalesce_key": f"update:{delivery.channel}:{delivery.ts}"
+        }
+    else:
+        which = and_(
+            _OUTBOX.c.id == message.id,
+            _OUTBOX.c.status == "pending",
+            _OUTBOX.c.claim_token == message.token,
+        )
+        became = {}
+    await conn.execute(
+        update(_OUTBOX).where(which).values(claimed_until=None, claim_token=None, **became)
+    )
+
+
+def _posted_row(delivery: Delivery, now: datetime) -> dict[str, Any]:
+    message = delivery.message
+    return {
+        "table_name": message.table_name,
+        "sys_id": message.sys_id,
+        "channel": delivery.channel,
+        "ts": delivery.ts,
+        "thread_ts": message.ts,  # a post's `ts` is the thread it went to
+        "rendered": json.dumps(message.payload, sort_keys=True),
+        "rendered_hash": delivery.digest,
+        "posted_at": now,
+        "updated_at": now,
+    }
+
+
 @functools.cache
 def _next_in_line() -> ColumnElement[bool]:
     """Pending, and no earlier post or DM to the same target still pending (their order holds).
@@ -966,6 +927,54 @@ def _next_in_line() -> ColumnElement[bool]:
                 earlier.id < OutboxMessage.id,
             ),
         ),
+    )
+
+
+@functools.cache
+def _due(limit: int | None = None) -> Select[int]:
+    """The ids of messages that can be claimed now (`now`), oldest first: `limit` of them, or
+    the `limit` parameter's number. Built once, as every statement the outbox loop runs."""
+    return (
+        select(OutboxMessage.id)
+        .where(
+            _next_in_line(),
+            OutboxMessage.available_at <= bindparam("now"),
+            or_(
+                OutboxMessage.claimed_until.is_(None),
+                OutboxMessage.claimed_until < bindparam("now"),
+            ),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(bindparam("limit", type_=Integer) if limit is None else limit)
+    )
+
+
+@functools.cache
+def _claiming(locking: bool) -> ReturningUpdate[Any]:
+    """Claim `limit` due messages until `until` under `token`; `locking` (PostgreSQL): skip
+    the rows another replica's claim holds locked meanwhile."""
+    due = _due()
+    if locking:
+        due = due.with_for_update(skip_locked=True, of=OutboxMessage)
+    return (
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id.in_(due.scalar_subquery()))
+        .values(
+            claimed_until=bindparam("until"),
+            claim_token=bindparam("token"),
+            attempts=_OUTBOX.c.attempts + 1,
+        )
+        .returning(*(_OUTBOX.c[column.key] for column in _CLAIMED))
+    )
+
+
+@functools.cache
+def _next_times() -> Select[datetime, datetime | None]:
+    return (
+        select(OutboxMessage.available_at, OutboxMessage.claimed_until)
+        .where(_next_in_line())
+        .order_by(OutboxMessage.available_at)
+        .limit(50)
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from storage.db import Database
+from storage.group import GroupCommit
 from storage.models import (
     Follower,
     IdempotencyKey,
@@ -152,58 +151,28 @@ class IdempotencyKeys:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._waiting: dict[str, list[asyncio.Future[bool]]] = {}
-        self._writing: asyncio.Task[None] | None = None
+        self._claims = GroupCommit(self._insert, batch=self.BATCH)
         self._claiming = (
             db.insert(IdempotencyKey).on_conflict_do_nothing().returning(IdempotencyKey.key)
         )
 
     async def claim(self, key: str) -> bool:
-        claimed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(key[:255], []).append(claimed)
-        if self._writing is None:
-            # Its own context: the claims it writes are several callers' (none is its owner).
-            self._writing = asyncio.get_running_loop().create_task(
-                self._write(), context=contextvars.Context()
-            )
-        return await claimed
+        return await self._claims(key[:255])
 
-    async def _write(self) -> None:
-        try:
-            while self._waiting:
-                keys = list(self._waiting)[: self.BATCH]
-                batch = {key: self._waiting.pop(key) for key in keys}
-                try:
-                    won = await self._insert(keys)
-                except BaseException as exc:
-                    for futures in batch.values():
-                        for future in futures:
-                            if not future.done():
-                                future.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
-                    continue
-                for key, futures in batch.items():
-                    # The first claim of a key in this batch may win; any other is a repeat.
-                    for n, future in enumerate(futures):
-                        if not future.done():
-                            future.set_result(n == 0 and key in won)
-        finally:
-            self._writing = None
-            for futures in self._waiting.values():  # only when cancelled: none may wait forever
-                for future in futures:
-                    future.cancel()
-            self._waiting.clear()
-
-    async def _insert(self, keys: list[str]) -> set[str]:
+    async def _insert(self, keys: list[str]) -> list[bool]:
         # One statement, no ORM unit of work: this runs for every command and click. The rows go
         # as parameters (executemany, which SQLAlchemy sends as one INSERT … VALUES …, … RETURNING):
         # a statement with the rows in it (`.values([...])`) is compiled anew every time.
         now = utcnow()
-        rows = [{"key": key, "result": "", "created_at": now} for key in keys]
+        rows = [{"key": key, "result": "", "created_at": now} for key in dict.fromkeys(keys)]
         async with self._db.engine.begin() as conn:
-            result = await conn.execute(self._claiming, rows)
-            return set(result.scalars())
+            won = set((await conn.execute(self._claiming, rows)).scalars())
+        # The first claim of a key in this batch may win; any other is a repeat.
+        results = []
+        for key in keys:
+            results.append(key in won)
+            won.discard(key)
+        return results
 
     async def release(self, key: str) -> None:
         """Forget a claim whose work failed, so the user can try again."""

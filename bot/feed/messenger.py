@@ -15,7 +15,9 @@ never sent twice:
 - posts and DMs to one channel or person go out in order, also across retries;
 - card rewrites (`chat.update`) are not ordered per channel, only per message (a message has one
   pending update, which newer cards overwrite): they go out side by side, paced to chat.update's
-  rate-limit tier (`Pace`, bot/feed/pace.py), and their deliveries are recorded a claim at a time.
+  rate-limit tier (`Pace`, bot/feed/pace.py);
+- deliveries that finish together, to any targets, are recorded in one transaction (a group
+  commit: `FeedStore.delivered`).
 """
 
 from __future__ import annotations
@@ -220,24 +222,19 @@ class Messenger:
         return len(claimed) - len(busy), len(busy), due or datetime.now(UTC) + timedelta(seconds=1)
 
     async def _deliver_updates(self, messages: list[Claimed]) -> None:
-        """Rewrite these cards side by side (each waits its turn in the pace), then record every
-        delivery in one transaction."""
+        """Rewrite these cards side by side (each waits its turn in the pace), each recorded as
+        it is done (deliveries finished together share a transaction: `FeedStore.delivered`)."""
         heartbeat = asyncio.create_task(self._heartbeat(messages))
 
-        async def one(message: Claimed) -> tuple[Claimed, str] | None:
+        async def one(message: Claimed) -> None:
             try:
-                sent = await self._send(message)
+                await self._deliver(message)
             except Exception:
                 log.exception("delivering update to %s failed", message.target)
                 await self._retry_or_give_up(message, "unexpected error")
-                return None
-            return (message, digest_of(message.payload)) if sent else None
 
         try:
-            results = await asyncio.gather(*(one(message) for message in messages))
-            done = [result for result in results if result is not None]
-            if done:
-                await self._store.delivered_updates(done)
+            await asyncio.gather(*(one(message) for message in messages))
         finally:
             heartbeat.cancel()
             self._rewriting.difference_update(message.id for message in messages)

@@ -197,3 +197,41 @@ async def test_a_waiting_dm_folds_and_a_net_nothing_drops_it(db: Database) -> No
     # Folding into a DM that left meanwhile queues the change on its own instead.
     await store.queue([dropped])
     assert await store.pending() == 1
+
+
+async def test_deliveries_recorded_together_each_claim_their_targets_next_message(
+    db: Database,
+) -> None:
+    """Deliveries recorded while others are written share a transaction (a group commit): each
+    is done, a post rewritten in flight becomes an update of what was posted, and each target's
+    next DM is claimed for its own delivery — one transaction for all of them after the first."""
+    from sandbox.sqlcount import counting
+
+    store = FeedStore(db, update_interval=timedelta(0))
+    await store.queue([dm(f"first to U{n}", to=f"U{n}") for n in range(10)])
+    await store.queue([dm(f"second to U{n}", to=f"U{n}") for n in range(0, 10, 2)])
+    await store.queue([SlackWrite("post", "C1", {"text": "v1", "blocks": []}, "incident", SYS_ID)])
+    firsts = await store.claim(20, LEASE)
+    assert len(firsts) == 11  # the second DMs wait for the first ones
+    await store.queue_card("incident", SYS_ID, card("v2"))  # the post is rewritten in flight
+    with counting(db.engine) as count:
+        following = await asyncio.gather(
+            *(
+                store.delivered(m, channel=m.target, ts=f"{n}.1", digest="d", then_claim=LEASE)
+                for n, m in enumerate(firsts)
+            )
+        )
+    assert count.transactions <= 2, count.summary()
+    assert [f.payload["text"] if f else None for f in following] == [
+        f"second to U{n}" if n % 2 == 0 else None for n in range(10)
+    ] + [None]
+    assert len({f.token for f in following if f}) == 1  # claimed together, under one token
+    [update] = await store.claim(20, LEASE)  # the rewritten post: an update of what was posted
+    assert (update.kind, update.target, update.ts, update.payload["text"]) == (
+        "update",
+        "C1",
+        "10.1",
+        "v2",
+    )
+    [copy] = await PostedMessages(db).for_record("incident", SYS_ID)
+    assert (copy.channel, copy.ts) == ("C1", "10.1")
