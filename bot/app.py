@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,7 +14,6 @@ from datetime import datetime, timedelta
 
 import aiohttp
 import httpx
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -38,7 +38,7 @@ from bot import (
 )
 from bot.acting import Acting
 from bot.approvals.service import Approvals
-from bot.bodies import CHANGE_EVENT_LIMIT, SLACK_LIMIT, TooLarge, read_body, replay, too_large
+from bot.bodies import CHANGE_EVENT_LIMIT, SLACK_LIMIT, TooLarge, read_body, too_large
 from bot.commands import router as commands
 from bot.feed.changes import Feed
 from bot.feed.messenger import Messenger
@@ -59,6 +59,7 @@ from bot.settings import Settings
 from bot.slack import ack as prompt_ack
 from bot.slack.interactions import Interactions, handle_http
 from bot.slack.kit import notice
+from bot.slack.request import dispatch
 from bot.subscriptions.service import ChannelSubscriptions
 from servicenow.auth import JwtSigner, auth_from_credentials
 from servicenow.client import ServiceNowClient, WritePolicy
@@ -455,8 +456,6 @@ def create_app(
     acked carries the secret, and its ack time is the front's (the worker's ack goes nowhere).
     """
     bot = build(settings, timing)
-    handler = AsyncSlackRequestHandler(bot.bolt)
-
     metrics = bot.metrics
 
     def timed(
@@ -477,7 +476,7 @@ def create_app(
             body = await read_body(request, SLACK_LIMIT)
         except TooLarge:
             return too_large()
-        response = await handle_http(handler.handle, replay(request, body))
+        response = await handle_http(functools.partial(dispatch, bot.bolt, body), request)
         if response.status_code == 200:
             acked_in = handed_over(request, handoff_secret)
             elapsed = time.perf_counter() - started if acked_in is None else acked_in

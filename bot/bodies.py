@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message
 
 SLACK_LIMIT = 256 * 1024
 CHANGE_EVENT_LIMIT = 64 * 1024
@@ -37,17 +36,3 @@ async def read_body(request: Request, limit: int) -> bytes:
 def too_large() -> Response:
     """413, and the connection closed: the rest of the body is not waited for."""
     return Response("request body too large\n", status_code=413, headers={"connection": "close"})
-
-
-def replay(request: Request, body: bytes) -> Request:
-    """The same request with its body already read (for a handler that reads it again)."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return Request(request.scope, receive)

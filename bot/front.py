@@ -37,11 +37,7 @@ from typing import Any
 import aiohttp
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncAck
-from slack_bolt.request.internals import (
-    build_normalized_headers,
-    extract_content_type,
-    parse_body,
-)
+from slack_bolt.request.internals import build_normalized_headers, extract_content_type
 from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
@@ -64,6 +60,7 @@ from bot.requested_items.kind import KIND as REQUESTED_ITEM
 from bot.requested_items.lists import REQUESTS
 from bot.settings import Settings
 from bot.slack.interactions import Interaction, handle_http
+from bot.slack.request import parse_body
 from bot.subscriptions import commands as subscription_commands
 from bot.threads import commands as thread_commands
 
@@ -219,7 +216,7 @@ def create_front(
             raw = await read_body(request, SLACK_LIMIT)
         except TooLarge:
             return too_large()
-        # Read as Bolt reads it (a form, JSON, or a form carrying a JSON `payload`).
+        # Read as the app reads it (a form, JSON, or a form carrying a JSON `payload`).
         content_type = extract_content_type(build_normalized_headers(dict(request.headers)))
         body = parse_body(raw.decode(), content_type)
         if body.get("ssl_check") is not None or body.get("command") != COMMAND:

@@ -293,8 +293,8 @@ class DropUnreadable(AsyncMiddleware):
 async def handle_http(
     handle: Callable[[Request], Awaitable[Response]], request: Request
 ) -> Response:
-    """`POST /slack/events` through Bolt's handler; a body Bolt cannot even parse (a `payload`
-    that is not a JSON object) is a 400, before anything reads it."""
+    """`POST /slack/events` through `handle` (Bolt, or the front); a body that cannot even be
+    parsed (a `payload` that is not a JSON object) is a 400, before anything reads it."""
     try:
         return await handle(request)
     except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:

@@ -250,3 +250,14 @@ async def test_serve_with_a_worker_that_cannot_start_exits_with_its_one_line(
     _, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1
     assert err.decode().splitlines() == [line]
+
+
+async def test_a_command_saying_payload_is_acked_and_done_through_the_front(
+    fronted: Fronted,
+) -> None:
+    stack = fronted.stack
+    reply = await stack.slack.send_command(ALICE, "payload server down")
+    assert reply.status == 200, reply.body
+    [card] = await stack.slack.wait_for(lambda: stack.slack.messages_in(GENERAL))
+    [row] = stack.emulator.query("incident", "short_description=payload server down")
+    assert row["number"] in card.text

@@ -115,3 +115,25 @@ async def test_healthz_reports_database_and_servicenow(stack: Stack) -> None:
         # The ServiceNow ping is cached for a few seconds: the outage shows once it expires.
         answer = await eventually(sick, timeout=10)
     assert answer is not None and "servicenow" in answer.json()
+
+
+async def test_the_word_payload_in_the_text_is_an_ordinary_command(stack: Stack) -> None:
+    """Bolt reads any form containing "payload" as an interactivity payload (and answers 404);
+    ours reads it as one only with a `payload` field (bot/slack/request.py)."""
+    reply = await stack.slack.send_command(ALICE, "payload server down", channel_id=GENERAL)
+    assert reply.status == 200, reply.body
+    [card] = await stack.slack.wait_for(lambda: stack.slack.messages_in(GENERAL))
+    [incident] = stack.emulator.query("incident", "short_description=payload server down")
+    assert incident["number"] in card.text
+
+
+async def test_a_command_from_a_channel_named_payload_something_is_an_ordinary_command(
+    stack: Stack,
+) -> None:
+    team = stack.slack.add_channel("C0PAYLOAD0", "payload-team", members=[ALICE])
+    stack.slack.invite_bot(team.id)
+    reply = await stack.slack.send_command(ALICE, "disk full", channel_id=team.id)
+    assert reply.status == 200, reply.body
+    [card] = await stack.slack.wait_for(lambda: stack.slack.messages_in(team.id))
+    [incident] = stack.emulator.query("incident", "short_description=disk full")
+    assert incident["number"] in card.text
