@@ -488,9 +488,11 @@ class Workspace:
     async def wait_for(
         self,
         predicate: Callable[[], T | bool | None],
-        timeout: float = 5.0,
+        timeout: float = 10.0,
     ) -> T:
-        """Re-check `predicate` whenever something is recorded; return its first truthy value."""
+        """Re-check `predicate` whenever something is recorded; return its first truthy value.
+        The default timeout only matters when the condition never comes: it is generous because
+        the suite runs four workers on two cores (5 s timed out twice under load)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
