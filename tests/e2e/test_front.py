@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from bot import manifest
+from bot.cli import WORKER_NICENESS
 from bot.front import ACK_SECONDS, HANDOFF, Handoff, create_front, grammar, worker_session
 from sandbox.server import serve
 from sandbox.slack.records import ALICE, BOB, GENERAL
@@ -203,6 +204,11 @@ async def test_serve_with_a_worker_restarts_it_and_does_a_command_acked_while_it
             await outbox_empty(url)  # killed after the card's post was recorded as sent (a
             # worker killed between Slack's answer and that record sends it again, as `serve`)
             [worker] = children(front.pid)
+            # Acks first when the cores are contended: the worker runs nicer than the front.
+            nicer = os.getpriority(os.PRIO_PROCESS, worker) - os.getpriority(
+                os.PRIO_PROCESS, front.pid
+            )
+            assert nicer == WORKER_NICENESS
             os.kill(worker, signal.SIGKILL)
             reply = await slack.send_command(ALICE, "second fire")  # acked by the front alone
             assert reply.status == 200
