@@ -48,7 +48,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 # The benchmarks themselves (bench/ also holds their servers and shared code: floor.py, standins.py,
 # load.py, peers/, which are not run alone).
-BENCHES := ack_latency fanout faults queue_cost sql_cost storage_growth subscriptions sync_cost throughput
+BENCHES := ack_latency fanout faults queue_cost servicenow_client sql_cost storage_growth subscriptions sync_cost throughput
 
 bench: $(BENCH_STAMP)
 	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(BIN)/python bench/$$name.py || exit 1; done
