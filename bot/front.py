@@ -1,7 +1,7 @@
 """`incident-bot serve` with SERVE_WORKERS=1: a lean front process and the bot in a worker process.
 
-Each command's completion work (create the incident, reconcile, outbox, post: ~10 ms of CPU) runs
-on the event loop that also answers Slack; at 100 commands a second that is a whole core, and the
+Each command's completion work (create the incident, reconcile, outbox, post: 5–7 ms of CPU) runs
+on the event loop that also answers Slack; at 100 commands a second that is most of a core, and the
 acks wait behind it (docs/benchmarks.md, "Ack latency"). With the GIL, the way past one core is a
 second process, so the front answers what must be answered at once and the worker does the rest:
 
